@@ -1,0 +1,27 @@
+// posenc/error.hpp — the one error type of posenc.
+//
+// Every check in the library throws posenc::Error. Its message names the function, the argument, the value
+// it had and the allowed range, e.g.
+//   "posenc::sinusoidal_table: dim = 0 is invalid (allowed: even integer >= 2)".
+// The library never calls exit() or abort().
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace posenc {
+
+class Error : public std::invalid_argument {
+ public:
+  Error(std::string where, std::string argument, std::string value, std::string allowed);
+
+  const std::string& where() const noexcept { return where_; }
+  const std::string& argument() const noexcept { return argument_; }
+  const std::string& value() const noexcept { return value_; }
+  const std::string& allowed() const noexcept { return allowed_; }
+
+ private:
+  std::string where_, argument_, value_, allowed_;
+};
+
+}  // namespace posenc

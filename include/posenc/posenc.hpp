@@ -1,0 +1,13 @@
+// posenc/posenc.hpp — everything in one include.
+#pragma once
+
+#include "posenc/dtype.hpp"
+#include "posenc/embed.hpp"
+#include "posenc/error.hpp"
+#include "posenc/learned.hpp"
+#include "posenc/positions.hpp"
+#include "posenc/precision.hpp"
+#include "posenc/sinusoidal.hpp"
+#include "posenc/tensor.hpp"
+#include "posenc/threads.hpp"
+#include "posenc/version.hpp"

@@ -1,0 +1,52 @@
+// posenc/tensor.hpp — a non-owning view of an n-dimensional array.
+//
+// A TensorView is (data pointer, dtype, device, shape, strides) with 64-bit shape and strides counted in
+// elements, as in PyTorch and DLPack. Any strides are accepted (negative ones included, zero for broadcast
+// inputs); kernels take a fast path when the innermost stride is 1. A view never owns or frees memory.
+// posenc's kernels take const TensorView& for inputs and TensorView for outputs; the const-ness of the data
+// is the caller's promise, as in DLPack.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+#include "posenc/dtype.hpp"
+
+namespace posenc {
+
+inline constexpr int kMaxDims = 6;
+
+struct TensorView {
+  void* data = nullptr;
+  DType dtype = DType::F32;
+  Device device = Device::CPU;
+  int ndim = 0;
+  std::array<int64_t, kMaxDims> shape{};
+  std::array<int64_t, kMaxDims> strides{};  // in elements
+
+  // A view of contiguous row-major memory.
+  static TensorView contiguous(const void* data, DType dtype, std::initializer_list<int64_t> shape,
+                               Device device = Device::CPU);
+  // A view with explicit strides (elements); shape and strides must have the same length.
+  static TensorView strided(const void* data, DType dtype, std::initializer_list<int64_t> shape,
+                            std::initializer_list<int64_t> strides, Device device = Device::CPU);
+
+  int64_t size(int d) const { return shape[static_cast<size_t>(d)]; }
+  int64_t stride(int d) const { return strides[static_cast<size_t>(d)]; }
+  int64_t numel() const;
+  bool is_contiguous() const;
+  // Pointer to the element at the given index (no bounds check).
+  template <typename T = void>
+  T* at(std::initializer_list<int64_t> index) const {
+    int64_t off = 0;
+    size_t d = 0;
+    for (int64_t i : index) off += i * strides[d++];
+    return reinterpret_cast<T*>(static_cast<char*>(data) + off * dtype_size(dtype));
+  }
+  // "f32[4, 8] strides [8, 1] cpu"
+  std::string describe() const;
+};
+
+}  // namespace posenc

@@ -1,0 +1,28 @@
+// src/check.hpp — argument checks shared by the entry points. Each throws posenc::Error naming the
+// function (`where`), the argument, its value and the allowed range.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "posenc/error.hpp"
+#include "posenc/tensor.hpp"
+
+namespace posenc::detail {
+
+[[noreturn]] inline void fail(const char* where, const std::string& arg, const std::string& value,
+                              const std::string& allowed) {
+  throw Error(where, arg, value, allowed);
+}
+
+// view must be on the CPU, non-null (unless empty), with the given rank and a float dtype.
+void check_float_view(const char* where, const char* name, const TensorView& v, int ndim);
+// view must be on the CPU with the given rank and dtype i32 or i64.
+void check_int_view(const char* where, const char* name, const TensorView& v, int ndim);
+// v.size(dim) must equal expected (named by what it must match).
+void check_size(const char* where, const char* name, const TensorView& v, int dim, int64_t expected,
+                const std::string& must_match);
+// Output views must not overlap themselves (two indices, one address): rejects zero or aliasing strides.
+void check_writable(const char* where, const char* name, const TensorView& v);
+
+}  // namespace posenc::detail

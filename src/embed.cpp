@@ -1,0 +1,119 @@
+// The fused embedding step: checks and dispatch (kernels in cpu/gather_add.cpp, cpu/scatter_grad.cpp).
+#include "posenc/embed.hpp"
+
+#include <string>
+
+#include "check.hpp"
+#include "cpu/kernels.hpp"
+#include "sinusoidal_plan.hpp"
+
+namespace posenc {
+
+using detail::fail;
+
+PeSource PeSource::table(const TensorView& t) {
+  PeSource s;
+  s.is_table_ = true;
+  s.table_ = t;
+  return s;
+}
+
+PeSource PeSource::sinusoidal(const SinusoidalConfig& cfg) {
+  PeSource s;
+  s.is_table_ = false;
+  s.cfg_ = cfg;
+  return s;
+}
+
+namespace {
+// Reads ids [B, T] into [B*T] int64 after checking each against [0, V).
+std::vector<int64_t> read_ids(const char* where, const TensorView& ids, int64_t V) {
+  detail::check_int_view(where, "ids", ids, 2);
+  const int64_t B = ids.size(0), T = ids.size(1);
+  std::vector<int64_t> out(static_cast<size_t>(B * T));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t v = ids.dtype == DType::I32 ? *ids.at<const int32_t>({b, t}) : *ids.at<const int64_t>({b, t});
+      if (v < 0 || v >= V)
+        fail(where, "ids[" + std::to_string(b) + ", " + std::to_string(t) + "]", std::to_string(v),
+             "0 .. " + std::to_string(V - 1) + " (vocabulary size V = " + std::to_string(V) + ")");
+      out[static_cast<size_t>(b * T + t)] = v;
+    }
+  return out;
+}
+
+void check_scale(const char* where, float scale) {
+  if (!std::isfinite(scale)) fail(where, "scale", std::to_string(scale), "a finite number (1 or sqrt(C))");
+}
+
+void check_embedding(const char* where, const char* name, const TensorView& E) {
+  detail::check_float_view(where, name, E, 2);
+  if (E.size(0) < 1) fail(where, std::string(name) + ".shape[0] (vocabulary V)", std::to_string(E.size(0)), ">= 1");
+}
+}  // namespace
+
+void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, const PeSource& pe,
+                   const Positions& positions, float scale) {
+  constexpr const char* where = "posenc::embed_forward";
+  check_scale(where, scale);
+  check_embedding(where, "E", E);
+  detail::check_float_view(where, "out", out, 3);
+  detail::check_writable(where, "out", out);
+  const int64_t C = E.size(1);
+  detail::check_size(where, "out", out, 2, C, "E.shape[1] (C)");
+  detail::check_int_view(where, "ids", ids, 2);
+  detail::check_size(where, "ids", ids, 0, out.size(0), "out.shape[0] (B)");
+  detail::check_size(where, "ids", ids, 1, out.size(1), "out.shape[1] (T)");
+  const std::vector<int64_t> id = read_ids(where, ids, E.size(0));
+
+  detail::cpu::RowCombine op;
+  op.out = out;
+  op.E = &E;
+  op.ids = id.data();
+  op.scale = scale;
+  if (pe.is_table()) {
+    const TensorView& P = pe.table_view();
+    detail::check_float_view(where, "pe table", P, 2);
+    detail::check_size(where, "pe table", P, 1, C, "E.shape[1] (C)");
+    if (P.size(0) < 1) fail(where, "pe table.shape[0] (max positions P)", std::to_string(P.size(0)), ">= 1");
+    const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), P.size(0) - 1, where);
+    op.P = P;
+    op.rows = pos.data();
+    detail::cpu::combine_rows(op);
+  } else {
+    const detail::SinusoidalPlan plan(pe.config(), where);
+    if (plan.cfg.dim != C) fail(where, "sinusoidal dim", std::to_string(plan.cfg.dim), std::to_string(C) + " (E.shape[1])");
+    const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), kMaxPosition, where);
+    const detail::cpu::PositionTable table = detail::cpu::make_position_table(plan, pos);
+    op.P = table.view();
+    op.rows = table.rows.data();
+    detail::cpu::combine_rows(op);
+  }
+}
+
+void embed_backward(TensorView dE, TensorView dPE, const TensorView& dout, const TensorView& ids,
+                    const Positions& positions, float scale) {
+  constexpr const char* where = "posenc::embed_backward";
+  check_scale(where, scale);
+  check_embedding(where, "dE", dE);
+  detail::check_writable(where, "dE", dE);
+  detail::check_float_view(where, "dout", dout, 3);
+  const int64_t C = dE.size(1);
+  detail::check_size(where, "dout", dout, 2, C, "dE.shape[1] (C)");
+  detail::check_int_view(where, "ids", ids, 2);
+  detail::check_size(where, "ids", ids, 0, dout.size(0), "dout.shape[0] (B)");
+  detail::check_size(where, "ids", ids, 1, dout.size(1), "dout.shape[1] (T)");
+  std::vector<int64_t> pos;
+  if (dPE.data != nullptr) {
+    detail::check_float_view(where, "dPE", dPE, 2);
+    detail::check_size(where, "dPE", dPE, 1, C, "dE.shape[1] (C)");
+    detail::check_writable(where, "dPE", dPE);
+    if (dPE.size(0) < 1) fail(where, "dPE.shape[0] (max positions P)", std::to_string(dPE.size(0)), ">= 1");
+    pos = positions.resolve(dout.size(0), dout.size(1), dPE.size(0) - 1, where);
+  }
+  const std::vector<int64_t> id = read_ids(where, ids, dE.size(0));
+  detail::cpu::scatter_add_rows(dE, dout, id.data(), scale);
+  if (dPE.data != nullptr) detail::cpu::scatter_add_rows(dPE, dout, pos.data(), 1.0f);
+}
+
+}  // namespace posenc

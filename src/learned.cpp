@@ -1,0 +1,112 @@
+// Learned absolute position embeddings: checks, initialisation, and dispatch to the CPU kernels.
+#include "posenc/learned.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "check.hpp"
+#include "cpu/kernels.hpp"
+#include "dispatch.hpp"
+
+namespace posenc {
+
+using detail::fail;
+
+namespace {
+// splitmix64: a counter-based generator, so value k depends only on (seed, k), never on threads.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// A standard normal sample for counter k (Box-Muller on two 53-bit uniforms).
+double normal(uint64_t seed, uint64_t k) {
+  const uint64_t a = mix(seed ^ mix(2 * k)), b = mix(seed ^ mix(2 * k + 1));
+  const double u1 = (static_cast<double>(a >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+  const double u2 = static_cast<double>(b >> 11) * 0x1.0p-53;          // [0, 1)
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+void check_table(const char* where, const char* name, const TensorView& t) {
+  detail::check_float_view(where, name, t, 2);
+  if (t.size(0) < 1) fail(where, std::string(name) + ".shape[0] (max positions P)", std::to_string(t.size(0)), ">= 1");
+  if (t.size(1) < 1) fail(where, std::string(name) + ".shape[1] (channels C)", std::to_string(t.size(1)), ">= 1");
+}
+
+// Checks x [B, T, C] against table [P, C] and resolves positions into [0, P).
+std::vector<int64_t> prepare(const char* where, const char* xname, const TensorView& x, const TensorView& table,
+                             const Positions& positions) {
+  check_table(where, "table", table);
+  detail::check_float_view(where, xname, x, 3);
+  detail::check_size(where, xname, x, 2, table.size(1), "table.shape[1] (C)");
+  return positions.resolve(x.size(0), x.size(1), table.size(0) - 1, where);
+}
+}  // namespace
+
+void learned_init(TensorView table, const LearnedInitOptions& options) {
+  constexpr const char* where = "posenc::learned_init";
+  check_table(where, "table", table);
+  detail::check_writable(where, "table", table);
+  const int64_t P = table.size(0), C = table.size(1);
+  switch (options.kind) {
+    case LearnedInit::Sinusoidal: {
+      SinusoidalConfig cfg = options.sinusoidal;
+      if (cfg.dim == 0) cfg.dim = C;
+      sinusoidal_table(table, cfg, 0);
+      return;
+    }
+    case LearnedInit::Normal:
+      if (!std::isfinite(options.std) || options.std < 0.0f)
+        fail(where, "options.std", std::to_string(options.std), "finite and >= 0");
+      [[fallthrough]];
+    case LearnedInit::Zeros: {
+      const bool zeros = options.kind == LearnedInit::Zeros;
+      detail::dispatch_float(table.dtype, [&](auto tag) {
+        constexpr DType T = decltype(tag)::value;
+        using S = typename Elem<T>::storage;
+#pragma omp parallel for schedule(static)
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t c = 0; c < C; ++c) {
+            const double v = zeros ? 0.0 : options.std * normal(options.seed, static_cast<uint64_t>(p * C + c));
+            Elem<T>::store(table.at<S>({p, c}), static_cast<float>(v));
+          }
+      });
+      return;
+    }
+  }
+  fail(where, "options.kind", std::to_string(static_cast<int>(options.kind)), "Normal, Zeros or Sinusoidal");
+}
+
+void learned_forward(TensorView out, const TensorView& table, const Positions& positions) {
+  constexpr const char* where = "posenc::learned_forward";
+  const std::vector<int64_t> pos = prepare(where, "out", out, table, positions);
+  detail::check_writable(where, "out", out);
+  detail::cpu::RowCombine op;
+  op.out = out;
+  op.P = table;
+  op.rows = pos.data();
+  detail::cpu::combine_rows(op);
+}
+
+void learned_add(TensorView x, const TensorView& table, const Positions& positions) {
+  constexpr const char* where = "posenc::learned_add";
+  const std::vector<int64_t> pos = prepare(where, "x", x, table, positions);
+  detail::check_writable(where, "x", x);
+  detail::cpu::RowCombine op;
+  op.out = x;
+  op.P = table;
+  op.rows = pos.data();
+  op.accumulate = true;
+  detail::cpu::combine_rows(op);
+}
+
+void learned_backward(TensorView dtable, const TensorView& dout, const Positions& positions) {
+  constexpr const char* where = "posenc::learned_backward";
+  const std::vector<int64_t> pos = prepare(where, "dout", dout, dtable, positions);
+  detail::check_writable(where, "dtable", dtable);
+  detail::cpu::scatter_add_rows(dtable, dout, pos.data(), 1.0f);
+}
+
+}  // namespace posenc

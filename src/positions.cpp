@@ -1,0 +1,112 @@
+#include "posenc/positions.hpp"
+
+#include "check.hpp"
+
+namespace posenc {
+
+using detail::fail;
+
+Positions Positions::offset(int64_t start) {
+  Positions p;
+  p.kind_ = Kind::Offsets;
+  p.start_ = start;
+  return p;
+}
+
+Positions Positions::offsets(std::span<const int64_t> per_sequence) {
+  Positions p;
+  p.kind_ = Kind::Offsets;
+  p.list_ = per_sequence;
+  return p;
+}
+
+Positions Positions::ids(const TensorView& ids) {
+  Positions p;
+  p.kind_ = Kind::Ids;
+  p.ids_ = ids;
+  return p;
+}
+
+Positions Positions::packed(std::span<const int64_t> cu_seqlens) {
+  Positions p;
+  p.kind_ = Kind::Packed;
+  p.list_ = cu_seqlens;
+  return p;
+}
+
+namespace {
+std::string range(int64_t max_position) { return "0 .. " + std::to_string(max_position); }
+
+void check_pos(const char* where, const std::string& what, int64_t pos, int64_t max_position) {
+  if (pos < 0 || pos > max_position) fail(where, what, std::to_string(pos), range(max_position));
+}
+
+template <typename I>
+void read_ids(const TensorView& v, int64_t B, int64_t T, const char* where, int64_t max_position,
+              std::vector<int64_t>& out) {
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t p = *v.at<const I>({b, t});
+      if (p < 0 || p > max_position)
+        fail(where, "position ids[" + std::to_string(b) + ", " + std::to_string(t) + "]",
+             std::to_string(p), range(max_position));
+      out[static_cast<size_t>(b * T + t)] = p;
+    }
+}
+}  // namespace
+
+void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* where,
+                        std::vector<int64_t>& out) const {
+  max_position = std::min(max_position, kMaxPosition);
+  out.resize(static_cast<size_t>(B * T));
+  switch (kind_) {
+    case Kind::Offsets: {
+      if (!list_.empty() && static_cast<int64_t>(list_.size()) != B)
+        fail(where, "offsets.size()", std::to_string(list_.size()),
+             std::to_string(B) + " (one per sequence, B)");
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t start = list_.empty() ? start_ : list_[static_cast<size_t>(b)];
+        const std::string name = list_.empty() ? "offset" : "offsets[" + std::to_string(b) + "]";
+        check_pos(where, name, start, max_position);
+        if (T > 0) check_pos(where, name + " + T - 1 (last position)", start + T - 1, max_position);
+        for (int64_t t = 0; t < T; ++t) out[static_cast<size_t>(b * T + t)] = start + t;
+      }
+      return;
+    }
+    case Kind::Ids: {
+      detail::check_int_view(where, "position ids", ids_, 2);
+      detail::check_size(where, "position ids", ids_, 0, B, "the batch size B");
+      detail::check_size(where, "position ids", ids_, 1, T, "the sequence length T");
+      if (ids_.dtype == DType::I32)
+        read_ids<int32_t>(ids_, B, T, where, max_position, out);
+      else
+        read_ids<int64_t>(ids_, B, T, where, max_position, out);
+      return;
+    }
+    case Kind::Packed: {
+      if (B != 1) fail(where, "B (packed sequences)", std::to_string(B), "1: packed tokens are [1, total, ...]");
+      if (list_.size() < 2) fail(where, "cu_seqlens.size()", std::to_string(list_.size()), ">= 2 (N + 1 for N sequences)");
+      if (list_.front() != 0) fail(where, "cu_seqlens[0]", std::to_string(list_.front()), "0");
+      if (list_.back() != T)
+        fail(where, "cu_seqlens[" + std::to_string(list_.size() - 1) + "]", std::to_string(list_.back()),
+             std::to_string(T) + " (the total token count T)");
+      for (size_t s = 0; s + 1 < list_.size(); ++s) {
+        const int64_t lo = list_[s], hi = list_[s + 1];
+        if (hi < lo)
+          fail(where, "cu_seqlens[" + std::to_string(s + 1) + "]", std::to_string(hi),
+               ">= cu_seqlens[" + std::to_string(s) + "] = " + std::to_string(lo) + " (non-decreasing)");
+        if (hi > lo) check_pos(where, "length of packed sequence " + std::to_string(s) + " minus 1", hi - lo - 1, max_position);
+        for (int64_t t = lo; t < hi; ++t) out[static_cast<size_t>(t)] = t - lo;
+      }
+      return;
+    }
+  }
+}
+
+std::vector<int64_t> Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* where) const {
+  std::vector<int64_t> out;
+  resolve(B, T, max_position, where, out);
+  return out;
+}
+
+}  // namespace posenc

@@ -1,0 +1,131 @@
+#include "posenc/tensor.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <sstream>
+#include <vector>
+
+#include "check.hpp"
+
+namespace posenc {
+
+namespace {
+TensorView make(const void* data, DType dtype, std::initializer_list<int64_t> shape, Device device) {
+  if (shape.size() > static_cast<size_t>(kMaxDims))
+    detail::fail("posenc::TensorView", "ndim", std::to_string(shape.size()),
+                 "0 .. " + std::to_string(kMaxDims));
+  TensorView v;
+  v.data = const_cast<void*>(data);
+  v.dtype = dtype;
+  v.device = device;
+  v.ndim = static_cast<int>(shape.size());
+  size_t d = 0;
+  for (int64_t s : shape) {
+    if (s < 0) detail::fail("posenc::TensorView", "shape[" + std::to_string(d) + "]", std::to_string(s), ">= 0");
+    v.shape[d++] = s;
+  }
+  return v;
+}
+}  // namespace
+
+TensorView TensorView::contiguous(const void* data, DType dtype, std::initializer_list<int64_t> shape,
+                                  Device device) {
+  TensorView v = make(data, dtype, shape, device);
+  int64_t stride = 1;
+  for (int d = v.ndim - 1; d >= 0; --d) {
+    v.strides[static_cast<size_t>(d)] = stride;
+    stride *= std::max<int64_t>(v.shape[static_cast<size_t>(d)], 1);
+  }
+  return v;
+}
+
+TensorView TensorView::strided(const void* data, DType dtype, std::initializer_list<int64_t> shape,
+                               std::initializer_list<int64_t> strides, Device device) {
+  if (shape.size() != strides.size())
+    detail::fail("posenc::TensorView::strided", "strides.size()", std::to_string(strides.size()),
+                 "equal to shape.size() = " + std::to_string(shape.size()));
+  TensorView v = make(data, dtype, shape, device);
+  std::copy(strides.begin(), strides.end(), v.strides.begin());
+  return v;
+}
+
+int64_t TensorView::numel() const {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) n *= shape[static_cast<size_t>(d)];
+  return n;
+}
+
+bool TensorView::is_contiguous() const {
+  int64_t expected = 1;
+  for (int d = ndim - 1; d >= 0; --d) {
+    const auto i = static_cast<size_t>(d);
+    if (shape[i] != 1 && strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+std::string TensorView::describe() const {
+  std::ostringstream s;
+  s << dtype_name(dtype) << "[";
+  for (int d = 0; d < ndim; ++d) s << (d ? ", " : "") << shape[static_cast<size_t>(d)];
+  s << "] strides [";
+  for (int d = 0; d < ndim; ++d) s << (d ? ", " : "") << strides[static_cast<size_t>(d)];
+  s << "] " << (device == Device::CPU ? "cpu" : "cuda");
+  return s.str();
+}
+
+namespace detail {
+
+namespace {
+void check_common(const char* where, const char* name, const TensorView& v, int ndim) {
+  if (v.device != Device::CPU)
+    fail(where, std::string(name) + ".device", "cuda", "cpu (this build has no CUDA kernels)");
+  if (v.ndim != ndim)
+    fail(where, std::string(name) + ".ndim", std::to_string(v.ndim) + " (" + v.describe() + ")",
+         std::to_string(ndim));
+  if (v.data == nullptr && v.numel() != 0)
+    fail(where, std::string(name) + ".data", "nullptr", "a valid pointer for " + v.describe());
+}
+}  // namespace
+
+void check_float_view(const char* where, const char* name, const TensorView& v, int ndim) {
+  if (!is_float(v.dtype))
+    fail(where, std::string(name) + ".dtype", std::string(dtype_name(v.dtype)), "f32, f16 or bf16");
+  check_common(where, name, v, ndim);
+}
+
+void check_int_view(const char* where, const char* name, const TensorView& v, int ndim) {
+  if (!is_int(v.dtype))
+    fail(where, std::string(name) + ".dtype", std::string(dtype_name(v.dtype)), "i32 or i64");
+  check_common(where, name, v, ndim);
+}
+
+void check_size(const char* where, const char* name, const TensorView& v, int dim, int64_t expected,
+                const std::string& must_match) {
+  if (v.size(dim) != expected)
+    fail(where, std::string(name) + ".shape[" + std::to_string(dim) + "]",
+         std::to_string(v.size(dim)) + " (" + v.describe() + ")",
+         std::to_string(expected) + " to match " + must_match);
+}
+
+void check_writable(const char* where, const char* name, const TensorView& v) {
+  // Distinct indices map to distinct addresses iff, with dims sorted by |stride|, each |stride| is at
+  // least the extent spanned by the smaller dims (a sufficient check, exact for all row-major permutations).
+  std::vector<int> dims;
+  for (int d = 0; d < v.ndim; ++d)
+    if (v.size(d) > 1) dims.push_back(d);
+  std::sort(dims.begin(), dims.end(),
+            [&](int a, int b) { return std::abs(v.stride(a)) < std::abs(v.stride(b)); });
+  int64_t span = 1;
+  for (int d : dims) {
+    const int64_t s = std::abs(v.stride(d));
+    if (s < span)
+      fail(where, std::string(name) + ".strides", v.describe(),
+           "strides whose elements do not overlap (an output cannot alias itself)");
+    span = s * (v.size(d) - 1) + span;
+  }
+}
+
+}  // namespace detail
+}  // namespace posenc

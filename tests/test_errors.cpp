@@ -1,0 +1,110 @@
+// Bad input gets a posenc::Error whose message names the argument, its value and the allowed range.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "posenc/posenc.hpp"
+
+using namespace posenc;
+
+namespace {
+// Runs f, expects a posenc::Error, and checks the argument it names and that value/allowed are stated.
+template <typename F>
+void expect_error(F&& f, const std::string& argument, const std::string& value_substr = "") {
+  try {
+    f();
+    ADD_FAILURE() << "no error for " << argument;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.argument(), argument) << e.what();
+    if (!value_substr.empty()) EXPECT_NE(e.value().find(value_substr), std::string::npos) << e.what();
+    EXPECT_FALSE(e.allowed().empty()) << e.what();
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(argument), std::string::npos) << msg;
+    EXPECT_NE(msg.find("allowed"), std::string::npos) << msg;
+  }
+}
+
+SinusoidalConfig cfg_dim(int64_t d, SinusoidalPreset p = SinusoidalPreset::Vaswani) {
+  SinusoidalConfig c;
+  c.dim = d;
+  c.preset = p;
+  return c;
+}
+}  // namespace
+
+TEST(Errors, SinusoidalConfig) {
+  expect_error([] { sinusoidal_table(cfg_dim(0), 4); }, "dim", "0");
+  expect_error([] { sinusoidal_table(cfg_dim(-8), 4); }, "dim", "-8");
+  expect_error([] { sinusoidal_table(cfg_dim(7), 4); }, "dim", "7");
+  // Presets that pad or split odd dims accept them.
+  EXPECT_NO_THROW(sinusoidal_table(cfg_dim(7, SinusoidalPreset::Fairseq), 4));
+  EXPECT_NO_THROW(sinusoidal_table(cfg_dim(7, SinusoidalPreset::Tensor2Tensor), 4));
+  EXPECT_NO_THROW(sinusoidal_table(cfg_dim(7, SinusoidalPreset::Marian), 4));
+  SinusoidalConfig c = cfg_dim(8);
+  c.base = 1.0;
+  expect_error([&] { sinusoidal_table(c, 4); }, "base", "1");
+  c.base = std::numeric_limits<double>::quiet_NaN();
+  expect_error([&] { sinusoidal_table(c, 4); }, "base", "nan");
+  c = cfg_dim(8);
+  c.padding_idx = 1;  // only fairseq has a padding row
+  expect_error([&] { sinusoidal_table(c, 4); }, "padding_idx", "1");
+  c.preset = SinusoidalPreset::Fairseq;
+  c.padding_idx = -2;
+  expect_error([&] { sinusoidal_table(c, 4); }, "padding_idx", "-2");
+}
+
+TEST(Errors, Positions) {
+  const SinusoidalConfig c = cfg_dim(8);
+  std::vector<float> out(3 * 8);
+  const TensorView v = TensorView::contiguous(out.data(), DType::F32, {3, 8});
+  const std::vector<int64_t> neg{0, -5, 2};
+  expect_error([&] { sinusoidal_table(v, c, neg); }, "positions[1]", "-5");
+  const std::vector<int64_t> huge{0, 1, int64_t{1} << 31};
+  expect_error([&] { sinusoidal_table(v, c, huge); }, "positions[2]", "2147483648");
+  expect_error([&] { sinusoidal_table(v, c, int64_t{-1}); }, "first", "-1");
+  expect_error([&] { sinusoidal_table(v, c, kMaxPosition - 1); }, "first");  // last row would be 2^31
+  std::vector<float> x(2 * 4 * 8);
+  const TensorView xv = TensorView::contiguous(x.data(), DType::F32, {2, 4, 8});
+  expect_error([&] { sinusoidal_add(xv, c, Positions::offset(-3)); }, "offset", "-3");
+  const std::vector<int64_t> ids{0, 1, 2, -1, 0, 1, 2, 3};
+  expect_error([&] { sinusoidal_add(xv, c, Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {2, 4}))); },
+               "position ids[0, 3]", "-1");
+}
+
+TEST(Errors, ShapesStridesDtypesDevices) {
+  const SinusoidalConfig c = cfg_dim(8);
+  std::vector<float> out(4 * 8);
+  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 6}), c, 0); }, "out.shape[1]",
+               "6");
+  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::I32, {4, 8}), c, 0); }, "out.dtype",
+               "i32");
+  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {32}), c, 0); }, "out.ndim", "1");
+  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}, Device::CUDA), c, 0); },
+               "out.device", "cuda");
+  expect_error([&] { sinusoidal_table(TensorView::contiguous(nullptr, DType::F32, {4, 8}), c, 0); }, "out.data");
+  const std::vector<int64_t> pos{0, 1, 2};
+  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}), c, pos); },
+               "out.shape[0]", "4");
+  // An output whose rows overlap (stride 4 < 8 columns) would be written twice: refused.
+  expect_error([&] { sinusoidal_table(TensorView::strided(out.data(), DType::F32, {4, 8}, {4, 1}), c, 0); },
+               "out.strides");
+  std::vector<float> x(2 * 4 * 8);
+  expect_error([&] { sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {2, 4, 16}), c, Positions::offset()); },
+               "x.shape[2]", "16");
+  expect_error([] { set_num_threads(0); }, "n", "0");
+}
+
+TEST(Errors, MessageFormat) {
+  try {
+    sinusoidal_table(cfg_dim(0), 4);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.where(), "posenc::sinusoidal_table");
+    EXPECT_EQ(std::string(e.what()),
+              "posenc::sinusoidal_table: dim = 0 is invalid (allowed: even integer >= 2 (the vaswani layout needs "
+              "(sin, cos) pairs; the fairseq and tensor2tensor presets pad odd dims))");
+  }
+}
