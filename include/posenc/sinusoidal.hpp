@@ -39,7 +39,7 @@ struct SinusoidalConfig {
   int64_t padding_idx = -1;  // Fairseq preset only: this row is zero; -1 for none
 };
 
-// Throws posenc::Error naming the field if the config is invalid (dim <= 0, odd dim for Vaswani, base <= 1
+// Throws posenc::Error naming the field if the config is invalid (dim < 2, odd dim for Vaswani, base <= 1
 // or not finite, padding_idx < -1 or set for a preset that has none).
 void validate(const SinusoidalConfig& cfg, const char* where = "posenc::SinusoidalConfig");
 

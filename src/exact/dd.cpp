@@ -26,10 +26,15 @@ DD exp(DD a) {
 }
 
 DD log(DD a) {
-  // y1 = y0 + a * exp(-y0) - 1 doubles the 53 correct bits of y0 = log(a.hi).
-  const double y0 = std::log(a.hi);
-  const DD t = a * exp(DD{-y0, 0.0}) - DD{1.0, 0.0};
-  return DD{y0, 0.0} + t;
+  // log(a) = log(m) + e ln2 with a = m 2^e, m in [0.5, 1): keeps exp(-y0) below away from underflow
+  // (for a > 2^965, exp(-log a) would be a subnormal with too few bits).
+  int e = 0;
+  std::frexp(a.hi, &e);
+  const DD m = ldexp(a, -e);
+  // y1 = y0 + m * exp(-y0) - 1 doubles the 53 correct bits of y0 = log(m.hi).
+  const double y0 = std::log(m.hi);
+  const DD t = m * exp(DD{-y0, 0.0}) - DD{1.0, 0.0};
+  return (DD{y0, 0.0} + t) + kLn2 * static_cast<double>(e);
 }
 
 }  // namespace posenc::exact

@@ -4,9 +4,10 @@
 // double-double (absolute error <= 2^31 * 2^-97 = 2^-66), reduced by pi/2 held in three doubles (k * pi/2
 // is subtracted exactly with two_prod), and sin/cos of the reduced r = r.hi + r.lo (|r| <= pi/4) are
 // sin(r.hi) + cos(r.hi) r.lo and cos(r.hi) - sin(r.hi) r.lo in double. The double results carry a relative
-// error of a few 2^-53 (the nearest a position p <= 2^31 brings p * omega to a multiple of pi/2 is ~1e-10 in
-// practice, so 2^-66 of angle error stays ~2^-33 of it); rounding them to float gives the correctly rounded
-// float except within ~2^-50 of a rounding midpoint, and so never more than 1 ulp off.
+// error of a few 2^-53, rising to ~2^-45 next to zeros of sin/cos (the nearest a position p <= 2^31 brings
+// p * omega to a multiple of pi/2 is ~1e-10, so 2^-66 of angle error stays far below fp32's 2^-24 of it);
+// rounding them to float gives the correctly rounded float except within ~2^-45 of a rounding midpoint, and
+// so never more than 1 ulp off (tests/test_exact_mpfr.cpp: 0 of ~9.7 million values off at all).
 #pragma once
 
 #include <cmath>
