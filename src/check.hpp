@@ -2,6 +2,7 @@
 // function (`where`), the argument, its value and the allowed range.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 
@@ -15,6 +16,18 @@ namespace posenc::detail {
   throw Error(where, arg, value, allowed);
 }
 
+// The shortest text that reads back as v ("0.9999999", not std::to_string's "1.000000").
+inline std::string to_str(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+inline std::string to_str(float v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 // view must be on the CPU, non-null (unless empty), with the given rank and a float dtype.
 void check_float_view(const char* where, const char* name, const TensorView& v, int ndim);
 // view must be on the CPU with the given rank and dtype i32 or i64.
@@ -22,7 +35,8 @@ void check_int_view(const char* where, const char* name, const TensorView& v, in
 // v.size(dim) must equal expected (named by what it must match).
 void check_size(const char* where, const char* name, const TensorView& v, int dim, int64_t expected,
                 const std::string& must_match);
-// Output views must not overlap themselves (two indices, one address): rejects zero or aliasing strides.
+// Output views must not overlap themselves (two indices, one address): rejects zero or aliasing
+// strides.
 void check_writable(const char* where, const char* name, const TensorView& v);
 
 }  // namespace posenc::detail

@@ -1,4 +1,5 @@
-// src/dispatch.hpp — turn a runtime DType into a compile-time one: one template per op for all dtypes.
+// src/dispatch.hpp — turn a runtime DType into a compile-time one: one template per op for all
+// dtypes.
 #pragma once
 
 #include <type_traits>
@@ -14,9 +15,12 @@ using DTypeTag = std::integral_constant<DType, T>;
 template <typename F>
 decltype(auto) dispatch_float(DType t, F&& f) {
   switch (t) {
-    case DType::F16: return f(DTypeTag<DType::F16>{});
-    case DType::BF16: return f(DTypeTag<DType::BF16>{});
-    default: return f(DTypeTag<DType::F32>{});
+    case DType::F16:
+      return f(DTypeTag<DType::F16>{});
+    case DType::BF16:
+      return f(DTypeTag<DType::BF16>{});
+    default:
+      return f(DTypeTag<DType::F32>{});
   }
 }
 

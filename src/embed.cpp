@@ -1,4 +1,5 @@
-// The fused embedding step: checks and dispatch (kernels in cpu/gather_add.cpp, cpu/scatter_grad.cpp).
+// The fused embedding step: checks and dispatch (kernels in cpu/gather_add.cpp,
+// cpu/scatter_grad.cpp).
 #include "posenc/embed.hpp"
 
 #include <string>
@@ -33,7 +34,8 @@ std::vector<int64_t> read_ids(const char* where, const TensorView& ids, int64_t 
   std::vector<int64_t> out(static_cast<size_t>(B * T));
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) {
-      const int64_t v = ids.dtype == DType::I32 ? *ids.at<const int32_t>({b, t}) : *ids.at<const int64_t>({b, t});
+      const int64_t v =
+          ids.dtype == DType::I32 ? *ids.at<const int32_t>({b, t}) : *ids.at<const int64_t>({b, t});
       if (v < 0 || v >= V)
         fail(where, "ids[" + std::to_string(b) + ", " + std::to_string(t) + "]", std::to_string(v),
              "0 .. " + std::to_string(V - 1) + " (vocabulary size V = " + std::to_string(V) + ")");
@@ -43,12 +45,14 @@ std::vector<int64_t> read_ids(const char* where, const TensorView& ids, int64_t 
 }
 
 void check_scale(const char* where, float scale) {
-  if (!std::isfinite(scale)) fail(where, "scale", std::to_string(scale), "a finite number (1 or sqrt(C))");
+  if (!std::isfinite(scale))
+    fail(where, "scale", detail::to_str(scale), "a finite number (1 or sqrt(C))");
 }
 
 void check_embedding(const char* where, const char* name, const TensorView& E) {
   detail::check_float_view(where, name, E, 2);
-  if (E.size(0) < 1) fail(where, std::string(name) + ".shape[0] (vocabulary V)", std::to_string(E.size(0)), ">= 1");
+  if (E.size(0) < 1)
+    fail(where, std::string(name) + ".shape[0] (vocabulary V)", std::to_string(E.size(0)), ">= 1");
 }
 }  // namespace
 
@@ -75,15 +79,20 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
     const TensorView& P = pe.table_view();
     detail::check_float_view(where, "pe table", P, 2);
     detail::check_size(where, "pe table", P, 1, C, "E.shape[1] (C)");
-    if (P.size(0) < 1) fail(where, "pe table.shape[0] (max positions P)", std::to_string(P.size(0)), ">= 1");
-    const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), P.size(0) - 1, where);
+    if (P.size(0) < 1)
+      fail(where, "pe table.shape[0] (max positions P)", std::to_string(P.size(0)), ">= 1");
+    const std::vector<int64_t> pos =
+        positions.resolve(out.size(0), out.size(1), P.size(0) - 1, where);
     op.P = P;
     op.rows = pos.data();
     detail::cpu::combine_rows(op);
   } else {
     const detail::SinusoidalPlan plan(pe.config(), where);
-    if (plan.cfg.dim != C) fail(where, "sinusoidal dim", std::to_string(plan.cfg.dim), std::to_string(C) + " (E.shape[1])");
-    const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), kMaxPosition, where);
+    if (plan.cfg.dim != C)
+      fail(where, "sinusoidal dim", std::to_string(plan.cfg.dim),
+           std::to_string(C) + " (E.shape[1])");
+    const std::vector<int64_t> pos =
+        positions.resolve(out.size(0), out.size(1), kMaxPosition, where);
     const detail::cpu::PositionTable table = detail::cpu::make_position_table(plan, pos);
     op.P = table.view();
     op.rows = table.rows.data();
@@ -108,7 +117,8 @@ void embed_backward(TensorView dE, TensorView dPE, const TensorView& dout, const
     detail::check_float_view(where, "dPE", dPE, 2);
     detail::check_size(where, "dPE", dPE, 1, C, "dE.shape[1] (C)");
     detail::check_writable(where, "dPE", dPE);
-    if (dPE.size(0) < 1) fail(where, "dPE.shape[0] (max positions P)", std::to_string(dPE.size(0)), ">= 1");
+    if (dPE.size(0) < 1)
+      fail(where, "dPE.shape[0] (max positions P)", std::to_string(dPE.size(0)), ">= 1");
     pos = positions.resolve(dout.size(0), dout.size(1), dPE.size(0) - 1, where);
   }
   const std::vector<int64_t> id = read_ids(where, ids, dE.size(0));

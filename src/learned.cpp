@@ -31,13 +31,16 @@ double normal(uint64_t seed, uint64_t k) {
 
 void check_table(const char* where, const char* name, const TensorView& t) {
   detail::check_float_view(where, name, t, 2);
-  if (t.size(0) < 1) fail(where, std::string(name) + ".shape[0] (max positions P)", std::to_string(t.size(0)), ">= 1");
-  if (t.size(1) < 1) fail(where, std::string(name) + ".shape[1] (channels C)", std::to_string(t.size(1)), ">= 1");
+  if (t.size(0) < 1)
+    fail(where, std::string(name) + ".shape[0] (max positions P)", std::to_string(t.size(0)),
+         ">= 1");
+  if (t.size(1) < 1)
+    fail(where, std::string(name) + ".shape[1] (channels C)", std::to_string(t.size(1)), ">= 1");
 }
 
 // Checks x [B, T, C] against table [P, C] and resolves positions into [0, P).
-std::vector<int64_t> prepare(const char* where, const char* xname, const TensorView& x, const TensorView& table,
-                             const Positions& positions) {
+std::vector<int64_t> prepare(const char* where, const char* xname, const TensorView& x,
+                             const TensorView& table, const Positions& positions) {
   check_table(where, "table", table);
   detail::check_float_view(where, xname, x, 3);
   detail::check_size(where, xname, x, 2, table.size(1), "table.shape[1] (C)");
@@ -59,7 +62,7 @@ void learned_init(TensorView table, const LearnedInitOptions& options) {
     }
     case LearnedInit::Normal:
       if (!std::isfinite(options.std) || options.std < 0.0f)
-        fail(where, "options.std", std::to_string(options.std), "finite and >= 0");
+        fail(where, "options.std", detail::to_str(options.std), "finite and >= 0");
       [[fallthrough]];
     case LearnedInit::Zeros: {
       const bool zeros = options.kind == LearnedInit::Zeros;
@@ -69,14 +72,16 @@ void learned_init(TensorView table, const LearnedInitOptions& options) {
 #pragma omp parallel for schedule(static)
         for (int64_t p = 0; p < P; ++p)
           for (int64_t c = 0; c < C; ++c) {
-            const double v = zeros ? 0.0 : options.std * normal(options.seed, static_cast<uint64_t>(p * C + c));
+            const double v =
+                zeros ? 0.0 : options.std * normal(options.seed, static_cast<uint64_t>(p * C + c));
             Elem<T>::store(table.at<S>({p, c}), static_cast<float>(v));
           }
       });
       return;
     }
   }
-  fail(where, "options.kind", std::to_string(static_cast<int>(options.kind)), "Normal, Zeros or Sinusoidal");
+  fail(where, "options.kind", std::to_string(static_cast<int>(options.kind)),
+       "Normal, Zeros or Sinusoidal");
 }
 
 void learned_forward(TensorView out, const TensorView& table, const Positions& positions) {

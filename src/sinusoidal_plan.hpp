@@ -1,5 +1,5 @@
-// src/sinusoidal_plan.hpp — a validated sinusoidal config turned into per-frequency data: the frequency
-// in the precision's own recipe and the columns its sin and cos go to.
+// src/sinusoidal_plan.hpp — a validated sinusoidal config turned into per-frequency data: the
+// frequency in the precision's own recipe and the columns its sin and cos go to.
 #pragma once
 
 #include <cstdint>

@@ -14,18 +14,20 @@ using namespace posenc;
 
 namespace {
 bool same_float(float a, float b) {
-  return (std::isnan(a) && std::isnan(b)) || std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+  return (std::isnan(a) && std::isnan(b)) ||
+         std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
 }
 
-// bf16 by definition: the nearest value with 8 significant bits (ties to even), computed with doubles.
+// bf16 by definition: the nearest value with 8 significant bits (ties to even), computed with
+// doubles.
 float bf16_reference(float f) {
   if (std::isnan(f) || std::isinf(f) || f == 0.0f) return f;
   int e;
-  std::frexp(static_cast<double>(f), &e);                       // f = m * 2^e, 0.5 <= |m| < 1
+  std::frexp(static_cast<double>(f), &e);  // f = m * 2^e, 0.5 <= |m| < 1
   // spacing of 8-bit significands, but never below bf16's subnormal spacing 2^-133
   const double q = std::ldexp(1.0, std::max(e - 8, -133));
   const double r = static_cast<double>(f) / q;
-  double n = std::nearbyint(r);                                  // ties to even (default rounding mode)
+  double n = std::nearbyint(r);  // ties to even (default rounding mode)
   const double v = n * q;
   if (std::fabs(v) > 3.3895313892515355e38) return std::copysign(INFINITY, f);  // past bf16 max
   return static_cast<float>(v);
@@ -52,7 +54,8 @@ TEST(DType, F16RoundingMatchesCompiler) {
   }
   // Halfway cases between f16 neighbours round to even.
   for (uint32_t h = 0; h < 0x7bff; ++h) {
-    const float lo = f16_bits_to_f32(static_cast<uint16_t>(h)), hi = f16_bits_to_f32(static_cast<uint16_t>(h + 1));
+    const float lo = f16_bits_to_f32(static_cast<uint16_t>(h)),
+                hi = f16_bits_to_f32(static_cast<uint16_t>(h + 1));
     const float mid = static_cast<float>((static_cast<double>(lo) + hi) / 2);
     ASSERT_EQ(f32_to_f16_bits(mid), std::bit_cast<uint16_t>(static_cast<_Float16>(mid)));
   }

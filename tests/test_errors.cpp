@@ -11,7 +11,8 @@
 using namespace posenc;
 
 namespace {
-// Runs f, expects a posenc::Error, and checks the argument it names and that value/allowed are stated.
+// Runs f, expects a posenc::Error, and checks the argument it names and that value/allowed are
+// stated.
 template <typename F>
 void expect_error(F&& f, const std::string& argument, const std::string& value_substr = "") {
   try {
@@ -19,7 +20,8 @@ void expect_error(F&& f, const std::string& argument, const std::string& value_s
     ADD_FAILURE() << "no error for " << argument;
   } catch (const Error& e) {
     EXPECT_EQ(e.argument(), argument) << e.what();
-    if (!value_substr.empty()) EXPECT_NE(e.value().find(value_substr), std::string::npos) << e.what();
+    if (!value_substr.empty())
+      EXPECT_NE(e.value().find(value_substr), std::string::npos) << e.what();
     EXPECT_FALSE(e.allowed().empty()) << e.what();
     const std::string msg = e.what();
     EXPECT_NE(msg.find(argument), std::string::npos) << msg;
@@ -46,6 +48,8 @@ TEST(Errors, SinusoidalConfig) {
   SinusoidalConfig c = cfg_dim(8);
   c.base = 1.0;
   expect_error([&] { sinusoidal_table(c, 4); }, "base", "1");
+  c.base = 0.9999999;  // printed so that it round-trips, not as "1.000000"
+  expect_error([&] { sinusoidal_table(c, 4); }, "base", "0.9999999");
   c.base = std::numeric_limits<double>::quiet_NaN();
   expect_error([&] { sinusoidal_table(c, 4); }, "base", "nan");
   c = cfg_dim(8);
@@ -65,35 +69,66 @@ TEST(Errors, Positions) {
   const std::vector<int64_t> huge{0, 1, int64_t{1} << 31};
   expect_error([&] { sinusoidal_table(v, c, huge); }, "positions[2]", "2147483648");
   expect_error([&] { sinusoidal_table(v, c, int64_t{-1}); }, "first", "-1");
-  expect_error([&] { sinusoidal_table(v, c, kMaxPosition - 1); }, "first");  // last row would be 2^31
+  expect_error([&] { sinusoidal_table(v, c, kMaxPosition - 1); },
+               "first");  // last row would be 2^31
   std::vector<float> x(2 * 4 * 8);
   const TensorView xv = TensorView::contiguous(x.data(), DType::F32, {2, 4, 8});
   expect_error([&] { sinusoidal_add(xv, c, Positions::offset(-3)); }, "offset", "-3");
   const std::vector<int64_t> ids{0, 1, 2, -1, 0, 1, 2, 3};
-  expect_error([&] { sinusoidal_add(xv, c, Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {2, 4}))); },
-               "position ids[0, 3]", "-1");
+  expect_error(
+      [&] {
+        sinusoidal_add(xv, c,
+                       Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {2, 4})));
+      },
+      "position ids[0, 3]", "-1");
 }
 
 TEST(Errors, ShapesStridesDtypesDevices) {
   const SinusoidalConfig c = cfg_dim(8);
   std::vector<float> out(4 * 8);
-  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 6}), c, 0); }, "out.shape[1]",
-               "6");
-  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::I32, {4, 8}), c, 0); }, "out.dtype",
-               "i32");
-  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {32}), c, 0); }, "out.ndim", "1");
-  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}, Device::CUDA), c, 0); },
-               "out.device", "cuda");
-  expect_error([&] { sinusoidal_table(TensorView::contiguous(nullptr, DType::F32, {4, 8}), c, 0); }, "out.data");
+  expect_error(
+      [&] {
+        sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 6}), c, 0);
+      },
+      "out.shape[1]", "6");
+  expect_error(
+      [&] {
+        sinusoidal_table(TensorView::contiguous(out.data(), DType::I32, {4, 8}), c, 0);
+      },
+      "out.dtype", "i32");
+  expect_error(
+      [&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {32}), c, 0); },
+      "out.ndim", "1");
+  expect_error(
+      [&] {
+        sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}, Device::CUDA), c,
+                         0);
+      },
+      "out.device", "cuda");
+  expect_error(
+      [&] {
+        sinusoidal_table(TensorView::contiguous(nullptr, DType::F32, {4, 8}), c, 0);
+      },
+      "out.data");
   const std::vector<int64_t> pos{0, 1, 2};
-  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}), c, pos); },
-               "out.shape[0]", "4");
+  expect_error(
+      [&] {
+        sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}), c, pos);
+      },
+      "out.shape[0]", "4");
   // An output whose rows overlap (stride 4 < 8 columns) would be written twice: refused.
-  expect_error([&] { sinusoidal_table(TensorView::strided(out.data(), DType::F32, {4, 8}, {4, 1}), c, 0); },
-               "out.strides");
+  expect_error(
+      [&] {
+        sinusoidal_table(TensorView::strided(out.data(), DType::F32, {4, 8}, {4, 1}), c, 0);
+      },
+      "out.strides");
   std::vector<float> x(2 * 4 * 8);
-  expect_error([&] { sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {2, 4, 16}), c, Positions::offset()); },
-               "x.shape[2]", "16");
+  expect_error(
+      [&] {
+        sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {2, 4, 16}), c,
+                       Positions::offset());
+      },
+      "x.shape[2]", "16");
   expect_error([] { set_num_threads(0); }, "n", "0");
 }
 
@@ -104,7 +139,8 @@ TEST(Errors, MessageFormat) {
   } catch (const Error& e) {
     EXPECT_EQ(e.where(), "posenc::sinusoidal_table");
     EXPECT_EQ(std::string(e.what()),
-              "posenc::sinusoidal_table: dim = 0 is invalid (allowed: even integer >= 2 (the vaswani layout needs "
-              "(sin, cos) pairs; the fairseq and tensor2tensor presets pad odd dims))");
+              "posenc::sinusoidal_table: dim = 0 is invalid (allowed: even integer >= 2; the "
+              "vaswani layout needs "
+              "(sin, cos) pairs, the fairseq and tensor2tensor presets pad odd dims)");
   }
 }

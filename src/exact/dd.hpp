@@ -1,9 +1,9 @@
 // src/exact/dd.hpp — double-double arithmetic (about 106 significant bits), for exact angles.
 //
 // A DD value is hi + lo with |lo| <= ulp(hi) / 2. The algorithms are the classical error-free
-// transformations (Knuth's two-sum, Dekker's product via fma); each operation below has a relative error
-// of a few units of 2^-106. Requires IEEE double arithmetic without value-changing optimisations: the
-// core is compiled with -ffp-contract=off and never with -ffast-math.
+// transformations (Knuth's two-sum, Dekker's product via fma); each operation below has a relative
+// error of a few units of 2^-106. Requires IEEE double arithmetic without value-changing
+// optimisations: the core is compiled with -ffp-contract=off and never with -ffast-math.
 #pragma once
 
 #include <cmath>
@@ -30,7 +30,9 @@ inline DD two_prod(double a, double b) {
   return {p, std::fma(a, b, -p)};
 }
 
-inline DD operator-(DD a) { return {-a.hi, -a.lo}; }
+inline DD operator-(DD a) {
+  return {-a.hi, -a.lo};
+}
 
 inline DD operator+(DD a, DD b) {
   DD s = two_sum(a.hi, b.hi);
@@ -41,7 +43,9 @@ inline DD operator+(DD a, DD b) {
   return quick_two_sum(s.hi, s.lo);
 }
 
-inline DD operator-(DD a, DD b) { return a + (-b); }
+inline DD operator-(DD a, DD b) {
+  return a + (-b);
+}
 
 inline DD operator*(DD a, double b) {
   DD p = two_prod(a.hi, b);
@@ -65,13 +69,16 @@ inline DD operator/(DD a, double b) {
   return quick_two_sum(q1, q2);
 }
 
-inline DD ldexp(DD a, int e) { return {std::ldexp(a.hi, e), std::ldexp(a.lo, e)}; }
+inline DD ldexp(DD a, int e) {
+  return {std::ldexp(a.hi, e), std::ldexp(a.lo, e)};
+}
 
 // exp(a) to about 2^-96 relative (the 8 squarings amplify the series' 2^-106 by 2^8), for a <= 709
 // (larger a returns +inf, though exp(a) is finite up to 709.78; posenc only calls it with a <= 0).
 DD exp(DD a);
-// log(a) for a > 0 (any finite double-double), to about 2^-95 max(|log a|, 1) absolute (relative near
-// a = 1 it is only ~2^-67, but the absolute error, which is what the frequencies need, stays ~2^-100).
+// log(a) for a > 0 (any finite double-double), to about 2^-95 max(|log a|, 1) absolute (relative
+// near a = 1 it is only ~2^-67, but the absolute error, which is what the frequencies need, stays
+// ~2^-100).
 DD log(DD a);
 
 }  // namespace posenc::exact

@@ -43,18 +43,21 @@ float sinusoidal_value(const SinusoidalConfig& cfg, int64_t pos, int64_t c) {
     s = r.sin;
     co = r.cos;
   } else if (concat) {
-    const float f = static_cast<float>(
-        std::exp(static_cast<double>(static_cast<float>(i) * static_cast<float>(-std::log(cfg.base) / denom2))));
+    const float f = static_cast<float>(std::exp(static_cast<double>(
+        static_cast<float>(i) * static_cast<float>(-std::log(cfg.base) / denom2))));
     const double a = static_cast<double>(static_cast<float>(pos) * f);
     s = std::sin(a);
     co = std::cos(a);
   } else if (cfg.preset == SinusoidalPreset::Marian) {
-    const double a = static_cast<double>(pos) / std::pow(cfg.base, static_cast<double>(2 * i) / static_cast<double>(d));
+    const double a = static_cast<double>(pos) /
+                     std::pow(cfg.base, static_cast<double>(2 * i) / static_cast<double>(d));
     s = std::sin(a);
     co = std::cos(a);
   } else {
     const float e = static_cast<float>(2 * i) / static_cast<float>(d);
-    const float f = 1.0f / static_cast<float>(std::pow(static_cast<double>(static_cast<float>(cfg.base)), static_cast<double>(e)));
+    const float f =
+        1.0f / static_cast<float>(std::pow(static_cast<double>(static_cast<float>(cfg.base)),
+                                           static_cast<double>(e)));
     const double a = static_cast<double>(static_cast<float>(pos) * f);
     s = std::sin(a);
     co = std::cos(a);
@@ -81,7 +84,8 @@ void scatter_add(float* dst, int64_t K, const float* src, const int64_t* keys, i
   }
   for (int64_t k = 0; k < K; ++k)
     if (seen[static_cast<size_t>(k)])
-      for (int64_t c = 0; c < C; ++c) dst[k * C + c] = dst[k * C + c] + scale * acc[static_cast<size_t>(k * C + c)];
+      for (int64_t c = 0; c < C; ++c)
+        dst[k * C + c] = dst[k * C + c] + scale * acc[static_cast<size_t>(k * C + c)];
 }
 
 }  // namespace posenc::ref

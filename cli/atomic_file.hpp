@@ -1,0 +1,77 @@
+// cli/atomic_file.hpp — output files that appear complete or not at all.
+//
+// AtomicFile writes to "<target>.tmp.<pid>.<random>" in the target's directory; commit() flushes,
+// fsyncs, closes and rename()s it over the target, then fsyncs the directory. Until commit()
+// succeeds the target is untouched, and the temporary is removed by the destructor (an exception
+// unwinding), by a SIGINT/SIGTERM/ SIGHUP handler (see install_temp_cleanup_handlers) or by
+// remove_pending_temporaries() (PLplot's fatal-error hook). Errors are CliError naming the path and
+// the OS reason.
+//
+// Targets that cannot be replaced by a rename: a symlink is followed (the file it points to is
+// replaced, the link stays); an existing target that is not a regular file (/dev/null, /dev/stdout,
+// a FIFO) is opened and written directly, as there is nothing to replace atomically; a directory is
+// an error.
+//
+// ByteSink is the buffered writer the table writers use; StdoutSink sends the same bytes to
+// standard output.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace posenc::cli {
+
+class ByteSink {
+ public:
+  ByteSink(int fd, std::string name);
+  virtual ~ByteSink() = default;
+  ByteSink(const ByteSink&) = delete;
+  ByteSink& operator=(const ByteSink&) = delete;
+
+  void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
+  void write(const void* data, size_t n);
+  void flush();
+  // What the bytes are going to, for messages: the target path or "<stdout>".
+  const std::string& name() const { return name_; }
+
+ protected:
+  int fd_;
+
+ private:
+  std::string name_;
+  std::vector<char> buf_;
+  size_t used_ = 0;
+};
+
+// Nothing is flushed on destruction: call flush() when the output is complete.
+class StdoutSink : public ByteSink {
+ public:
+  StdoutSink();
+};
+
+class AtomicFile : public ByteSink {
+ public:
+  explicit AtomicFile(std::string target);  // creates the temporary (exclusive, mode 0666 & ~umask)
+  ~AtomicFile() override;                   // removes the temporary unless committed
+  // Where to write when not through write(): the temporary, or the target itself when direct.
+  const std::string& temp_path() const { return direct_ ? target_ : temp_; }
+  const std::string& target() const { return target_; }
+  void commit();
+
+ private:
+  std::string target_;    // as the user named it (messages)
+  std::string resolved_;  // symlinks followed: what the rename replaces
+  std::string temp_;
+  bool direct_ = false;  // target is a device or FIFO: written in place
+  int slot_ = -1;        // entry in the signal-safe registry of temporaries
+  bool committed_ = false;
+};
+
+// Remove every temporary that is not committed yet (async-signal-safe).
+void remove_pending_temporaries() noexcept;
+// On SIGINT, SIGTERM and SIGHUP: remove the pending temporaries, then die of the signal as before.
+void install_temp_cleanup_handlers();
+
+}  // namespace posenc::cli

@@ -1,0 +1,16 @@
+// cli/commands.hpp — the subcommands of `posenc`.
+//
+// Each subcommand lives in cmd_<name>.cpp and has one entry point that adds it to the app: its
+// options, their help, and a callback that does the work (throwing CliError / posenc::Error; main()
+// reports them). To add a subcommand, write cmd_<name>.cpp, declare register_<name>() here, call it
+// from main.cpp and list the file in cli/CMakeLists.txt.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace posenc::cli {
+
+// posenc table: a positional-encoding table as json/csv/npy/safetensors, optionally with a heatmap.
+void register_table(CLI::App& app);
+
+}  // namespace posenc::cli

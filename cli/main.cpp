@@ -1,0 +1,70 @@
+// cli/main.cpp — the posenc command: parse, dispatch to a subcommand, report errors.
+//
+// Every error ends as one "posenc: error: <message>" line on stderr and a non-zero exit status:
+// CLI11's own codes for usage errors, 1 for everything else (posenc::Error from the library,
+// CliError, I/O).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <new>
+#include <string>
+
+#include "atomic_file.hpp"
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "posenc/error.hpp"
+#include "posenc/version.hpp"
+
+namespace {
+
+// CLI11's messages, prefixed; a mistyped command gets named instead of "A subcommand is required".
+std::string usage_failure(const CLI::App* app, const CLI::Error& e, const std::string& first_arg) {
+  std::string message = e.what(), hint = "posenc --help";
+  const auto chosen = app->get_subcommands();
+  if (!chosen.empty()) {
+    hint = "posenc " + chosen.front()->get_name() + " --help";
+  } else if (!first_arg.empty() && first_arg[0] != '-') {
+    message = "unknown command '" + first_arg + "' (commands:";
+    for (const CLI::App* sub : app->get_subcommands([](const CLI::App*) { return true; }))
+      message += " " + sub->get_name();
+    message += ")";
+  }
+  return "posenc: error: " + message + "\nRun '" + hint + "' for the options.\n";
+}
+
+int fail(const std::string& message) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "posenc: error: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  posenc::cli::install_temp_cleanup_handlers();
+
+  CLI::App app{"posenc: positional-encoding tables for Transformers (posenc " +
+                   std::string(posenc::kVersion) + ")",
+               "posenc"};
+  app.set_version_flag("--version", std::string(posenc::kVersion));
+  app.require_subcommand(1);
+  app.failure_message(
+      [first = std::string(argc > 1 ? argv[1] : "")](const CLI::App* a, const CLI::Error& e) {
+        return usage_failure(a, e, first);
+      });
+  posenc::cli::register_table(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const posenc::Error& e) {
+    return fail(e.what());
+  } catch (const posenc::cli::CliError& e) {
+    return fail(e.what());
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory");
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  return 0;
+}

@@ -1,0 +1,38 @@
+// cli/validators.hpp — strict checks for integer options.
+//
+// CLI11 2.1 converts integers with strtoll(..., base 0): "010" is octal 8, "0x10" is 16, and values
+// past the type's range saturate silently. Options taking a count or an id use
+// decimal_integer<T>(): only a decimal within T's range gets through, rewritten without leading
+// zeros; anything else is a CLI11 ValidationError naming the option. Attach it with ->transform()
+// (->check() discards the rewrite).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <limits>
+#include <string>
+#include <type_traits>
+
+namespace posenc::cli {
+
+template <typename T>
+CLI::Validator decimal_integer() {
+  static_assert(std::is_integral_v<T>);
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        T value{};
+        const char* end = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        if (ec == std::errc::result_out_of_range) {
+          return "value " + text +
+                 " is out of range (allowed: " + std::to_string(std::numeric_limits<T>::min()) +
+                 " .. " + std::to_string(std::numeric_limits<T>::max()) + ")";
+        }
+        if (ec != std::errc() || ptr != end) return "value '" + text + "' is not a decimal integer";
+        text = std::to_string(value);  // "010" -> "10", which CLI11 will not read as octal
+        return {};
+      },
+      "", "DECIMAL");
+}
+
+}  // namespace posenc::cli
