@@ -12,5 +12,13 @@ namespace posenc::cli {
 
 // posenc table: a positional-encoding table as json/csv/npy/safetensors, optionally with a heatmap.
 void register_table(CLI::App& app);
+// posenc rope: a model's RoPE from its HF config.json (frequencies, cos/sin; --apply to a .npy).
+void register_rope(CLI::App& app);
+// posenc alibi: ALiBi slopes per head.
+void register_alibi(CLI::App& app);
+// posenc t5-bucket: T5 relative-position buckets.
+void register_t5(CLI::App& app);
+// posenc inspect: what a config.json's RoPE does, in words and a wavelength plot.
+void register_inspect(CLI::App& app);
 
 }  // namespace posenc::cli

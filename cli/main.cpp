@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
         return usage_failure(a, e, first);
       });
   posenc::cli::register_table(app);
+  posenc::cli::register_rope(app);
+  posenc::cli::register_alibi(app);
+  posenc::cli::register_t5(app);
+  posenc::cli::register_inspect(app);
 
   try {
     app.parse(argc, argv);

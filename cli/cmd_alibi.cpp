@@ -1,0 +1,68 @@
+// cli/cmd_alibi.cpp — `posenc alibi`: ALiBi head slopes (posenc/alibi.hpp).
+//
+//   posenc alibi --heads N [--max-bias 8] [--format json] [--out FILE]
+//     {"num_heads": N, "max_bias": B, "slopes": [N]}
+// Slopes are BLOOM's / MPT's for any N (powers of two and not), computed in double.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "json_text.hpp"
+#include "posenc/alibi.hpp"
+#include "posenc/error.hpp"
+#include "validators.hpp"
+
+namespace posenc::cli {
+namespace {
+
+struct AlibiArgs {
+  int64_t heads = 0;
+  double max_bias = 8.0;
+  std::string format = "json", out;
+  bool quiet = false;
+};
+
+void run_alibi(const AlibiArgs& a) {
+  if (a.heads < 1)
+    throw CliError("--heads: " + std::to_string(a.heads) + " is invalid (allowed: >= 1)");
+  std::vector<double> slopes;
+  try {
+    slopes = alibi_slopes(a.heads, a.max_bias);
+  } catch (const Error& e) {
+    throw CliError((e.argument() == "max_bias" ? "--max-bias: " : "--heads: ") +
+                   std::string(e.what()));
+  }
+  write_text(a.out, json_object({{"num_heads", std::to_string(a.heads)},
+                                 {"max_bias", json_number(a.max_bias, "max_bias")},
+                                 {"slopes", json_array(slopes, "slopes")}}));
+  if (!a.quiet)
+    std::fprintf(stderr, "posenc: wrote %lld ALiBi slopes to %s\n", static_cast<long long>(a.heads),
+                 a.out.empty() ? "<stdout>" : a.out.c_str());
+}
+
+}  // namespace
+
+void register_alibi(CLI::App& app) {
+  auto args = std::make_shared<AlibiArgs>();
+  AlibiArgs& a = *args;
+  CLI::App* sub =
+      app.add_subcommand("alibi", "ALiBi slopes per head (BLOOM / MPT; any number of heads).");
+  sub->footer("Example:\n  posenc alibi --heads 12 --format json");
+  sub->add_option("--heads", a.heads, "Number of attention heads H (>= 1)")
+      ->required()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--max-bias", a.max_bias,
+                  "Largest exponent: slope_h = 2^(-max_bias (h+1) / H) for H a power of two")
+      ->default_str("8");
+  sub->add_option("--format", a.format, "Output format: json")
+      ->check(CLI::IsMember({"json"}))
+      ->default_str("json");
+  sub->add_option("-o,--out", a.out, "Output file, written atomically; default: stdout")
+      ->type_name("FILE");
+  sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
+  sub->callback([args] { run_alibi(*args); });
+}
+
+}  // namespace posenc::cli

@@ -1,0 +1,91 @@
+// cli/cmd_inspect.cpp — `posenc inspect`: explain a model's RoPE from its HF config.json.
+//
+//   posenc inspect --config config.json [--layer-type NAME] [--seq-len N] [--plot FILE.png]
+// Prints the rope type and its parameters (with the config.json field each came from), the head and
+// rotary dims, pair layout, attention scaling, and per frequency the wavelength before and after
+// scaling and whether it is unchanged (extrapolated), interpolated, blended or rescaled; then the
+// importer's warnings. --plot draws the wavelengths (log scale) with the context lengths, written
+// atomically.
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "atomic_file.hpp"
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "hf_options.hpp"
+#include "json_text.hpp"
+#include "posenc/positions.hpp"
+#include "rope_explain.hpp"
+#include "validators.hpp"
+#include "wavelength_plot.hpp"
+
+namespace posenc::cli {
+namespace {
+
+struct InspectArgs {
+  ConfigArgs config;
+  std::string plot;
+  int64_t seq_len = 0;
+  bool quiet = false;
+};
+
+void run_inspect(const InspectArgs& a) {
+  if (a.seq_len < 0 || a.seq_len > kMaxPosition + 1)
+    throw CliError("--seq-len: " + std::to_string(a.seq_len) + " is invalid (allowed: 1 .. " +
+                   std::to_string(kMaxPosition + 1) + ")");
+  // The warnings are part of the report on stdout.
+  const hf::RopeImport imp = load_config(a.config, Precision::Exact, /*print_warnings=*/false);
+  const RopeExplanation e = explain_rope(imp, a.seq_len);
+  const std::string report = format_explanation(imp, e, a.config.config);
+
+  std::optional<AtomicFile> plot_file;
+  if (!a.plot.empty()) {
+    WavelengthPlot p;
+    p.title = (imp.model_type.empty() ? std::string("RoPE") : imp.model_type) + " (" +
+              imp.rope_type + "): wavelength per frequency";
+    for (const FrequencyRow& r : e.rows) {
+      p.before.push_back(2.0 * M_PI / r.omega_before);
+      p.after.push_back(2.0 * M_PI / r.omega_after);
+    }
+    const int64_t half = imp.config.rot() / 2;
+    p.x_label = imp.config.layout == PairLayout::HalfSplit
+                    ? "frequency index i (head dims i and i + " + std::to_string(half) + ")"
+                    : std::string("frequency index i (head dims 2i and 2i + 1)");
+    p.original_context = e.original_context;
+    p.max_context = e.max_context;
+    plot_file.emplace(a.plot);
+    render_wavelengths(p, plot_file->temp_path());
+  }
+  write_text("", report);
+  if (plot_file) {
+    plot_file->commit();
+    if (!a.quiet) std::fprintf(stderr, "posenc: wrote the wavelength plot to %s\n", a.plot.c_str());
+  }
+}
+
+}  // namespace
+
+void register_inspect(CLI::App& app) {
+  auto args = std::make_shared<InspectArgs>();
+  InspectArgs& a = *args;
+  CLI::App* sub = app.add_subcommand(
+      "inspect",
+      "Explain in words what a model's rotary embedding does, from its HF config.json "
+      "(optionally with a wavelength plot).");
+  sub->footer("Example:\n  posenc inspect --config config.json --plot wavelengths.png");
+  add_config_options(sub, a.config);
+  sub->add_option("--seq-len", a.seq_len,
+                  "Sequence length to show the frequencies for (dynamic NTK, LongRoPE); default: "
+                  "one where the scaling is active")
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--plot", a.plot,
+                  "Also draw the wavelengths before and after scaling (PNG, log scale)")
+      ->type_name("FILE.png");
+  sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
+  sub->callback([args] { run_inspect(*args); });
+}
+
+}  // namespace posenc::cli

@@ -1,0 +1,35 @@
+// cli/hf_options.cpp — see hf_options.hpp.
+#include "hf_options.hpp"
+
+#include <cstdio>
+
+namespace posenc::cli {
+
+void add_config_options(CLI::App* sub, ConfigArgs& a) {
+  sub->add_option("--config", a.config,
+                  "The model's Hugging Face config.json (rope_theta, rope_scaling / "
+                  "rope_parameters, head_dim, partial_rotary_factor, ...)")
+      ->required()
+      ->type_name("FILE");
+  sub->add_option("--layer-type", a.layer_type,
+                  "For configs with one rope dict per attention type: which one (e.g. "
+                  "full_attention, sliding_attention)")
+      ->type_name("NAME");
+}
+
+hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_warnings) {
+  hf::LoadOptions opt;
+  opt.layer_type = a.layer_type;
+  opt.precision = precision;
+  hf::RopeImport r = hf::load_rope_config(a.config, opt);
+  if (print_warnings)
+    for (const std::string& w : r.warnings)
+      std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+  return r;
+}
+
+const char* layout_name(PairLayout l) {
+  return l == PairLayout::Interleaved ? "interleaved" : "half_split";
+}
+
+}  // namespace posenc::cli

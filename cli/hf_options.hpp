@@ -1,0 +1,27 @@
+// cli/hf_options.hpp — the options that name a Hugging Face config.json (rope, inspect).
+//
+//   --config FILE        the model's config.json (posenc::hf::load_rope_config)
+//   --layer-type NAME    for configs with one rope dict per attention type
+// Loading prints the importer's warnings on stderr as "posenc: warning: ..." lines.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "posenc/hf_config.hpp"
+
+namespace posenc::cli {
+
+struct ConfigArgs {
+  std::string config, layer_type;
+};
+
+void add_config_options(CLI::App* sub, ConfigArgs& a);
+
+// Prints the importer's warnings on stderr unless print_warnings is false.
+hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_warnings = true);
+
+// "half_split" / "interleaved".
+const char* layout_name(PairLayout l);
+
+}  // namespace posenc::cli

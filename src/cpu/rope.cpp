@@ -1,0 +1,101 @@
+// CPU kernels of RoPE: a table of cos/sin per distinct position, then one pass over tokens that
+// rotates every head of the token with that row. One template for all dtypes and both directions
+// (the backward is the forward with sin negated).
+#include "cpu/rope.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "dispatch.hpp"
+#include "exact/sincos.hpp"
+
+namespace posenc::detail::cpu {
+
+void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i, float& c,
+                float& s) {
+  const auto k = static_cast<size_t>(i);
+  if (precision == Precision::Exact) {
+    // One rounding: cos * attention_scaling is formed in double.
+    const exact::SinCos r = exact::sincos_pos(pos, f.omega[k]);
+    c = static_cast<float>(r.cos * f.attention_scaling);
+    s = static_cast<float>(r.sin * f.attention_scaling);
+  } else {
+    // HF: angle = float(pos) * inv_freq in float32; cos(angle) in float32; times attention_scaling
+    // in float32.
+    const float a = static_cast<float>(pos) * f.omega_f32[k];
+    const auto att = static_cast<float>(f.attention_scaling);
+    c = static_cast<float>(std::cos(static_cast<double>(a))) * att;
+    s = static_cast<float>(std::sin(static_cast<double>(a))) * att;
+  }
+}
+
+RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
+                          const std::vector<int64_t>& pos) {
+  RopeTable t;
+  t.half = half;
+  std::vector<int64_t> uniq(pos);
+  std::sort(uniq.begin(), uniq.end());
+  uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+  t.num_rows = static_cast<int64_t>(uniq.size());
+  t.cos.resize(static_cast<size_t>(t.num_rows * half));
+  t.sin.resize(t.cos.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t u = 0; u < t.num_rows; ++u)
+    for (int64_t i = 0; i < half; ++i) {
+      const auto j = static_cast<size_t>(u * half + i);
+      rope_angle(f, precision, uniq[static_cast<size_t>(u)], i, t.cos[j], t.sin[j]);
+    }
+  t.rows.resize(pos.size());
+  const auto n_tok = static_cast<int64_t>(pos.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < n_tok; ++n)
+    t.rows[static_cast<size_t>(n)] =
+        std::lower_bound(uniq.begin(), uniq.end(), pos[static_cast<size_t>(n)]) - uniq.begin();
+  return t;
+}
+
+namespace {
+template <DType X, DType O>
+void apply(const TensorView& x, const TensorView& out, const RopeTable& tab, PairLayout layout,
+           int64_t rot, float sign) {
+  using XS = typename Elem<X>::storage;
+  using OS = typename Elem<O>::storage;
+  const int64_t T = x.size(1), H = x.size(2), D = x.size(3), N = x.size(0) * T;
+  const int64_t half = rot / 2;
+  const int64_t sx = x.stride(3), so = out.stride(3);
+  // Element offsets of the two members of pair i.
+  const int64_t second = layout == PairLayout::HalfSplit ? half : 1;
+  const int64_t step = layout == PairLayout::HalfSplit ? 1 : 2;
+  const bool in_place = x.data == out.data && x.strides == out.strides && X == O;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    const float* c = tab.cos.data() + tab.rows[static_cast<size_t>(n)] * half;
+    const float* s = tab.sin.data() + tab.rows[static_cast<size_t>(n)] * half;
+    for (int64_t h = 0; h < H; ++h) {
+      const XS* xp = x.at<const XS>({n / T, n % T, h, 0});
+      OS* op = out.at<OS>({n / T, n % T, h, 0});
+      for (int64_t i = 0; i < half; ++i) {
+        const int64_t a = i * step, b = a + second;
+        const float xa = Elem<X>::load(xp + a * sx), xb = Elem<X>::load(xp + b * sx);
+        const float si = sign * s[i];
+        // fp32, no fma: the same roundings as HF's q * cos + rotate_half(q) * sin.
+        Elem<O>::store(op + a * so, xa * c[i] - xb * si);
+        Elem<O>::store(op + b * so, xb * c[i] + xa * si);
+      }
+      if (!in_place)
+        for (int64_t d = rot; d < D; ++d) Elem<O>::store(op + d * so, Elem<X>::load(xp + d * sx));
+    }
+  }
+}
+}  // namespace
+
+void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table,
+                PairLayout layout, int64_t rot, float sign) {
+  dispatch_float(x.dtype, [&](auto xt) {
+    dispatch_float(out.dtype, [&](auto ot) {
+      apply<decltype(xt)::value, decltype(ot)::value>(x, out, table, layout, rot, sign);
+    });
+  });
+}
+
+}  // namespace posenc::detail::cpu

@@ -1,0 +1,34 @@
+// src/cpu/rope.hpp — CPU kernels of RoPE (src/cpu/rope.cpp).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "posenc/rope.hpp"
+#include "rope_freq.hpp"
+
+namespace posenc::detail::cpu {
+
+// cos and sin (times attention_scaling, fp32) of each distinct position of a call, [num_rows, r/2]
+// each, and each token's row: computed once per (position, frequency), shared by all heads and by q
+// and k.
+struct RopeTable {
+  std::vector<float> cos, sin;
+  std::vector<int64_t> rows;  // [B*T]
+  int64_t half = 0, num_rows = 0;
+};
+
+// The cos/sin pair of frequency i at pos in cfg's precision, times attention_scaling, rounded to
+// fp32.
+void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i, float& c,
+                float& s);
+
+RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
+                          const std::vector<int64_t>& pos);
+
+// out[b, t, h, :] = rotation of x[b, t, h, :] by the token's row of `table`, with sin negated when
+// sign < 0 (the backward pass). x and out are [B, T, H, D]; out may alias x exactly (in place).
+void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table,
+                PairLayout layout, int64_t rot, float sign);
+
+}  // namespace posenc::detail::cpu

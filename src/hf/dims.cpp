@@ -1,0 +1,180 @@
+// src/hf/dims.cpp — base, head dim, rotary dim, pair layout and context length from config.json.
+//
+// HF: head_dim = config.head_dim or hidden_size // num_attention_heads; rotary dim =
+// int(head_dim * partial_rotary_factor) (Python's int() truncates, so 96 * 0.33 gives 31, which no
+// model can use); GPT-NeoX names the fraction rotary_pct (0.25 by default) and the base
+// rotary_emb_base; GPT-J and CodeGen rotate the first rotary_dim dims (64 by default) with pairs
+// (x0, x1), (x2, x3), ... and a base of 10000 fixed in create_sinusoidal_positions.
+#include <limits>
+
+#include "posenc/error.hpp"
+#include "posenc/positions.hpp"
+#include "rope_params.hpp"
+
+namespace posenc::hf::detail {
+
+namespace {
+
+constexpr int64_t kMaxDim = int64_t{1} << 20;
+constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+
+bool interleaved_model(const std::string& model_type) {
+  return model_type == "gptj" || model_type == "codegen";
+}
+
+void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
+  RopeConfig& cfg = ctx.out.config;
+  const Fields& ft = rp.at("rope_theta");
+  agree(ft, "rope_theta", c, "rope_theta", ctx);
+  agree(c, "rotary_emb_base", c, "rope_theta", ctx);
+  agree(ft, "rope_theta", c, "rotary_emb_base", ctx);
+  const bool gptj = interleaved_model(ctx.out.model_type);
+  std::string from;
+  if (const auto v = ft.number("rope_theta")) {
+    cfg.base = *v;
+    from = ft.path("rope_theta");
+  } else if (const auto w = c.number("rope_theta")) {
+    cfg.base = *w;
+    from = c.path("rope_theta");
+  } else if (const auto b = c.number("rotary_emb_base")) {
+    cfg.base = *b;
+    from = c.path("rotary_emb_base");
+  } else {
+    cfg.base = 10000.0;
+    if (gptj) {
+      from = "default (GPT-J/CodeGen fix 10000)";
+    } else {
+      from = "default (10000, HF's default_theta)";
+      ctx.warn(
+          "rope_theta is absent: using 10000, the default of most HF model classes (a model class "
+          "may set another default_theta; give rope_theta to be sure)");
+    }
+  }
+  if (gptj && from.rfind("default", 0) != 0)
+    ctx.warn(from + " = " + num(cfg.base) + " is used, but HF's " + ctx.out.model_type +
+             " ignores it: create_sinusoidal_positions fixes the base at 10000");
+  if (!(cfg.base > 1.0))
+    throw Error(ctx.where, from, num(cfg.base), "a number > 1 (the RoPE base theta)");
+  ctx.source("base", from);
+}
+
+int64_t read_head_dim(const Fields& c, Ctx& ctx) {
+  agree(c, "hidden_size", c, "n_embd", ctx);
+  agree(c, "num_attention_heads", c, "n_head", ctx);
+  const char* hkey = c.has("hidden_size") || !c.has("n_embd") ? "hidden_size" : "n_embd";
+  const char* nkey =
+      c.has("num_attention_heads") || !c.has("n_head") ? "num_attention_heads" : "n_head";
+  const auto hidden = c.integer(hkey, 1, kMaxInt);  // checked even when head_dim is given
+  const auto heads = c.integer(nkey, 1, kMaxDim);
+  if (const auto d = c.integer("head_dim", 1, kMaxDim)) {
+    ctx.source("head_dim", c.path("head_dim"));
+    return *d;
+  }
+  if (!hidden || !heads)
+    c.fail("head_dim", "missing (and " + c.path(hidden ? nkey : hkey) + " is missing too)",
+           "head_dim, or hidden_size and num_attention_heads");
+  if (*hidden % *heads != 0)
+    c.fail(hkey,
+           std::to_string(*hidden) + " (not divisible by " + c.path(nkey) + " = " +
+               std::to_string(*heads) + ")",
+           "a multiple of the number of heads, or give head_dim");
+  if (*hidden / *heads > kMaxDim)
+    c.fail(hkey, std::to_string(*hidden),
+           "a head dim hidden / heads <= " + std::to_string(kMaxDim));
+  ctx.source("head_dim", c.path(hkey) + " / " + c.path(nkey));
+  return *hidden / *heads;
+}
+
+// The fraction of the head that rotates and where it was read; 0 if none is given.
+double read_fraction(const Fields& c, const RopeFields& rp, Ctx& ctx, std::string* from) {
+  const Fields& fp = rp.at("partial_rotary_factor");
+  agree(fp, "partial_rotary_factor", c, "partial_rotary_factor", ctx);
+  agree(c, "rotary_pct", c, "partial_rotary_factor", ctx);
+  agree(c, "rotary_pct", fp, "partial_rotary_factor", ctx);
+  for (const auto& [f, key] : {std::pair{&fp, "partial_rotary_factor"},
+                               std::pair{&c, "partial_rotary_factor"}, std::pair{&c, "rotary_pct"}})
+    if (const auto v = f->number(key)) {
+      *from = f->path(key);
+      if (!(*v > 0.0 && *v <= 1.0)) f->fail(key, num(*v), "a fraction in (0, 1]");
+      return *v;
+    }
+  if (ctx.out.model_type == "gpt_neox") {
+    *from = "default (GPTNeoXConfig.rotary_pct = 0.25)";
+    return 0.25;
+  }
+  return 0.0;
+}
+
+void read_rotary_dim(const Fields& c, const RopeFields& rp, Ctx& ctx) {
+  RopeConfig& cfg = ctx.out.config;
+  const int64_t D = cfg.head_dim;
+  const std::string head_from = ctx.out.source_of("head_dim");
+  std::string frac_from;
+  const double frac = read_fraction(c, rp, ctx, &frac_from);
+  int64_t from_frac = 0;
+  if (frac > 0.0) {
+    from_frac = static_cast<int64_t>(static_cast<double>(D) * frac);  // Python int(): truncation
+    if (from_frac < 2 || from_frac % 2 != 0)
+      throw Error(
+          ctx.where, frac_from,
+          num(frac) + " (rotary dim int(" + std::to_string(D) + " * " + num(frac) +
+              ") = " + std::to_string(from_frac) + ")",
+          "a fraction of head_dim = " + std::to_string(D) + " giving an even rotary dim >= 2");
+  }
+  std::optional<int64_t> given = c.integer("rotary_dim", 1, kMaxDim);
+  std::string dim_from = c.path("rotary_dim"), shown = given ? std::to_string(*given) : "";
+  if (!given && interleaved_model(ctx.out.model_type)) {
+    given = 64;
+    shown = "64 (absent: the " + ctx.out.model_type + " default)";
+    dim_from = "default (" + ctx.out.model_type + " rotary_dim = 64)";
+  }
+  if (given) {
+    if (*given > D || *given % 2 != 0)
+      throw Error(ctx.where, c.path("rotary_dim"), shown,
+                  "an even rotary dim <= head_dim = " + std::to_string(D) + " (" + head_from + ")");
+    if (from_frac != 0 && from_frac != *given)
+      throw Error(ctx.where, c.path("rotary_dim"), shown,
+                  "int(head_dim * " + frac_from + ") = " + std::to_string(from_frac) +
+                      " (both are given and they contradict each other)");
+    cfg.rotary_dim = *given;
+    ctx.source("rotary_dim", dim_from);
+  } else if (from_frac != 0) {
+    cfg.rotary_dim = from_frac;
+    ctx.source("rotary_dim", "int(head_dim * " + frac_from + ")");
+  } else {
+    if (D % 2 != 0)
+      throw Error(ctx.where, head_from, std::to_string(D),
+                  "an even head dim when all of it rotates (or a partial_rotary_factor / "
+                  "rotary_dim giving an even rotary dim)");
+    cfg.rotary_dim = D;
+    ctx.source("rotary_dim", "default (= head_dim)");
+  }
+}
+
+}  // namespace
+
+void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
+  RopeConfig& cfg = ctx.out.config;
+  read_base(c, rp, ctx);
+  cfg.head_dim = read_head_dim(c, ctx);
+  read_rotary_dim(c, rp, ctx);
+
+  if (interleaved_model(ctx.out.model_type)) {
+    cfg.layout = PairLayout::Interleaved;
+    ctx.source("layout", "model_type " + ctx.out.model_type + " (pairs (x0, x1), (x2, x3), ...)");
+  } else {
+    cfg.layout = PairLayout::HalfSplit;
+    ctx.source("layout", "default (HF rotate_half: pairs (i, i + r/2))");
+  }
+
+  agree(c, "max_position_embeddings", c, "n_positions", ctx);
+  const char* mkey = c.has("max_position_embeddings") || !c.has("n_positions")
+                         ? "max_position_embeddings"
+                         : "n_positions";
+  if (const auto m = c.integer(mkey, 1, kMaxPosition + 1)) {
+    cfg.max_position_embeddings = *m;
+    ctx.source("max_position_embeddings", c.path(mkey));
+  }
+}
+
+}  // namespace posenc::hf::detail

@@ -1,0 +1,127 @@
+// RoPE entry points: checks, the cos/sin cache API, and dispatch to the CPU kernels
+// (src/cpu/rope.cpp). Frequencies and scalings live in src/rope_freq.cpp.
+#include "posenc/rope.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "check.hpp"
+#include "cpu/rope.hpp"
+#include "dispatch.hpp"
+#include "rope_freq.hpp"
+
+namespace posenc {
+
+using detail::fail;
+
+TensorView bhtd(const TensorView& v) {
+  if (v.ndim != 4) fail("posenc::bhtd", "v.ndim", std::to_string(v.ndim), "4 ([B, H, T, D])");
+  TensorView r = v;
+  std::swap(r.shape[1], r.shape[2]);
+  std::swap(r.strides[1], r.strides[2]);
+  return r;
+}
+
+namespace {
+int64_t seq_len_for(int64_t seq_len, const std::vector<int64_t>& pos, const char* where) {
+  if (seq_len < 0) fail(where, "seq_len", std::to_string(seq_len), ">= 0 (0: max position + 1)");
+  if (seq_len > 0) return seq_len;
+  return pos.empty() ? 0 : *std::max_element(pos.begin(), pos.end()) + 1;
+}
+}  // namespace
+
+void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg,
+                  std::span<const int64_t> positions, int64_t seq_len) {
+  constexpr const char* where = "posenc::rope_cos_sin";
+  validate(cfg, where);
+  const int64_t r = cfg.rot(), N = static_cast<int64_t>(positions.size());
+  for (const auto& [name, v] :
+       {std::pair<const char*, const TensorView*>{"cos", &cos}, {"sin", &sin}}) {
+    detail::check_float_view(where, name, *v, 2);
+    detail::check_size(where, name, *v, 0, N, "positions.size()");
+    detail::check_size(where, name, *v, 1, r, "the rotary dim r");
+    detail::check_writable(where, name, *v);
+  }
+  std::vector<int64_t> pos(positions.begin(), positions.end());
+  for (size_t n = 0; n < pos.size(); ++n)
+    if (pos[n] < 0 || pos[n] > kMaxPosition)
+      fail(where, "positions[" + std::to_string(n) + "]", std::to_string(pos[n]),
+           "0 .. " + std::to_string(kMaxPosition));
+  const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
+  const int64_t half = r / 2;
+  const detail::cpu::RopeTable tab = detail::cpu::make_rope_table(f, cfg.precision, half, pos);
+  // Column of the two copies of frequency i in HF's layout.
+  const bool split = cfg.layout == PairLayout::HalfSplit;
+  for (const auto& [dst, src] : {std::pair{&cos, &tab.cos}, std::pair{&sin, &tab.sin}}) {
+    for (int64_t n = 0; n < N; ++n) {
+      const float* row = src->data() + tab.rows[static_cast<size_t>(n)] * half;
+      for (int64_t i = 0; i < half; ++i) {
+        const int64_t a = split ? i : 2 * i, b = split ? i + half : 2 * i + 1;
+        const float v = row[i];
+        detail::dispatch_float(dst->dtype, [&](auto t) {
+          constexpr DType T = decltype(t)::value;
+          using S = typename Elem<T>::storage;
+          Elem<T>::store(dst->at<S>({n, a}), v);
+          Elem<T>::store(dst->at<S>({n, b}), v);
+        });
+      }
+    }
+  }
+}
+
+namespace {
+// Checks one of q / k and its output; returns the view to write (out, or x itself in place).
+TensorView check_qk(const char* where, const char* name, const char* out_name, const TensorView& x,
+                    const TensorView& out, const RopeConfig& cfg, const TensorView* q) {
+  detail::check_float_view(where, name, x, 4);
+  detail::check_size(where, name, x, 3, cfg.head_dim, "head_dim");
+  if (x.size(2) < 1)
+    fail(where, std::string(name) + ".shape[2] (heads)", std::to_string(x.size(2)), ">= 1");
+  if (q != nullptr) {
+    detail::check_size(where, name, x, 0, q->size(0), "q.shape[0] (B)");
+    detail::check_size(where, name, x, 1, q->size(1), "q.shape[1] (T)");
+    if (q->size(2) % x.size(2) != 0)
+      fail(where, "k.shape[2] (key heads)", std::to_string(x.size(2)),
+           "a divisor of the query heads " + std::to_string(q->size(2)) + " (GQA/MQA groups)");
+  }
+  if (out.data == nullptr) {
+    detail::check_writable(where, name, x);
+    return x;
+  }
+  detail::check_float_view(where, out_name, out, 4);
+  for (int d = 0; d < 4; ++d)
+    detail::check_size(where, out_name, out, d, x.size(d), std::string(name) + ".shape");
+  detail::check_writable(where, out_name, out);
+  return out;
+}
+
+void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg,
+              const Positions& positions, int64_t seq_len, float sign) {
+  validate(cfg, where);
+  const TensorView qo = check_qk(where, "q", "q_out", t.q, t.q_out, cfg, nullptr);
+  const bool has_k = t.k.data != nullptr;
+  TensorView ko{};
+  if (has_k)
+    ko = check_qk(where, "k", "k_out", t.k, t.k_out, cfg, &t.q);
+  else if (t.k_out.data != nullptr)
+    fail(where, "k_out", "a tensor", "empty when k is empty");
+  const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
+  const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
+  const detail::cpu::RopeTable tab =
+      detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
+  detail::cpu::rope_apply(t.q, qo, tab, cfg.layout, cfg.rot(), sign);
+  if (has_k) detail::cpu::rope_apply(t.k, ko, tab, cfg.layout, cfg.rot(), sign);
+}
+}  // namespace
+
+void rope_forward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
+                  int64_t seq_len) {
+  rope_run("posenc::rope_forward", t, cfg, positions, seq_len, 1.0f);
+}
+
+void rope_backward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
+                   int64_t seq_len) {
+  rope_run("posenc::rope_backward", t, cfg, positions, seq_len, -1.0f);
+}
+
+}  // namespace posenc

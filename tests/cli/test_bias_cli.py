@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""posenc alibi and posenc t5-bucket against HF's golden vectors, and their bad input.
+
+usage: test_bias_cli.py POSENC_BINARY SCRATCH_DIR CASE
+
+ALiBi: BLOOM computes its slopes in float32, posenc in double; each posenc slope rounded to float32 must
+be within one float32 ulp of BLOOM's. T5 buckets are integers and must be identical.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+from cli_common import check, main
+from hf_cli_common import expect_error, golden_cases, ulp32
+
+
+def case_alibi(cli):
+    for case in golden_cases("alibi"):
+        rc, out, err = cli.run("alibi", "--heads", case["num_heads"], "--format", "json")
+        doc = json.loads(out)
+        got = np.asarray(doc["slopes"], dtype=np.float64)
+        want = np.asarray(case["slopes"], dtype=np.float64)
+        check(doc["num_heads"] == case["num_heads"] and got.shape == want.shape,
+              f"{case['name']}: {doc}")
+        diff = np.abs(got.astype(np.float32).astype(np.float64) - want)
+        check((diff <= ulp32(want)).all(), f"{case['name']}: slopes {got} vs HF {want}")
+        check("posenc: wrote 1" in err or f"wrote {case['num_heads']}" in err, f"summary: {err!r}")
+    # max_bias: the paper's formula for a power of two.
+    rc, out, err = cli.run("alibi", "--heads", 4, "--max-bias", 4, "--quiet")
+    check(json.loads(out)["slopes"] == [2.0 ** -1, 2.0 ** -2, 2.0 ** -3, 2.0 ** -4],
+          f"--max-bias 4: {out!r}")
+    out_path = cli.path("slopes.json")
+    cli.run("alibi", "--heads", 3, "--out", out_path, "--quiet")
+    with open(out_path) as f:
+        check(len(json.load(f)["slopes"]) == 3, "--out file")
+
+
+def case_t5(cli):
+    for case in golden_cases("t5_bucket"):
+        mode = "--bidirectional" if case["bidirectional"] else "--causal"
+        rel = ",".join(map(str, case["relative_position"]))
+        rc, out, err = cli.run("t5-bucket", "--num-buckets", case["num_buckets"], "--max-distance",
+                               case["max_distance"], mode, f"--relative={rel}", "--format", "json",
+                               "--quiet")
+        doc = json.loads(out)
+        check(doc["relative_position"] == case["relative_position"], f"{case['name']}: positions")
+        check(doc["bucket"] == case["bucket"],
+              f"{case['name']}: buckets differ at "
+              f"{[r for r, a, b in zip(case['relative_position'], doc['bucket'], case['bucket']) if a != b][:5]}")
+        check(doc["bidirectional"] == case["bidirectional"], f"{case['name']}: bidirectional flag")
+    # The synopsis' spelling: a list starting with a minus, without '='.
+    rc, out, err = cli.run("t5-bucket", "--num-buckets", 32, "--max-distance", 128, "--causal",
+                           "--relative", "-200,-1,0,3", "--quiet")
+    check(json.loads(out)["bucket"] == [31, 1, 0, 0], f"causal buckets: {out!r}")
+
+
+def case_bad_input(cli):
+    bad = cli.path("bad")
+    os.makedirs(bad)
+    o = ("--out", os.path.join(bad, "x.json"))
+    T5 = ("t5-bucket", "--max-distance", 128, "--relative", "1,2")
+    cases = [
+        (("alibi", "--heads", 0, *o), ["--heads", "0"]),
+        (("alibi", "--heads", -3, *o), ["--heads"]),
+        (("alibi", "--heads", "x", *o), ["--heads"]),
+        (("alibi", *o), ["--heads"]),
+        (("alibi", "--heads", 8, "--max-bias", 0, *o), ["--max-bias"]),
+        (("alibi", "--heads", 8, "--max-bias", "nan", *o), ["--max-bias"]),
+        (("alibi", "--heads", 8, "--format", "csv", *o), ["--format"]),
+        ((*T5, "--num-buckets", 1, "--causal", *o), ["--num-buckets", "1"]),
+        ((*T5, "--num-buckets", 2, "--bidirectional", *o), ["--num-buckets", "2"]),
+        ((*T5, "--num-buckets", 32, *o), ["--bidirectional", "--causal"]),
+        ((*T5, "--num-buckets", 32, "--causal", "--bidirectional", *o), ["--causal"]),
+        (("t5-bucket", "--num-buckets", 32, "--max-distance", 8, "--causal", "--relative", 1, *o),
+         ["--max-distance"]),
+        (("t5-bucket", "--num-buckets", 32, "--max-distance", 128, "--causal", "--relative",
+          "1,,2", *o), ["--relative", "empty"]),
+        (("t5-bucket", "--num-buckets", 32, "--max-distance", 128, "--causal", "--relative",
+          "1,x", *o), ["--relative", "x"]),
+        (("t5-bucket", "--num-buckets", 32, "--max-distance", 128, "--causal",
+          "--relative=-3000000000", *o), ["--relative", "out of range"]),
+    ]
+    for args, names in cases:
+        expect_error(cli, args, names, where=bad)
+
+
+CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+if __name__ == "__main__":
+    main(CASES, sys.argv)

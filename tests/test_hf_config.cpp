@@ -1,0 +1,409 @@
+// posenc::hf::parse_rope_config / load_rope_config: config.json files of real model families (the
+// fields as their HF hub configs write them, trimmed to what matters), HF 4.x rope_scaling and 5.x
+// rope_parameters spellings, every error (naming the JSON field) and every warning.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "posenc/hf_config.hpp"
+
+using namespace posenc;
+using posenc::hf::LoadOptions;
+using posenc::hf::parse_rope_config;
+using posenc::hf::RopeImport;
+
+namespace {
+
+std::string error_of(std::string_view json, const LoadOptions& opt = {}) {
+  try {
+    parse_rope_config(json, opt);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// The message names every needle.
+void expect_error(std::string_view json, std::initializer_list<std::string_view> needles,
+                  const LoadOptions& opt = {}) {
+  const std::string msg = error_of(json, opt);
+  for (std::string_view n : needles)
+    EXPECT_NE(msg.find(n), std::string::npos)
+        << "error for " << json << "\n  is: " << msg << "\n  should name: " << n;
+}
+
+bool warned(const RopeImport& r, std::string_view needle) {
+  for (const std::string& w : r.warnings)
+    if (w.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+std::string all_warnings(const RopeImport& r) {
+  std::string s;
+  for (const std::string& w : r.warnings) s += "\n  " + w;
+  return s;
+}
+
+std::string longrope_lists(int n) {
+  std::string s = "\"short_factor\": [";
+  for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(1.0 + 0.01 * i);
+  s += "], \"long_factor\": [";
+  for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(1.0 + 0.5 * i);
+  return s + "]";
+}
+
+}  // namespace
+
+TEST(HfConfig, Llama2Default) {
+  const RopeImport r = parse_rope_config(R"({
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+    "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 4096,
+    "rope_scaling": null, "rope_theta": 10000.0, "torch_dtype": "float16"})");
+  EXPECT_EQ(r.config.head_dim, 128);
+  EXPECT_EQ(r.config.rot(), 128);
+  EXPECT_EQ(r.config.base, 10000.0);
+  EXPECT_EQ(r.config.scaling.type, RopeType::Default);
+  EXPECT_EQ(r.config.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(r.config.max_position_embeddings, 4096);
+  EXPECT_EQ(r.model_type, "llama");
+  EXPECT_EQ(r.rope_type, "default");
+  EXPECT_TRUE(r.warnings.empty()) << all_warnings(r);
+  EXPECT_EQ(r.source_of("base"), "rope_theta");
+  EXPECT_EQ(r.source_of("head_dim"), "hidden_size / num_attention_heads");
+}
+
+TEST(HfConfig, Llama31Llama3) {
+  const RopeImport r = parse_rope_config(R"({
+    "model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "head_dim": 128,
+    "max_position_embeddings": 131072, "rope_theta": 500000.0,
+    "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"}})");
+  const RopeScaling& s = r.config.scaling;
+  EXPECT_EQ(s.type, RopeType::Llama3);
+  EXPECT_EQ(s.factor, 8.0);
+  EXPECT_EQ(s.low_freq_factor, 1.0);
+  EXPECT_EQ(s.high_freq_factor, 4.0);
+  EXPECT_EQ(s.original_max_position_embeddings, 8192);
+  EXPECT_EQ(r.config.base, 500000.0);
+  EXPECT_EQ(r.source_of("head_dim"), "head_dim");
+  EXPECT_EQ(r.source_of("scaling.factor"), "rope_scaling.factor");
+  EXPECT_TRUE(r.warnings.empty()) << all_warnings(r);
+  // HF warns when the pretraining context is not shorter than the extended one.
+  const RopeImport same = parse_rope_config(R"({"head_dim": 128, "rope_theta": 500000.0,
+    "max_position_embeddings": 8192, "rope_scaling": {"rope_type": "llama3", "factor": 8.0,
+    "low_freq_factor": 1.0, "high_freq_factor": 4.0}})");
+  EXPECT_EQ(same.config.scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(same.source_of("scaling.original_max_position_embeddings"),
+            "default (max_position_embeddings)");
+  EXPECT_TRUE(warned(same, "meant for a context extended")) << all_warnings(same);
+  // The highest frequency is unchanged, the lowest divided by 8 (wavelength > 8192).
+  const RopeFrequencies f = rope_frequencies(r.config);
+  EXPECT_DOUBLE_EQ(f.inv_freq[0], 1.0);
+  EXPECT_NEAR(f.inv_freq[63] * 8.0, std::pow(500000.0, -126.0 / 128.0), 1e-18);
+}
+
+TEST(HfConfig, Qwen2YarnIn4xAnd5xSpelling) {
+  const RopeImport a = parse_rope_config(R"({
+    "model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28,
+    "max_position_embeddings": 32768, "rope_theta": 1000000.0,
+    "rope_scaling": {"factor": 4.0, "original_max_position_embeddings": 32768, "type": "yarn"}})");
+  const RopeImport b = parse_rope_config(R"({
+    "model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28,
+    "max_position_embeddings": 32768,
+    "rope_parameters": {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0,
+                        "original_max_position_embeddings": 32768}})");
+  for (const RopeImport* r : {&a, &b}) {
+    EXPECT_EQ(r->config.head_dim, 128);
+    EXPECT_EQ(r->config.scaling.type, RopeType::Yarn);
+    EXPECT_EQ(r->config.scaling.factor, 4.0);
+    EXPECT_EQ(r->config.scaling.original_max_position_embeddings, 32768);
+    EXPECT_EQ(r->config.base, 1e6);
+    EXPECT_EQ(r->config.scaling.beta_fast, 32.0);
+    EXPECT_EQ(r->config.scaling.beta_slow, 1.0);
+    EXPECT_TRUE(r->config.scaling.truncate);
+    EXPECT_FALSE(r->config.scaling.attention_factor.has_value());
+    EXPECT_TRUE(r->warnings.empty()) << all_warnings(*r);
+  }
+  EXPECT_EQ(a.source_of("scaling.type"), "rope_scaling.type");
+  EXPECT_EQ(b.source_of("base"), "rope_parameters.rope_theta");
+  EXPECT_EQ(rope_frequencies(a.config).inv_freq, rope_frequencies(b.config).inv_freq);
+  EXPECT_DOUBLE_EQ(rope_frequencies(a.config).attention_scaling, 0.1 * std::log(4.0) + 1.0);
+}
+
+TEST(HfConfig, Phi3LongRopeWithTopLevelOriginalMax) {
+  const std::string json = R"({"model_type": "phi3", "hidden_size": 3072,
+    "num_attention_heads": 32, "max_position_embeddings": 131072,
+    "original_max_position_embeddings": 4096, "rope_theta": 10000.0,
+    "rope_scaling": {"type": "longrope", )" +
+                           longrope_lists(48) + "}}";
+  const RopeImport r = parse_rope_config(json);
+  const RopeScaling& s = r.config.scaling;
+  EXPECT_EQ(s.type, RopeType::LongRope);
+  EXPECT_EQ(r.config.head_dim, 96);
+  EXPECT_EQ(s.original_max_position_embeddings, 4096);
+  EXPECT_EQ(s.short_factor.size(), 48u);
+  EXPECT_DOUBLE_EQ(s.long_factor[2], 2.0);
+  EXPECT_NE(r.source_of("scaling.original_max_position_embeddings").find("Phi-3"),
+            std::string::npos);
+  EXPECT_TRUE(warned(r, "switches frequencies at original_max_position_embeddings = 4096"));
+  // HF's default attention factor: sqrt(1 + ln(131072 / 4096) / ln(4096)).
+  EXPECT_DOUBLE_EQ(rope_frequencies(r.config).attention_scaling,
+                   std::sqrt(1.0 + std::log(32.0) / std::log(4096.0)));
+  // "su" is the old name; an explicit factor 1 means attention 1 as in HF.
+  std::string su = json;
+  su.replace(su.find("\"longrope\""), 10, "\"su\", \"factor\": 1.0");
+  const RopeImport r2 = parse_rope_config(su);
+  EXPECT_EQ(r2.config.scaling.type, RopeType::LongRope);
+  EXPECT_EQ(r2.rope_type_given, "su");
+  EXPECT_TRUE(warned(r2, "old name"));
+  EXPECT_EQ(rope_frequencies(r2.config).attention_scaling, 1.0);
+}
+
+TEST(HfConfig, GptNeoXRotaryPct) {
+  const RopeImport r = parse_rope_config(R"({"model_type": "gpt_neox", "hidden_size": 2048,
+    "num_attention_heads": 16, "rotary_pct": 0.25, "rotary_emb_base": 10000,
+    "max_position_embeddings": 2048})");
+  EXPECT_EQ(r.config.head_dim, 128);
+  EXPECT_EQ(r.config.rot(), 32);
+  EXPECT_EQ(r.config.base, 10000.0);
+  EXPECT_EQ(r.config.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(r.source_of("rotary_dim"), "int(head_dim * rotary_pct)");
+  EXPECT_EQ(r.source_of("base"), "rotary_emb_base");
+  // rotary_pct defaults to 0.25 for gpt_neox.
+  const RopeImport d = parse_rope_config(
+      R"({"model_type": "gpt_neox", "hidden_size": 512, "num_attention_heads": 8,
+          "rotary_emb_base": 10000})");
+  EXPECT_EQ(d.config.rot(), 16);
+}
+
+TEST(HfConfig, GptJInterleavedRotaryDim) {
+  const RopeImport r = parse_rope_config(R"({"model_type": "gptj", "n_embd": 4096, "n_head": 16,
+    "rotary_dim": 64, "n_positions": 2048})");
+  EXPECT_EQ(r.config.head_dim, 256);
+  EXPECT_EQ(r.config.rot(), 64);
+  EXPECT_EQ(r.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(r.config.base, 10000.0);
+  EXPECT_EQ(r.config.max_position_embeddings, 2048);
+  EXPECT_TRUE(r.warnings.empty()) << all_warnings(r);
+  const RopeImport c = parse_rope_config(R"({"model_type": "codegen", "n_embd": 1024,
+    "n_head": 16, "n_positions": 2048})");
+  EXPECT_EQ(c.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(c.config.rot(), 64);  // GPT-J / CodeGen default rotary_dim
+  const RopeImport t = parse_rope_config(R"({"model_type": "gptj", "n_embd": 4096, "n_head": 16,
+    "rotary_dim": 64, "rope_theta": 50000})");
+  EXPECT_EQ(t.config.base, 50000.0);
+  EXPECT_TRUE(warned(t, "fixes the base at 10000"));
+}
+
+TEST(HfConfig, PartialRotaryFactorTruncatesAsPython) {
+  // Phi-2: head_dim 80, factor 0.4 -> int(32.00000000000001) = 32.
+  const RopeImport r = parse_rope_config(R"({"model_type": "phi", "hidden_size": 2560,
+    "num_attention_heads": 32, "partial_rotary_factor": 0.4, "rope_theta": 10000.0})");
+  EXPECT_EQ(r.config.rot(), 32);
+  // 5.x keeps it inside rope_parameters.
+  const RopeImport p = parse_rope_config(R"({"hidden_size": 2560, "num_attention_heads": 32,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
+                        "partial_rotary_factor": 0.5}})");
+  EXPECT_EQ(p.config.rot(), 40);
+  EXPECT_EQ(p.source_of("rotary_dim"), "int(head_dim * rope_parameters.partial_rotary_factor)");
+}
+
+TEST(HfConfig, LinearAndDynamic) {
+  const RopeImport l = parse_rope_config(R"({"hidden_size": 4096, "num_attention_heads": 32,
+    "max_position_embeddings": 16384, "rope_scaling": {"type": "linear", "factor": 4}})");
+  EXPECT_EQ(l.config.scaling.type, RopeType::Linear);
+  EXPECT_EQ(l.config.scaling.factor, 4.0);
+  EXPECT_TRUE(warned(l, "rope_theta is absent"));
+  const RopeImport d = parse_rope_config(R"({"hidden_size": 4096, "num_attention_heads": 32,
+    "rope_theta": 10000, "max_position_embeddings": 2048,
+    "rope_scaling": {"rope_type": "dynamic", "factor": 2.0}})");
+  EXPECT_EQ(d.config.scaling.type, RopeType::Dynamic);
+  EXPECT_EQ(d.config.scaling.factor, 2.0);
+  EXPECT_TRUE(warned(d, "KV cache")) << all_warnings(d);
+}
+
+TEST(HfConfig, TextConfigAndLayerTypes) {
+  const RopeImport t = parse_rope_config(R"({"model_type": "llava", "text_config": {
+    "model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 10000,
+    "rope_scaling": {"rope_type": "linear", "factor": 2}}})");
+  EXPECT_EQ(t.config.scaling.factor, 2.0);
+  EXPECT_EQ(t.source_of("scaling.factor"), "text_config.rope_scaling.factor");
+  EXPECT_EQ(t.model_type, "llama");
+
+  const std::string per_type = R"({"hidden_size": 1024, "num_attention_heads": 8,
+    "head_dim": 256, "max_position_embeddings": 131072,
+    "layer_types": ["sliding_attention", "full_attention"],
+    "rope_parameters": {
+      "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+      "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0}}})";
+  expect_error(per_type, {"rope_parameters", "full_attention", "sliding_attention", "layer_type"});
+  LoadOptions full;
+  full.layer_type = "full_attention";
+  const RopeImport f = parse_rope_config(per_type, full);
+  EXPECT_EQ(f.config.scaling.type, RopeType::Linear);
+  EXPECT_EQ(f.config.base, 1e6);
+  EXPECT_EQ(f.source_of("base"), "rope_parameters.full_attention.rope_theta");
+  LoadOptions sliding;
+  sliding.layer_type = "sliding_attention";
+  EXPECT_EQ(parse_rope_config(per_type, sliding).config.base, 1e4);
+  LoadOptions bad;
+  bad.layer_type = "global";
+  expect_error(per_type, {"rope_parameters", "no entry 'global'"}, bad);
+  // A layer_type for a config with one dict is ignored, with a warning.
+  const RopeImport flat = parse_rope_config(R"({"head_dim": 64, "rope_theta": 1e4})", full);
+  EXPECT_TRUE(warned(flat, "layer_type is ignored")) << all_warnings(flat);
+}
+
+TEST(HfConfig, MropeIsDefaultWithAWarning) {
+  const RopeImport r = parse_rope_config(R"({"model_type": "qwen2_vl", "hidden_size": 3584,
+    "num_attention_heads": 28, "rope_theta": 1000000.0,
+    "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})");
+  EXPECT_EQ(r.config.scaling.type, RopeType::Default);
+  EXPECT_EQ(r.rope_type_given, "mrope");
+  EXPECT_TRUE(warned(r, "mrope_section"));
+  EXPECT_EQ(r.warnings.size(), 1u) << all_warnings(r);  // mrope_section itself is a known key
+}
+
+TEST(HfConfig, YarnWarnings) {
+  const auto yarn = [](const std::string& extra, const std::string& top = "") {
+    return parse_rope_config(R"({"hidden_size": 4096, "num_attention_heads": 32,
+      "rope_theta": 10000, "max_position_embeddings": 16384)" +
+                             top + R"(, "rope_parameters": {"rope_type": "yarn", "factor": 4.0,
+      "original_max_position_embeddings": 4096)" +
+                             extra + "}}");
+  };
+  EXPECT_TRUE(yarn("").warnings.empty()) << all_warnings(yarn(""));
+  const RopeImport af = yarn(R"(, "attention_factor": 1.5, "mscale": 1.0, "mscale_all_dim": 1.0)");
+  EXPECT_TRUE(warned(af, "ignores mscale and mscale_all_dim"));
+  EXPECT_EQ(rope_frequencies(af.config).attention_scaling, 1.5);
+  const RopeImport one = yarn(R"(, "mscale": 0.707)");
+  EXPECT_TRUE(warned(one, "mscale is given without mscale_all_dim"));
+  EXPECT_FALSE(one.config.scaling.mscale.has_value());
+  const RopeImport both = yarn(R"(, "mscale": 0.707, "mscale_all_dim": 0.707)");
+  EXPECT_TRUE(warned(both, "DeepSeek"));
+  EXPECT_DOUBLE_EQ(rope_frequencies(both.config).attention_scaling, 1.0);
+  const RopeImport beta = yarn(R"(, "beta_fast": 0, "beta_slow": 2)");
+  EXPECT_TRUE(warned(beta, "beta_fast = 0 counts as unset"));
+  EXPECT_EQ(beta.config.scaling.beta_fast, 32.0);
+  EXPECT_EQ(beta.config.scaling.beta_slow, 2.0);
+  const RopeImport implicit = yarn("", R"(, "head_dim": 128)");
+  EXPECT_TRUE(implicit.warnings.empty());
+  const RopeImport mismatch =
+      parse_rope_config(R"({"hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 1e4,
+    "max_position_embeddings": 32768, "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+    "original_max_position_embeddings": 4096}})");
+  EXPECT_TRUE(warned(mismatch, "32768 / 4096 = 8: HF 5.x uses factor")) << all_warnings(mismatch);
+  const RopeImport null_factor =
+      parse_rope_config(R"({"hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 1e4,
+    "max_position_embeddings": 163840, "rope_scaling": {"rope_type": "yarn", "factor": null,
+    "original_max_position_embeddings": 4096, "truncate": false}})");
+  EXPECT_EQ(null_factor.config.scaling.factor, 40.0);
+  EXPECT_FALSE(null_factor.config.scaling.truncate);
+  const RopeImport unknown = yarn(R"(, "low_freq_factor": 1.0)");
+  EXPECT_TRUE(warned(unknown,
+                     "rope_parameters.low_freq_factor is not a parameter of rope_type "
+                     "'yarn'"));
+}
+
+TEST(HfConfig, MalformedJsonNamesTheByteOffset) {
+  expect_error(R"({"hidden_size": 4096,, "num_attention_heads": 32})",
+               {"malformed JSON", "byte offset 21", "config.json"});
+  expect_error(R"({"hidden_size": 4096, "num_atten)", {"truncated JSON", "byte offset 32"});
+  expect_error("", {"truncated JSON", "byte offset 0"});
+  expect_error("[1, 2]", {"a JSON object"});
+  expect_error(R"({"hidden_size": 1e999})", {"JSON"});
+}
+
+TEST(HfConfig, ErrorsNameTheField) {
+  const std::string llama = R"("hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 1e4,
+                              "max_position_embeddings": 4096)";
+  const auto cfg = [&](const std::string& extra) { return "{" + llama + extra + "}"; };
+  expect_error(cfg(R"(, "rope_scaling": {"type": "ntk-by-parts", "factor": 2})"),
+               {"rope_scaling.type", "ntk-by-parts", "llama3", "longrope"});
+  expect_error(cfg(R"(, "rope_parameters": {"rope_type": "proportional"})"),
+               {"rope_parameters.rope_type", "not supported"});
+  expect_error(cfg(R"(, "rope_scaling": {"type": "linear"})"), {"rope_scaling.factor", "missing"});
+  expect_error(cfg(R"(, "rope_parameters": {"rope_type": "linear", "factor": "4"})"),
+               {"rope_parameters.factor", "\"4\" (a string)", "a number"});
+  expect_error(cfg(R"(, "rope_parameters": {"rope_type": "linear", "factor": 0.5})"),
+               {"rope_parameters.factor", "0.5", ">= 1"});
+  expect_error(cfg(R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 500000})"),
+               {"rope_parameters.rope_theta", "500000", "rope_theta = 10000", "contradict"});
+  expect_error(cfg(R"(, "rope_scaling": {"type": "linear", "factor": 2},
+                   "rope_parameters": {"rope_type": "linear", "factor": 4})"),
+               {"rope_scaling.factor", "rope_parameters.factor"});
+  expect_error(cfg(R"(, "rope_scaling": {"type": "linear", "rope_type": "dynamic", "factor": 2})"),
+               {"rope_scaling.rope_type", "rope_scaling.type"});
+  expect_error(cfg(R"(, "rope_scaling": [1, 2])"), {"rope_scaling", "an object"});
+  expect_error(R"({"hidden_size": 4096, "num_attention_heads": 30})",
+               {"hidden_size", "not divisible", "num_attention_heads = 30"});
+  expect_error(R"({"rope_theta": 10000})", {"head_dim", "missing"});
+  expect_error(R"({"head_dim": 64, "num_attention_heads": -1, "rope_theta": 1e4})",
+               {"num_attention_heads"});
+  expect_error(R"({"head_dim": 64, "rope_theta": 1})", {"rope_theta", "> 1"});
+  expect_error(R"({"head_dim": 64, "max_position_embeddings": -5})",
+               {"max_position_embeddings", "-5"});
+  expect_error(R"({"head_dim": 64, "max_position_embeddings": 4096.5})",
+               {"max_position_embeddings", "4096.5"});
+  expect_error(R"({"head_dim": 64, "rotary_dim": 32, "partial_rotary_factor": 0.25})",
+               {"rotary_dim", "int(head_dim * partial_rotary_factor) = 16", "contradict"});
+  expect_error(R"({"head_dim": 64, "rotary_dim": 96})", {"rotary_dim", "96", "head_dim = 64"});
+  expect_error(R"({"model_type": "gptj", "n_embd": 512, "n_head": 16})",
+               {"rotary_dim = 64 (absent: the gptj default)", "head_dim = 32"});
+  expect_error(R"({"head_dim": 96, "partial_rotary_factor": 0.33})",
+               {"partial_rotary_factor", "int(96 * 0.33) = 31", "even"});
+  expect_error(R"({"head_dim": 96, "partial_rotary_factor": 1.5})",
+               {"partial_rotary_factor", "(0, 1]"});
+  expect_error(R"({"head_dim": 65})", {"head_dim", "65", "even"});
+  expect_error(R"({"head_dim": 64, "rotary_pct": 0.5, "partial_rotary_factor": 0.25})",
+               {"rotary_pct", "partial_rotary_factor"});
+  expect_error(R"({"head_dim": 64, "rope_scaling": {"type": "dynamic", "factor": 2}})",
+               {"max_position_embeddings", "missing", "dynamic"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "llama3", "factor": 8,
+                   "high_freq_factor": 4, "original_max_position_embeddings": 1024})"),
+               {"rope_scaling.low_freq_factor", "missing"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 1,
+                   "high_freq_factor": 4, "original_max_position_embeddings": 8192})"),
+               {"rope_scaling.original_max_position_embeddings", "8192"});
+  expect_error(cfg(R"(, "original_max_position_embeddings": 2048, "rope_scaling": {
+                   "rope_type": "yarn", "factor": 2, "original_max_position_embeddings": 1024})"),
+               {"original_max_position_embeddings", "2048", "1024", "contradict"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "yarn"})"),
+               {"rope_scaling.factor", "missing", "yarn"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "longrope", "long_factor": [1]})"),
+               {"rope_scaling.short_factor", "missing"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "longrope", )" + longrope_lists(32) + "}"),
+               {"rope_scaling.short_factor", "32 entries", "64 entries"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "longrope", "short_factor": [1, "x"],
+                   "long_factor": [1, 2]})"),
+               {"rope_scaling.short_factor[1]", "a number"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "yarn", "factor": 2, "beta_fast": 1,
+                   "beta_slow": 2})"),
+               {"rope_scaling.beta_fast", "beta_slow"});
+}
+
+TEST(HfConfig, LoadFromFile) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/posenc_hf_config_test.json";
+  {
+    std::ofstream f(path);
+    f << R"({"head_dim": 64, "rope_theta": 10000, "rope_scaling": {"type": "linear", "factor": 2}})";
+  }
+  const RopeImport r = hf::load_rope_config(path);
+  EXPECT_EQ(r.config.scaling.factor, 2.0);
+  LoadOptions hf;
+  hf.precision = Precision::HfCompat;
+  EXPECT_EQ(hf::load_rope_config(path, hf).config.precision, Precision::HfCompat);
+  std::remove(path.c_str());
+  try {
+    hf::load_rope_config(path);
+    ADD_FAILURE() << "no error for a missing file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no such file"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(hf::load_rope_config(dir), Error);
+}

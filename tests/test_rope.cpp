@@ -1,0 +1,256 @@
+// RoPE kernels: the fused rotation against HF's formula applied with the cos/sin cache (bit for bit
+// in fp32), both pair layouts, partial rotary, GQA, in/out of place, [B, H, T, D] strides, every
+// way of giving positions, f16/bf16, the backward as the adjoint (and finite differences),
+// thread-count independence, and bad input. Frequencies and scalings are tested in
+// test_rope_freq.cpp and test_golden_rope.cpp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "posenc/posenc.hpp"
+#include "test_util.hpp"
+
+using namespace posenc;
+
+namespace {
+RopeConfig config(int64_t D, int64_t r, PairLayout layout) {
+  RopeConfig c;
+  c.head_dim = D;
+  c.rotary_dim = r;
+  c.layout = layout;
+  c.base = 10000.0;
+  c.max_position_embeddings = 4096;
+  return c;
+}
+
+TensorView v4(std::vector<float>& x, int64_t B, int64_t T, int64_t H, int64_t D) {
+  return TensorView::contiguous(x.data(), DType::F32, {B, T, H, D});
+}
+
+// HF's apply_rotary_pos_emb in fp32 with the cos/sin of rope_cos_sin: out = x * cos + rotate(x) *
+// sin, where rotate pairs as the layout says (rotate_half for HalfSplit, (-x1, x0) per pair for
+// Interleaved).
+std::vector<float> hf_apply(const std::vector<float>& x, int64_t B, int64_t T, int64_t H, int64_t D,
+                            const RopeConfig& cfg, const std::vector<int64_t>& pos /*[B*T]*/) {
+  const int64_t r = cfg.rot();
+  std::vector<float> cos(static_cast<size_t>(B * T * r)), sin(cos.size());
+  rope_cos_sin(TensorView::contiguous(cos.data(), DType::F32, {B * T, r}),
+               TensorView::contiguous(sin.data(), DType::F32, {B * T, r}), cfg, pos,
+               *std::max_element(pos.begin(), pos.end()) + 1);
+  std::vector<float> out(x);
+  for (int64_t n = 0; n < B * T; ++n)
+    for (int64_t h = 0; h < H; ++h) {
+      const float* xp = x.data() + (n * H + h) * D;
+      float* op = out.data() + (n * H + h) * D;
+      for (int64_t d = 0; d < r; ++d) {
+        float rot;
+        if (cfg.layout == PairLayout::HalfSplit)
+          rot = d < r / 2 ? -xp[d + r / 2] : xp[d - r / 2];
+        else
+          rot = d % 2 == 0 ? -xp[d + 1] : xp[d - 1];
+        op[d] =
+            xp[d] * cos[static_cast<size_t>(n * r + d)] + rot * sin[static_cast<size_t>(n * r + d)];
+      }
+    }
+  return out;
+}
+}  // namespace
+
+TEST(Rope, CosSinCacheFollowsTheFormula) {
+  for (PairLayout layout : {PairLayout::HalfSplit, PairLayout::Interleaved}) {
+    const RopeConfig cfg = config(64, 64, layout);
+    const std::vector<int64_t> pos{0, 1, 7, 1000, 123456};
+    std::vector<float> cos(pos.size() * 64), sin(cos.size());
+    rope_cos_sin(TensorView::contiguous(cos.data(), DType::F32, {5, 64}),
+                 TensorView::contiguous(sin.data(), DType::F32, {5, 64}), cfg, pos);
+    for (size_t n = 0; n < pos.size(); ++n)
+      for (int64_t d = 0; d < 64; ++d) {
+        const int64_t i = layout == PairLayout::HalfSplit ? d % 32 : d / 2;
+        // Independent double evaluation; |angle| < 1.3e5, so double's angle error is < 3e-11, far
+        // below the fp32 rounding (6e-8) that the 1.2e-7 bound allows for.
+        const double a =
+            static_cast<double>(pos[n]) * std::pow(10000.0, -2.0 * static_cast<double>(i) / 64.0);
+        ASSERT_NEAR(cos[n * 64 + static_cast<size_t>(d)], std::cos(a), 1.2e-7);
+        ASSERT_NEAR(sin[n * 64 + static_cast<size_t>(d)], std::sin(a), 1.2e-7);
+      }
+  }
+}
+
+TEST(Rope, ForwardEqualsHfFormulaBitForBit) {
+  const int64_t B = 2, T = 9, H = 3;
+  for (PairLayout layout : {PairLayout::HalfSplit, PairLayout::Interleaved})
+    for (auto [D, r] : {std::pair<int64_t, int64_t>{32, 32}, {40, 16}, {6, 2}})
+      for (Precision pr : {Precision::Exact, Precision::HfCompat}) {
+        RopeConfig cfg = config(D, r, layout);
+        cfg.precision = pr;
+        const std::vector<float> x = test::random_floats(static_cast<size_t>(B * T * H * D), 31);
+        const std::vector<int64_t> off{3, 70000};
+        std::vector<int64_t> pos;
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t t = 0; t < T; ++t) pos.push_back(off[static_cast<size_t>(b)] + t);
+        std::vector<float> in = x, out(x.size());
+        RopeTensors t{v4(in, B, T, H, D), TensorView{}, v4(out, B, T, H, D), TensorView{}};
+        rope_forward(t, cfg, Positions::offsets(off));
+        EXPECT_TRUE(test::bits_equal(out, hf_apply(x, B, T, H, D, cfg, pos)))
+            << "layout " << int(layout) << " D " << D << " r " << r << " precision " << int(pr);
+        EXPECT_TRUE(test::bits_equal(in, x));  // out of place leaves the input alone
+        rope_forward(RopeTensors{v4(in, B, T, H, D)}, cfg, Positions::offsets(off));  // in place
+        EXPECT_TRUE(test::bits_equal(in, out));
+      }
+}
+
+TEST(Rope, QueriesAndKeysWithGqaAndBhtdLayout) {
+  const int64_t B = 2, T = 5, Hq = 8, Hk = 2, D = 16;
+  const RopeConfig cfg = config(D, D, PairLayout::HalfSplit);
+  const std::vector<float> q0 = test::random_floats(static_cast<size_t>(B * T * Hq * D), 32);
+  const std::vector<float> k0 = test::random_floats(static_cast<size_t>(B * T * Hk * D), 33);
+  std::vector<float> q = q0, k = k0;
+  rope_forward(RopeTensors{v4(q, B, T, Hq, D), v4(k, B, T, Hk, D)}, cfg, Positions::offset(11));
+  std::vector<float> qs = q0, ks = k0;  // separately, one at a time
+  rope_forward(RopeTensors{v4(qs, B, T, Hq, D)}, cfg, Positions::offset(11));
+  rope_forward(RopeTensors{v4(ks, B, T, Hk, D)}, cfg, Positions::offset(11));
+  EXPECT_TRUE(test::bits_equal(q, qs));
+  EXPECT_TRUE(test::bits_equal(k, ks));
+  // The same queries stored [B, H, T, D].
+  std::vector<float> qh(q0.size());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t d = 0; d < D; ++d)
+          qh[static_cast<size_t>(((b * Hq + h) * T + t) * D + d)] =
+              q0[static_cast<size_t>(((b * T + t) * Hq + h) * D + d)];
+  rope_forward(RopeTensors{bhtd(TensorView::contiguous(qh.data(), DType::F32, {B, Hq, T, D}))}, cfg,
+               Positions::offset(11));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t d = 0; d < D; ++d)
+          ASSERT_EQ(qh[static_cast<size_t>(((b * Hq + h) * T + t) * D + d)],
+                    q[static_cast<size_t>(((b * T + t) * Hq + h) * D + d)]);
+}
+
+TEST(Rope, PositionsAsIdsAndPackedSequences) {
+  const int64_t T = 7, H = 2, D = 8;
+  const RopeConfig cfg = config(D, D, PairLayout::Interleaved);
+  const std::vector<float> x = test::random_floats(static_cast<size_t>(T * H * D), 34);
+  const std::vector<int64_t> cu{0, 3, 7};
+  const std::vector<int64_t> ids{0, 1, 2, 0, 1, 2, 3};
+  std::vector<float> a = x, b = x;
+  rope_forward(RopeTensors{v4(a, 1, T, H, D)}, cfg, Positions::packed(cu));
+  rope_forward(RopeTensors{v4(b, 1, T, H, D)}, cfg,
+               Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {1, T})));
+  EXPECT_TRUE(test::bits_equal(a, b));
+  EXPECT_TRUE(test::bits_equal(a, hf_apply(x, 1, T, H, D, cfg, ids)));
+}
+
+TEST(Rope, LowPrecisionStorageRoundsOnce) {
+  const int64_t T = 6, H = 2, D = 16;
+  const RopeConfig cfg = config(D, 8, PairLayout::HalfSplit);
+  const std::vector<float> xf = test::random_floats(static_cast<size_t>(T * H * D), 35);
+  for (DType dt : {DType::BF16, DType::F16}) {
+    std::vector<uint16_t> xs(xf.size());
+    std::vector<float> xr(xf.size());
+    for (size_t i = 0; i < xf.size(); ++i) {
+      xs[i] = dt == DType::BF16 ? f32_to_bf16_bits(xf[i]) : f32_to_f16_bits(xf[i]);
+      xr[i] = round_to(dt, xf[i]);
+    }
+    rope_forward(RopeTensors{TensorView::contiguous(xs.data(), dt, {1, T, H, D})}, cfg,
+                 Positions::offset(0));
+    std::vector<int64_t> pos(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) pos[static_cast<size_t>(t)] = t;
+    const std::vector<float> want = hf_apply(xr, 1, T, H, D, cfg, pos);
+    for (size_t i = 0; i < xs.size(); ++i)
+      ASSERT_EQ(dt == DType::BF16 ? bf16_bits_to_f32(xs[i]) : f16_bits_to_f32(xs[i]),
+                round_to(dt, want[i]))
+          << i;
+  }
+}
+
+TEST(Rope, BackwardIsTheAdjointAndMatchesFiniteDifferences) {
+  const int64_t B = 1, T = 4, H = 2, D = 12;
+  for (PairLayout layout : {PairLayout::HalfSplit, PairLayout::Interleaved}) {
+    RopeConfig cfg = config(D, 8, layout);
+    cfg.scaling.type = RopeType::Yarn;  // attention_scaling != 1 must be in both directions
+    cfg.scaling.factor = 4.0;
+    cfg.scaling.original_max_position_embeddings = 1024;
+    const std::vector<float> x = test::random_floats(static_cast<size_t>(B * T * H * D), 36);
+    const std::vector<float> G = test::random_floats(x.size(), 37);
+    std::vector<float> dx = G;
+    rope_backward(RopeTensors{v4(dx, B, T, H, D)}, cfg, Positions::offset(5), 16);
+    // L(x) = <G, rope(x)> is linear, so central differences (h = 0.5, 2h = 1) carry only fp32
+    // rounding: the <= 2 outputs that change, rounded in both L(x+h) and L(x-h) (|out| < 2: <=
+    // 2^-23 each, |G| < 1), x +- h itself, and dx's own rounding: below 1e-6 together, so 2e-6 is a
+    // bound with margin.
+    auto loss = [&](std::vector<float> v) {
+      rope_forward(RopeTensors{v4(v, B, T, H, D)}, cfg, Positions::offset(5), 16);
+      double l = 0;
+      for (size_t i = 0; i < v.size(); ++i) l += double(G[i]) * v[i];
+      return l;
+    };
+    for (size_t i = 0; i < x.size(); ++i) {
+      std::vector<float> p = x, m = x;
+      p[i] += 0.5f;
+      m[i] -= 0.5f;
+      ASSERT_NEAR(dx[i], loss(p) - loss(m), 2e-6) << "layout " << int(layout) << " element " << i;
+    }
+    // Backward then forward is the identity times attention_scaling^2 (rotation R(-t) R(t) = 1).
+    std::vector<float> y = x;
+    rope_forward(RopeTensors{v4(y, B, T, H, D)}, cfg, Positions::offset(5), 16);
+    rope_backward(RopeTensors{v4(y, B, T, H, D)}, cfg, Positions::offset(5), 16);
+    const double s2 = std::pow(rope_frequencies(cfg, 16).attention_scaling, 2);
+    for (int64_t n = 0; n < B * T * H; ++n)
+      for (int64_t d = 0; d < D; ++d) {
+        const size_t i = static_cast<size_t>(n * D + d);
+        ASSERT_NEAR(y[i], x[i] * (d < 8 ? s2 : 1.0), 1e-6);
+      }
+  }
+}
+
+TEST(Rope, SameBitsForAnyThreadCount) {
+  const int64_t B = 3, T = 33, H = 4, D = 64;
+  const RopeConfig cfg = config(D, D, PairLayout::HalfSplit);
+  const std::vector<float> x = test::random_floats(static_cast<size_t>(B * T * H * D), 38);
+  std::vector<float> a = x, b = x;
+  test::with_threads(
+      1, [&] { rope_forward(RopeTensors{v4(a, B, T, H, D)}, cfg, Positions::offset(100)); });
+  test::with_threads(
+      3, [&] { rope_forward(RopeTensors{v4(b, B, T, H, D)}, cfg, Positions::offset(100)); });
+  EXPECT_TRUE(test::bits_equal(a, b));
+}
+
+TEST(Rope, BadInputIsAnError) {
+  std::vector<float> q(2 * 3 * 4 * 8), k(2 * 3 * 3 * 8), o(q.size());
+  const TensorView qv = v4(q, 2, 3, 4, 8), kv = v4(k, 2, 3, 3, 8);
+  auto run = [&](RopeConfig cfg, RopeTensors t, const Positions& p = Positions::offset(0)) {
+    rope_forward(t, cfg, p);
+  };
+  EXPECT_THROW(run(config(8, 7, PairLayout::HalfSplit), RopeTensors{qv}), Error);  // odd rotary dim
+  EXPECT_THROW(run(config(8, 10, PairLayout::HalfSplit), RopeTensors{qv}),
+               Error);  // rotary > head dim
+  EXPECT_THROW(run(config(16, 16, PairLayout::HalfSplit), RopeTensors{qv}),
+               Error);  // head dim mismatch
+  try {
+    run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, kv});  // 4 query heads, 3 key heads
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.argument(), "k.shape[2] (key heads)");
+  }
+  std::vector<float> k2(1 * 3 * 2 * 8);
+  EXPECT_THROW(run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, v4(k2, 1, 3, 2, 8)}),
+               Error);  // B differs
+  EXPECT_THROW(
+      run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, TensorView{}, v4(o, 2, 3, 2, 16)}),
+      Error);
+  EXPECT_THROW(run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv}, Positions::offset(-1)),
+               Error);
+  EXPECT_THROW(
+      run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, TensorView{}, TensorView{}, kv}),
+      Error);
+  std::vector<float> c(3 * 8), s(3 * 8);
+  const std::vector<int64_t> pos{0, 1, 2};
+  EXPECT_THROW(rope_cos_sin(TensorView::contiguous(c.data(), DType::F32, {3, 6}),
+                            TensorView::contiguous(s.data(), DType::F32, {3, 8}),
+                            config(8, 8, PairLayout::HalfSplit), pos),
+               Error);
+}
