@@ -2,20 +2,19 @@
 //
 // Reads what HF transformers reads to build its rotary embedding, with HF 5.x's meaning
 // (RotaryEmbeddingConfigMixin.standardize_rope_params + ROPE_INIT_FUNCTIONS):
-//   rope parameters: `rope_parameters` (5.x: {rope_type, rope_theta, factor, ...}) or
-//   `rope_scaling`
+//   rope parameters: `rope_parameters` (5.x: {rope_type, rope_theta, factor, ...}) or `rope_scaling`
 //     (4.x: the same keys, `type` for `rope_type`, rope_theta top-level); null or absent = default
 //     RoPE. Aliases as HF: "su" -> longrope, "mrope" -> default. A dict per attention type
 //     ({"full_attention": {...}, ...}) needs LoadOptions::layer_type.
 //   base: rope_parameters.rope_theta, else top-level rope_theta, GPT-NeoX rotary_emb_base, else
-//   10000. head dim D: head_dim, else hidden_size / num_attention_heads (GPT-J/CodeGen: n_embd /
-//   n_head). rotary dim r: int(D * partial_rotary_factor) as HF truncates it (GPT-NeoX: rotary_pct,
-//   0.25 by
+//     10000.
+//   head dim D: head_dim, else hidden_size / num_attention_heads (GPT-J/CodeGen: n_embd / n_head).
+//   rotary dim r: int(D * partial_rotary_factor) as HF truncates it (GPT-NeoX: rotary_pct, 0.25 by
 //     default), or GPT-J/CodeGen rotary_dim (64 by default); else D.
 //   layout: Interleaved for model_type gptj / codegen, HalfSplit otherwise.
 //   lengths: max_position_embeddings (or n_positions); original_max_position_embeddings top-level
-//     (Phi-3; HF gives it priority) or in the rope parameters, defaulting to
-//     max_position_embeddings for yarn, llama3 and longrope.
+//     (Phi-3; HF gives it priority) or in the rope parameters, defaulting to max_position_embeddings
+//     for yarn, llama3 and longrope.
 // A config whose rope fields sit in `text_config` (multimodal models) is read from there.
 //
 // Errors are posenc::Error naming the JSON field ("rope_parameters.factor", "head_dim"), its value
