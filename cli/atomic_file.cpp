@@ -78,8 +78,7 @@ void write_all(int fd, const char* p, size_t n, const std::string& name) {
 
 }  // namespace
 
-ByteSink::ByteSink(int fd, std::string name)
-    : fd_(fd), name_(std::move(name)), buf_(kBufferBytes) {}
+ByteSink::ByteSink(int fd, std::string name) : fd_(fd), name_(std::move(name)), buf_(kBufferBytes) {}
 
 void ByteSink::write(const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
@@ -155,8 +154,7 @@ void AtomicFile::commit() {
     ::close(fd);
     throw CliError("cannot write '" + target_ + "': fsync failed: " + os_reason(err));
   }
-  if (::close(fd) != 0)
-    throw CliError("cannot write '" + target_ + "': close failed: " + os_reason(errno));
+  if (::close(fd) != 0) throw CliError("cannot write '" + target_ + "': close failed: " + os_reason(errno));
   if (::rename(temp_.c_str(), resolved_.c_str()) != 0) {
     throw CliError("cannot write '" + target_ + "': renaming '" + temp_ +
                    "' over it failed: " + os_reason(errno));

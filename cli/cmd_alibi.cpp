@@ -25,14 +25,12 @@ struct AlibiArgs {
 };
 
 void run_alibi(const AlibiArgs& a) {
-  if (a.heads < 1)
-    throw CliError("--heads: " + std::to_string(a.heads) + " is invalid (allowed: >= 1)");
+  if (a.heads < 1) throw CliError("--heads: " + std::to_string(a.heads) + " is invalid (allowed: >= 1)");
   std::vector<double> slopes;
   try {
     slopes = alibi_slopes(a.heads, a.max_bias);
   } catch (const Error& e) {
-    throw CliError((e.argument() == "max_bias" ? "--max-bias: " : "--heads: ") +
-                   std::string(e.what()));
+    throw CliError((e.argument() == "max_bias" ? "--max-bias: " : "--heads: ") + std::string(e.what()));
   }
   write_text(a.out, json_object({{"num_heads", std::to_string(a.heads)},
                                  {"max_bias", json_number(a.max_bias, "max_bias")},
@@ -47,8 +45,7 @@ void run_alibi(const AlibiArgs& a) {
 void register_alibi(CLI::App& app) {
   auto args = std::make_shared<AlibiArgs>();
   AlibiArgs& a = *args;
-  CLI::App* sub =
-      app.add_subcommand("alibi", "ALiBi slopes per head (BLOOM / MPT; any number of heads).");
+  CLI::App* sub = app.add_subcommand("alibi", "ALiBi slopes per head (BLOOM / MPT; any number of heads).");
   sub->footer("Example:\n  posenc alibi --heads 12 --format json");
   sub->add_option("--heads", a.heads, "Number of attention heads H (>= 1)")
       ->required()
@@ -59,8 +56,7 @@ void register_alibi(CLI::App& app) {
   sub->add_option("--format", a.format, "Output format: json")
       ->check(CLI::IsMember({"json"}))
       ->default_str("json");
-  sub->add_option("-o,--out", a.out, "Output file, written atomically; default: stdout")
-      ->type_name("FILE");
+  sub->add_option("-o,--out", a.out, "Output file, written atomically; default: stdout")->type_name("FILE");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
   sub->callback([args] { run_alibi(*args); });
 }

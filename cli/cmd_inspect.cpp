@@ -44,8 +44,8 @@ void run_inspect(const InspectArgs& a) {
   std::optional<AtomicFile> plot_file;
   if (!a.plot.empty()) {
     WavelengthPlot p;
-    p.title = (imp.model_type.empty() ? std::string("RoPE") : imp.model_type) + " (" +
-              imp.rope_type + "): wavelength per frequency";
+    p.title = (imp.model_type.empty() ? std::string("RoPE") : imp.model_type) + " (" + imp.rope_type +
+              "): wavelength per frequency";
     for (const FrequencyRow& r : e.rows) {
       p.before.push_back(2.0 * M_PI / r.omega_before);
       p.after.push_back(2.0 * M_PI / r.omega_after);
@@ -71,18 +71,17 @@ void run_inspect(const InspectArgs& a) {
 void register_inspect(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
   InspectArgs& a = *args;
-  CLI::App* sub = app.add_subcommand(
-      "inspect",
-      "Explain in words what a model's rotary embedding does, from its HF config.json "
-      "(optionally with a wavelength plot).");
+  CLI::App* sub =
+      app.add_subcommand("inspect",
+                         "Explain in words what a model's rotary embedding does, from its HF config.json "
+                         "(optionally with a wavelength plot).");
   sub->footer("Example:\n  posenc inspect --config config.json --plot wavelengths.png");
   add_config_options(sub, a.config);
   sub->add_option("--seq-len", a.seq_len,
                   "Sequence length to show the frequencies for (dynamic NTK, LongRoPE); default: "
                   "one where the scaling is active")
       ->transform(decimal_integer<int64_t>());
-  sub->add_option("--plot", a.plot,
-                  "Also draw the wavelengths before and after scaling (PNG, log scale)")
+  sub->add_option("--plot", a.plot, "Also draw the wavelengths before and after scaling (PNG, log scale)")
       ->type_name("FILE.png");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
   sub->callback([args] { run_inspect(*args); });

@@ -69,9 +69,8 @@ std::string rope_json(const hf::RopeImport& imp, const std::vector<int64_t>& pos
   rope_cos_sin(TensorView::contiguous(cos.data(), DType::F32, {N, r}),
                TensorView::contiguous(sin.data(), DType::F32, {N, r}), cfg, pos, seq_len);
   // hf_compat: HF's float32 inv_freq, printed as float32; exact: the double nearest omega_i.
-  const std::string inv_freq = cfg.precision == Precision::HfCompat
-                                   ? json_array(f.inv_freq_f32, "inv_freq")
-                                   : json_array(f.inv_freq, "inv_freq");
+  const std::string inv_freq = cfg.precision == Precision::HfCompat ? json_array(f.inv_freq_f32, "inv_freq")
+                                                                    : json_array(f.inv_freq, "inv_freq");
   return json_object({{"model_type", json_string(imp.model_type)},
                       {"rope_type", json_string(imp.rope_type)},
                       {"head_dim", std::to_string(cfg.head_dim)},
@@ -138,8 +137,7 @@ void run_rope(const RopeArgs& a) {
     summary = "wrote " + imp.rope_type + " RoPE of " + std::to_string(pos.size()) + " positions";
   }
   if (!a.quiet)
-    std::fprintf(stderr, "posenc: %s to %s\n", summary.c_str(),
-                 a.out.empty() ? "<stdout>" : a.out.c_str());
+    std::fprintf(stderr, "posenc: %s to %s\n", summary.c_str(), a.out.empty() ? "<stdout>" : a.out.c_str());
 }
 
 }  // namespace
@@ -147,10 +145,10 @@ void run_rope(const RopeArgs& a) {
 void register_rope(CLI::App& app) {
   auto args = std::make_shared<RopeArgs>();
   RopeArgs& a = *args;
-  CLI::App* sub = app.add_subcommand(
-      "rope",
-      "A model's rotary embedding from its HF config.json: frequencies and cos/sin as "
-      "HF computes them, or --apply it to a [T, H, D] array.");
+  CLI::App* sub =
+      app.add_subcommand("rope",
+                         "A model's rotary embedding from its HF config.json: frequencies and cos/sin as "
+                         "HF computes them, or --apply it to a [T, H, D] array.");
   sub->footer(
       "Examples:\n"
       "  posenc rope --config config.json --positions 0,1,4096,131071 --precision hf_compat\n"

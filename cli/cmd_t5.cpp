@@ -30,15 +30,13 @@ struct T5Args {
 
 // Comma-separated signed decimal integers with |r| <= 2^31 - 1.
 std::vector<int64_t> parse_relative(std::string_view text) {
-  const std::string allowed = "(allowed: comma-separated integers in [-" +
-                              std::to_string(kMaxPosition) + ", " + std::to_string(kMaxPosition) +
-                              "], e.g. -5,0,7)";
+  const std::string allowed = "(allowed: comma-separated integers in [-" + std::to_string(kMaxPosition) +
+                              ", " + std::to_string(kMaxPosition) + "], e.g. -5,0,7)";
   std::vector<int64_t> out;
   size_t index = 0;
   for (size_t begin = 0;; ++index) {
     const size_t comma = text.find(',', begin);
-    std::string_view e =
-        text.substr(begin, comma == std::string_view::npos ? comma : comma - begin);
+    std::string_view e = text.substr(begin, comma == std::string_view::npos ? comma : comma - begin);
     while (!e.empty() && e.front() == ' ') e.remove_prefix(1);
     while (!e.empty() && e.back() == ' ') e.remove_suffix(1);
     const std::string where = "--relative: entry " + std::to_string(index);
@@ -69,10 +67,9 @@ void run_t5(const T5Args& a) {
     validate(cfg, "posenc t5-bucket");
     for (int64_t r : rel) buckets.push_back(t5_relative_bucket(r, cfg));
   } catch (const Error& e) {
-    const std::string opt = e.argument().find("num_buckets") != std::string::npos ? "--num-buckets"
-                            : e.argument().find("max_distance") != std::string::npos
-                                ? "--max-distance"
-                                : "--relative";
+    const std::string opt = e.argument().find("num_buckets") != std::string::npos    ? "--num-buckets"
+                            : e.argument().find("max_distance") != std::string::npos ? "--max-distance"
+                                                                                     : "--relative";
     throw CliError(opt + ": " + e.what());
   }
   write_text(a.out, json_object({{"num_buckets", std::to_string(a.num_buckets)},
@@ -96,8 +93,7 @@ void register_t5(CLI::App& app) {
   sub->footer(
       "Example:\n  posenc t5-bucket --num-buckets 32 --max-distance 128 --bidirectional "
       "--relative -5,0,7");
-  sub->add_option("--num-buckets", a.num_buckets,
-                  "Number of buckets N (>= 2 causal, >= 4 bidirectional)")
+  sub->add_option("--num-buckets", a.num_buckets, "Number of buckets N (>= 2 causal, >= 4 bidirectional)")
       ->required()
       ->transform(decimal_integer<int64_t>());
   sub->add_option("--max-distance", a.max_distance,
@@ -116,8 +112,7 @@ void register_t5(CLI::App& app) {
   sub->add_option("--format", a.format, "Output format: json")
       ->check(CLI::IsMember({"json"}))
       ->default_str("json");
-  sub->add_option("-o,--out", a.out, "Output file, written atomically; default: stdout")
-      ->type_name("FILE");
+  sub->add_option("-o,--out", a.out, "Output file, written atomically; default: stdout")->type_name("FILE");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
   sub->callback([args] { run_t5(*args); });
 }

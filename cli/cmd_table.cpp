@@ -39,11 +39,9 @@ const NameMap<SinusoidalPreset> kPresets = {{"vaswani", SinusoidalPreset::Vaswan
                                             {"tensor2tensor", SinusoidalPreset::Tensor2Tensor},
                                             {"marian", SinusoidalPreset::Marian}};
 const NameMap<DType> kDTypes = {{"f32", DType::F32}, {"f16", DType::F16}, {"bf16", DType::BF16}};
-const NameMap<Precision> kPrecisions = {{"exact", Precision::Exact},
-                                        {"hf_compat", Precision::HfCompat}};
-const NameMap<LearnedInit> kInits = {{"normal", LearnedInit::Normal},
-                                     {"zeros", LearnedInit::Zeros},
-                                     {"sinusoidal", LearnedInit::Sinusoidal}};
+const NameMap<Precision> kPrecisions = {{"exact", Precision::Exact}, {"hf_compat", Precision::HfCompat}};
+const NameMap<LearnedInit> kInits = {
+    {"normal", LearnedInit::Normal}, {"zeros", LearnedInit::Zeros}, {"sinusoidal", LearnedInit::Sinusoidal}};
 
 template <typename E>
 std::vector<std::string> names(const NameMap<E>& map) {
@@ -96,8 +94,8 @@ void check_combinations(const TableArgs& a, Format format) {
   if ((a.o_max->count() > 0) == (a.o_positions->count() > 0))
     throw CliError("exactly one of --max-positions N or --positions LIST is required");
   if (a.o_max->count() > 0 && (a.max_positions < 1 || a.max_positions > kMaxPosition + 1)) {
-    throw CliError("--max-positions: " + std::to_string(a.max_positions) +
-                   " is invalid (allowed: 1 .. " + std::to_string(kMaxPosition + 1) + ")");
+    throw CliError("--max-positions: " + std::to_string(a.max_positions) + " is invalid (allowed: 1 .. " +
+                   std::to_string(kMaxPosition + 1) + ")");
   }
   if (a.kind == "sinusoidal") {
     for (const CLI::Option* o : {a.o_init, a.o_seed, a.o_std})
@@ -109,11 +107,9 @@ void check_combinations(const TableArgs& a, Format format) {
         require_absent(o, "applies only to --kind sinusoidal or --init sinusoidal");
     }
     if (a.init != "normal") {
-      for (const CLI::Option* o : {a.o_seed, a.o_std})
-        require_absent(o, "applies only to --init normal");
+      for (const CLI::Option* o : {a.o_seed, a.o_std}) require_absent(o, "applies only to --init normal");
     }
-    if (a.dim < 1)
-      throw CliError("--dim: " + std::to_string(a.dim) + " is invalid (allowed: >= 1)");
+    if (a.dim < 1) throw CliError("--dim: " + std::to_string(a.dim) + " is invalid (allowed: >= 1)");
     if (!std::isfinite(a.std) || a.std < 0)
       throw CliError("--std: " + std::to_string(a.std) + " is invalid (allowed: finite and >= 0)");
   }
@@ -125,14 +121,12 @@ void check_combinations(const TableArgs& a, Format format) {
   // The same regular file twice would be two renames over one path (/dev/null twice is fine).
   std::error_code ec;
   const auto status = std::filesystem::status(a.out, ec);
-  const bool special =
-      !ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status);
+  const bool special = !ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status);
   if (!a.out.empty() && !a.plot.empty() && !special) {
     std::error_code ec1, ec2;
     const auto p1 = std::filesystem::weakly_canonical(a.out, ec1);
     const auto p2 = std::filesystem::weakly_canonical(a.plot, ec2);
-    if (!ec1 && !ec2 && p1 == p2)
-      throw CliError("--out and --plot name the same file '" + a.out + "'");
+    if (!ec1 && !ec2 && p1 == p2) throw CliError("--out and --plot name the same file '" + a.out + "'");
   }
 }
 
@@ -209,10 +203,8 @@ Table build_table(const TableArgs& a) {
 }
 
 std::string plot_title(const TableArgs& a, const Table& t) {
-  std::string title =
-      a.kind == "sinusoidal" ? "sinusoidal (" + a.preset + ")" : "learned, init " + a.init;
-  title += ": " + std::to_string(t.rows) + " positions x " + std::to_string(t.cols) + " dims, " +
-           a.dtype;
+  std::string title = a.kind == "sinusoidal" ? "sinusoidal (" + a.preset + ")" : "learned, init " + a.init;
+  title += ": " + std::to_string(t.rows) + " positions x " + std::to_string(t.cols) + " dims, " + a.dtype;
   return title;
 }
 
@@ -222,8 +214,7 @@ double plot_value_range(const TableArgs& a, const Table& t) {
   if (a.kind == "sinusoidal" || a.init != "normal") return 1.0;
   double m = 0;
   for (int64_t r = 0; r < t.rows; ++r)
-    for (int64_t c = 0; c < t.cols; ++c)
-      m = std::max(m, std::fabs(static_cast<double>(t.at(r, c))));
+    for (int64_t c = 0; c < t.cols; ++c) m = std::max(m, std::fabs(static_cast<double>(t.at(r, c))));
   return std::isfinite(m) && m > 0 ? m : 1.0;
 }
 
@@ -263,8 +254,7 @@ void register_table(CLI::App& app) {
   auto args = std::make_shared<TableArgs>();
   TableArgs& a = *args;
   CLI::App* sub = app.add_subcommand(
-      "table",
-      "Write a positional-encoding table: one row per position, one column per dimension.");
+      "table", "Write a positional-encoding table: one row per position, one column per dimension.");
   sub->footer(
       "Examples:\n"
       "  posenc table --kind sinusoidal --dim 128 --max-positions 256 --format json --out pe.json "
@@ -274,16 +264,14 @@ void register_table(CLI::App& app) {
       "  posenc table --kind learned --init normal --seed 7 --dim 64 --max-positions 1024 "
       "--dtype bf16 --format safetensors --out wpe.safetensors");
 
-  sub->add_option("--kind", a.kind,
-                  "Encoding: sinusoidal (fixed) or learned (an initialized table)")
+  sub->add_option("--kind", a.kind, "Encoding: sinusoidal (fixed) or learned (an initialized table)")
       ->required()
       ->check(CLI::IsMember({"sinusoidal", "learned"}));
   a.o_preset =
-      sub->add_option(
-             "--preset", a.preset,
-             "Sinusoidal column layout and frequencies: vaswani [s0 c0 s1 c1 ...] (even dim), "
-             "fairseq / tensor2tensor [sines | cosines | 0 if odd dim], marian "
-             "[sines | cosines]")
+      sub->add_option("--preset", a.preset,
+                      "Sinusoidal column layout and frequencies: vaswani [s0 c0 s1 c1 ...] (even dim), "
+                      "fairseq / tensor2tensor [sines | cosines | 0 if odd dim], marian "
+                      "[sines | cosines]")
           ->check(CLI::IsMember(names(kPresets)))
           ->default_str("vaswani");
   sub->add_option("--dim", a.dim, "Number of columns D (vaswani: even, >= 2)")
@@ -296,33 +284,29 @@ void register_table(CLI::App& app) {
       "--positions", a.positions,
       "Rows for these positions only: comma-separated integers in [0, 2^31-1], e.g. 0,5,1000");
   a.o_max->excludes(a.o_positions);
-  a.o_base =
-      sub->add_option("--base", a.base, "Frequency base: omega_i = base^(-2i/d); must be > 1")
-          ->default_str("10000");
-  a.o_padding =
-      sub->add_option("--padding-idx", a.padding_idx,
-                      "fairseq preset only: this row is all zeros (fairseq's padding_idx); "
-                      "default: none")
-          ->type_name("P")
-          ->transform(decimal_integer<int64_t>());
+  a.o_base = sub->add_option("--base", a.base, "Frequency base: omega_i = base^(-2i/d); must be > 1")
+                 ->default_str("10000");
+  a.o_padding = sub->add_option("--padding-idx", a.padding_idx,
+                                "fairseq preset only: this row is all zeros (fairseq's padding_idx); "
+                                "default: none")
+                    ->type_name("P")
+                    ->transform(decimal_integer<int64_t>());
   sub->add_option("--dtype", a.dtype, "Storage type of the values: f32, f16 or bf16 (npy: no bf16)")
       ->check(CLI::IsMember(names(kDTypes)))
       ->default_str("f32");
-  a.o_precision =
-      sub->add_option("--precision", a.precision,
-                      "exact: within 1 ulp of the true fp32 value at every position; hf_compat: "
-                      "the common float32 recipe (for parity tests)")
-          ->check(CLI::IsMember(names(kPrecisions)))
-          ->default_str("exact");
+  a.o_precision = sub->add_option("--precision", a.precision,
+                                  "exact: within 1 ulp of the true fp32 value at every position; hf_compat: "
+                                  "the common float32 recipe (for parity tests)")
+                      ->check(CLI::IsMember(names(kPrecisions)))
+                      ->default_str("exact");
   a.o_init = sub->add_option("--init", a.init,
                              "learned only: normal N(0, std^2), zeros, or a copy of the sinusoidal "
                              "table (--preset, --base, ... apply)")
                  ->check(CLI::IsMember(names(kInits)))
                  ->default_str("normal");
-  a.o_seed =
-      sub->add_option("--seed", a.seed, "learned --init normal: random seed (unsigned 64-bit)")
-          ->transform(decimal_integer<uint64_t>())
-          ->default_str("0");
+  a.o_seed = sub->add_option("--seed", a.seed, "learned --init normal: random seed (unsigned 64-bit)")
+                 ->transform(decimal_integer<uint64_t>())
+                 ->default_str("0");
   a.o_std = sub->add_option("--std", a.std, "learned --init normal: standard deviation (>= 0)")
                 ->default_str("0.02");
   sub->add_option("--format", a.format,
@@ -334,8 +318,7 @@ void register_table(CLI::App& app) {
                   "Output file, written atomically (temporary file + rename); default: stdout "
                   "for json and csv")
       ->type_name("FILE");
-  sub->add_option("--plot", a.plot,
-                  "Also draw a heatmap of the table (PNG, 1000x700, colours for [-1, 1])")
+  sub->add_option("--plot", a.plot, "Also draw a heatmap of the table (PNG, 1000x700, colours for [-1, 1])")
       ->type_name("FILE.png");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
 

@@ -23,8 +23,7 @@ hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_
   opt.precision = precision;
   hf::RopeImport r = hf::load_rope_config(a.config, opt);
   if (print_warnings)
-    for (const std::string& w : r.warnings)
-      std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+    for (const std::string& w : r.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
   return r;
 }
 

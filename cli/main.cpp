@@ -42,15 +42,14 @@ int fail(const std::string& message) {
 int main(int argc, char** argv) {
   posenc::cli::install_temp_cleanup_handlers();
 
-  CLI::App app{"posenc: positional-encoding tables for Transformers (posenc " +
-                   std::string(posenc::kVersion) + ")",
-               "posenc"};
+  CLI::App app{
+      "posenc: positional-encoding tables for Transformers (posenc " + std::string(posenc::kVersion) + ")",
+      "posenc"};
   app.set_version_flag("--version", std::string(posenc::kVersion));
   app.require_subcommand(1);
-  app.failure_message(
-      [first = std::string(argc > 1 ? argv[1] : "")](const CLI::App* a, const CLI::Error& e) {
-        return usage_failure(a, e, first);
-      });
+  app.failure_message([first = std::string(argc > 1 ? argv[1] : "")](const CLI::App* a, const CLI::Error& e) {
+    return usage_failure(a, e, first);
+  });
   posenc::cli::register_table(app);
   posenc::cli::register_rope(app);
   posenc::cli::register_alibi(app);

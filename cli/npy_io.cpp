@@ -86,14 +86,13 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
   const int major = static_cast<unsigned char>(raw[6]);
   size_t hlen = 0, start = 0;
   if (major == 1) {
-    hlen = static_cast<unsigned char>(raw[8]) |
-           (static_cast<size_t>(static_cast<unsigned char>(raw[9])) << 8);
+    hlen =
+        static_cast<unsigned char>(raw[8]) | (static_cast<size_t>(static_cast<unsigned char>(raw[9])) << 8);
     start = 10;
   } else if (major == 2) {
     if (raw.size() < 12) throw CliError(what + ": truncated .npy header");
     for (int i = 0; i < 4; ++i)
-      hlen |= static_cast<size_t>(static_cast<unsigned char>(raw[8 + static_cast<size_t>(i)]))
-              << (8 * i);
+      hlen |= static_cast<size_t>(static_cast<unsigned char>(raw[8 + static_cast<size_t>(i)])) << (8 * i);
     start = 12;
   } else {
     throw CliError(what + ": .npy format version " + std::to_string(major) + "." +
@@ -101,8 +100,8 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
                    " is not supported (allowed: 1.0 and 2.0, as numpy.save writes for float32)");
   }
   if (start + hlen > raw.size())
-    throw CliError(what + ": truncated .npy header (" + std::to_string(hlen) +
-                   " bytes announced, " + std::to_string(raw.size() - start) + " present)");
+    throw CliError(what + ": truncated .npy header (" + std::to_string(hlen) + " bytes announced, " +
+                   std::to_string(raw.size() - start) + " present)");
   const std::string_view header(raw.data() + start, hlen);
   if (trim(header).empty() || trim(header).front() != '{')
     throw CliError(what + ": the .npy header is not a dict: " + std::string(trim(header)));
@@ -110,8 +109,7 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
   const std::string_view descr = header_value(header, "descr");
   if (descr != "'<f4'" && descr != "\"<f4\"" &&
       !(std::endian::native == std::endian::little && (descr == "'=f4'" || descr == "'f4'"))) {
-    throw CliError(what + ": dtype " +
-                   (descr.empty() ? std::string("(missing)") : std::string(descr)) +
+    throw CliError(what + ": dtype " + (descr.empty() ? std::string("(missing)") : std::string(descr)) +
                    " is not supported (allowed: '<f4', little-endian float32; convert with "
                    "numpy: a.astype('<f4'))");
   }
@@ -134,8 +132,8 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
     throw CliError(what + ": truncated data: shape " + shape_text(a.shape) + " needs " +
                    std::to_string(count * 4) + " bytes, the file has " + std::to_string(have));
   if (have > count * 4)
-    throw CliError(what + ": " + std::to_string(have - count * 4) +
-                   " bytes after the data of shape " + shape_text(a.shape));
+    throw CliError(what + ": " + std::to_string(have - count * 4) + " bytes after the data of shape " +
+                   shape_text(a.shape));
   a.data.resize(static_cast<size_t>(count));
   std::memcpy(a.data.data(), raw.data() + start + hlen, count * 4);
   if constexpr (std::endian::native == std::endian::big) {
@@ -145,8 +143,7 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
 }
 
 void write_npy_f32(ByteSink& out, const NpyF32& a) {
-  std::string header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text(a.shape) + ", }";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text(a.shape) + ", }";
   // magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
   header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
   header += '\n';

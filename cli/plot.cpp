@@ -102,8 +102,7 @@ void render_heatmap(const Table& table, const std::string& png_path, const Heatm
     columns[static_cast<size_t>(ix)] = col;
     for (int64_t iy = 0; iy < ny; ++iy) {
       const int64_t r = (2 * iy + 1) * table.rows / (2 * ny);
-      col[iy] =
-          std::clamp(static_cast<double>(table.at(r, c)), -style.value_range, style.value_range);
+      col[iy] = std::clamp(static_cast<double>(table.at(r, c)), -style.value_range, style.value_range);
     }
   }
   const bool sampled = nx < table.cols || ny < table.rows;
@@ -136,8 +135,8 @@ void render_heatmap(const Table& table, const std::string& png_path, const Heatm
   plvpor(std::max(0.10, 0.07 + 0.0125 * digits), 0.84, 0.10, 0.92);
   plwind(x0, x1, y1, y0);  // y reversed: row 0 at the top, as the table is printed
   set_diverging_cmap1();
-  plimagefr(columns.data(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), x0, x1, y0, y1, -vr, vr,
-            -vr, vr, nullptr, nullptr);
+  plimagefr(columns.data(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), x0, x1, y0, y1, -vr, vr, -vr, vr,
+            nullptr, nullptr);
   plcol0(1);
   plslabelfunc(label_ticks, const_cast<std::vector<int64_t>*>(&table.positions));
   // A short table gets one tick per row, so that every row shows its position.
@@ -145,8 +144,7 @@ void render_heatmap(const Table& table, const std::string& png_path, const Heatm
   plbox("bcnsto", 0.0, 0, "bcnstvo", ytick, 0);
   pllab("dimension index (column)", "", title.c_str());
   // The y label clears the widest tick label (digits are ~0.75 character heights wide).
-  plmtex("l", 1.8 + 0.75 * digits, 0.5, 0.5,
-         label_positions ? "position (one row each)" : "position");
+  plmtex("l", 1.8 + 0.75 * digits, 0.5, 0.5, label_positions ? "position (one row each)" : "position");
 
   PLFLT bar_width = 0, bar_height = 0;
   // Below the bar when PLplot may put an exponent ("x10^-2") above it.
@@ -159,9 +157,8 @@ void render_heatmap(const Table& table, const std::string& png_path, const Heatm
   const PLFLT range[] = {-vr, vr};
   const PLFLT* values[] = {range};
   plcolorbar(&bar_width, &bar_height, PL_COLORBAR_IMAGE,
-             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.03, 0.0, 0.035, 0.9,
-             0, 1, 1, 0.0, 0.0, 0, 0.0, 1, label_opts, labels, 1, axis_opts, ticks, sub_ticks,
-             n_values, values);
+             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.03, 0.0, 0.035, 0.9, 0, 1, 1,
+             0.0, 0.0, 0, 0.0, 1, label_opts, labels, 1, axis_opts, ticks, sub_ticks, n_values, values);
   plend1();
   plsstrm(previous);
   plsabort(nullptr);

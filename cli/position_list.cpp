@@ -19,14 +19,13 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 std::vector<int64_t> parse_position_list(std::string_view text, std::string_view option) {
-  const std::string allowed = "(allowed: comma-separated integers in [0, " +
-                              std::to_string(kMaxPosition) + "], e.g. 0,5,1000)";
+  const std::string allowed =
+      "(allowed: comma-separated integers in [0, " + std::to_string(kMaxPosition) + "], e.g. 0,5,1000)";
   std::vector<int64_t> out;
   size_t index = 0;
   for (size_t begin = 0;; ++index) {
     const size_t comma = text.find(',', begin);
-    const std::string_view raw =
-        text.substr(begin, comma == std::string_view::npos ? comma : comma - begin);
+    const std::string_view raw = text.substr(begin, comma == std::string_view::npos ? comma : comma - begin);
     const std::string_view entry = trim(raw);
     const std::string where = std::string(option) + ": entry " + std::to_string(index);
     if (entry.empty()) throw CliError(where + " is empty " + allowed);

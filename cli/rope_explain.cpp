@@ -18,8 +18,7 @@ std::string g(double v) {
   return buf;
 }
 
-std::string with_source(const hf::RopeImport& imp, const std::string& value,
-                        const std::string& field) {
+std::string with_source(const hf::RopeImport& imp, const std::string& value, const std::string& field) {
   const std::string from = imp.source_of(field);
   return from.empty() ? value : value + " [" + from + "]";
 }
@@ -28,9 +27,9 @@ std::string with_source(const hf::RopeImport& imp, const std::string& value,
 std::pair<double, double> yarn_ramp(const RopeConfig& cfg) {
   const RopeScaling& s = cfg.scaling;
   const double r = static_cast<double>(cfg.rot());
-  const double lorig = static_cast<double>(s.original_max_position_embeddings > 0
-                                               ? s.original_max_position_embeddings
-                                               : cfg.max_position_embeddings);
+  const double lorig =
+      static_cast<double>(s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings
+                                                                 : cfg.max_position_embeddings);
   const auto dim = [&](double rotations) {
     return r * std::log(lorig / (rotations * kTwoPi)) / (2.0 * std::log(cfg.base));
   };
@@ -52,8 +51,8 @@ std::string describe_scaling(const hf::RopeImport& imp, const RopeExplanation& e
              "simply extrapolated.";
     case RopeType::Linear:
       return "linear (position interpolation), factor " + g(s.factor) +
-             ": every frequency is divided by the factor, i.e. position p is encoded as p / " +
-             g(s.factor) + "; all frequencies are interpolated.";
+             ": every frequency is divided by the factor, i.e. position p is encoded as p / " + g(s.factor) +
+             "; all frequencies are interpolated.";
     case RopeType::Ntk:
       return "static NTK, factor " + g(s.factor) + ": the base becomes base * factor^(r/(r-2)).";
     case RopeType::Dynamic:
@@ -93,8 +92,7 @@ std::string describe_scaling(const hf::RopeImport& imp, const RopeExplanation& e
       return std::string(
                  "LongRoPE: frequency i is divided by short_factor[i] while the sequence "
                  "length is at most the original context ") +
-             g(lorig) +
-             " and by long_factor[i] beyond it. Shown for L = " + std::to_string(e.seq_len) +
+             g(lorig) + " and by long_factor[i] beyond it. Shown for L = " + std::to_string(e.seq_len) +
              ": the " + (lng ? "long" : "short") + " factors.";
     }
   }
@@ -124,9 +122,8 @@ RopeExplanation explain_rope(const hf::RopeImport& imp, int64_t seq_len) {
   e.max_context = cfg.max_position_embeddings;
   const bool has_orig =
       s.type == RopeType::Yarn || s.type == RopeType::Llama3 || s.type == RopeType::LongRope;
-  e.original_context = has_orig && s.original_max_position_embeddings > 0
-                           ? s.original_max_position_embeddings
-                           : cfg.max_position_embeddings;
+  e.original_context = has_orig && s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings
+                                                                          : cfg.max_position_embeddings;
   e.seq_len = seq_len;
   if (seq_len == 0 && s.type == RopeType::Dynamic)
     e.seq_len = static_cast<int64_t>(
@@ -139,8 +136,7 @@ RopeExplanation explain_rope(const hf::RopeImport& imp, int64_t seq_len) {
   plain.precision = Precision::Exact;
   RopeConfig scaled = cfg;
   scaled.precision = Precision::Exact;
-  const RopeFrequencies before = rope_frequencies(plain),
-                        after = rope_frequencies(scaled, e.seq_len);
+  const RopeFrequencies before = rope_frequencies(plain), after = rope_frequencies(scaled, e.seq_len);
   e.attention_scaling = after.attention_scaling;
 
   const int64_t half = cfg.rot() / 2;
@@ -154,8 +150,7 @@ RopeExplanation explain_rope(const hf::RopeImport& imp, int64_t seq_len) {
     row.omega_after = after.inv_freq[static_cast<size_t>(i)];
     const double q = row.omega_after / row.omega_before;  // 1 unchanged, 1/factor interpolated
     row.divide = 1.0 / q;
-    const bool blends =
-        s.type == RopeType::Yarn || s.type == RopeType::Llama3 || s.type == RopeType::Linear;
+    const bool blends = s.type == RopeType::Yarn || s.type == RopeType::Llama3 || s.type == RopeType::Linear;
     if (std::fabs(q - 1.0) < 1e-12) {
       row.treatment = Treatment::Unchanged;
     } else if (blends && std::fabs(q * s.factor - 1.0) < 1e-9) {
@@ -170,8 +165,7 @@ RopeExplanation explain_rope(const hf::RopeImport& imp, int64_t seq_len) {
     e.rows.push_back(row);
   }
 
-  const char* head_note =
-      cfg.rot() == cfg.head_dim ? " (all of the head)" : " (the rest passes through)";
+  const char* head_note = cfg.rot() == cfg.head_dim ? " (all of the head)" : " (the rest passes through)";
   e.header = {
       "rope_type: " + with_source(imp, imp.rope_type, "scaling.type") +
           (imp.rope_type_given.empty() || imp.rope_type_given == imp.rope_type
@@ -186,13 +180,12 @@ RopeExplanation explain_rope(const hf::RopeImport& imp, int64_t seq_len) {
       "base (rope_theta): " + with_source(imp, g(cfg.base), "base"),
       "context: max_position_embeddings " +
           (cfg.max_position_embeddings > 0
-               ? with_source(imp, std::to_string(cfg.max_position_embeddings),
-                             "max_position_embeddings")
+               ? with_source(imp, std::to_string(cfg.max_position_embeddings), "max_position_embeddings")
                : std::string("not given")) +
-          (has_orig ? "; original (pretraining) context " +
-                          with_source(imp, std::to_string(e.original_context),
-                                      "scaling.original_max_position_embeddings")
-                    : ""),
+          (has_orig
+               ? "; original (pretraining) context " + with_source(imp, std::to_string(e.original_context),
+                                                                   "scaling.original_max_position_embeddings")
+               : ""),
       "scaling: " + describe_scaling(imp, e),
       "attention scaling: " + g(e.attention_scaling) +
           " (cos and sin are multiplied by it, so attention logits by its square)"};
@@ -210,8 +203,8 @@ std::string format_explanation(const hf::RopeImport& imp, const RopeExplanation&
   s += "\nper frequency: omega_i = base^(-2i/r) before scaling; wavelength = 2 pi / omega "
        "(positions per turn)\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%5s  %-12s %15s %15s %11s  %s\n", "i", "dims", "wavelength",
-                "wavelength", "divided", "treatment");
+  std::snprintf(buf, sizeof buf, "%5s  %-12s %15s %15s %11s  %s\n", "i", "dims", "wavelength", "wavelength",
+                "divided", "treatment");
   s += buf;
   std::snprintf(buf, sizeof buf, "%5s  %-12s %15s %15s %11s\n", "", "", "before", "after", "by");
   s += buf;
@@ -225,8 +218,8 @@ std::string format_explanation(const hf::RopeImport& imp, const RopeExplanation&
     }
     const std::string dims = std::to_string(r.dim_a) + ", " + std::to_string(r.dim_b);
     std::snprintf(buf, sizeof buf, "%5lld  %-12s %15s %15s %11s  %s\n", static_cast<long long>(r.i),
-                  dims.c_str(), g(kTwoPi / r.omega_before).c_str(),
-                  g(kTwoPi / r.omega_after).c_str(), g(r.divide).c_str(), what.c_str());
+                  dims.c_str(), g(kTwoPi / r.omega_before).c_str(), g(kTwoPi / r.omega_after).c_str(),
+                  g(r.divide).c_str(), what.c_str());
     s += buf;
   }
   s += "\nsummary: " + e.summary + "\n";

@@ -20,16 +20,15 @@ void Table::allocate(DType t, int64_t r, int64_t c) {
   }
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   if (pages > 0 && page > 0 && static_cast<double>(bytes) > static_cast<double>(pages) * page) {
-    throw CliError("a [" + std::to_string(r) + " x " + std::to_string(c) + "] " +
-                   std::string(dtype_name(t)) + " table needs " + std::to_string(bytes) +
+    throw CliError("a [" + std::to_string(r) + " x " + std::to_string(c) + "] " + std::string(dtype_name(t)) +
+                   " table needs " + std::to_string(bytes) +
                    " bytes, more than this machine's memory (reduce --max-positions or --dim)");
   }
   try {
     data.assign(static_cast<size_t>(bytes), std::byte{0});
   } catch (const std::bad_alloc&) {
     throw CliError("out of memory allocating a [" + std::to_string(r) + " x " + std::to_string(c) +
-                   "] table (" + std::to_string(bytes) +
-                   " bytes; reduce --max-positions or --dim)");
+                   "] table (" + std::to_string(bytes) + " bytes; reduce --max-positions or --dim)");
   }
   dtype = t;
   rows = r;

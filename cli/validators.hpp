@@ -25,8 +25,8 @@ CLI::Validator decimal_integer() {
         const auto [ptr, ec] = std::from_chars(text.data(), end, value);
         if (ec == std::errc::result_out_of_range) {
           return "value " + text +
-                 " is out of range (allowed: " + std::to_string(std::numeric_limits<T>::min()) +
-                 " .. " + std::to_string(std::numeric_limits<T>::max()) + ")";
+                 " is out of range (allowed: " + std::to_string(std::numeric_limits<T>::min()) + " .. " +
+                 std::to_string(std::numeric_limits<T>::max()) + ")";
         }
         if (ec != std::errc() || ptr != end) return "value '" + text + "' is not a decimal integer";
         text = std::to_string(value);  // "010" -> "10", which CLI11 will not read as octal

@@ -118,10 +118,10 @@ void render_wavelengths(const WavelengthPlot& p, const std::string& png_path) {
   PLFLT legend_w = 0, legend_h = 0;
   plscol0a(15, 255, 255, 255, 0.9);
   pllegend(&legend_w, &legend_h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-           PL_POSITION_TOP | PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 15, kBlack, 1,
-           0, 0, count, opts.data(), 1.0, 0.9, 2.0, 0.0, text_colours.data(), text.data(), nullptr,
-           nullptr, nullptr, nullptr, colours.data(), styles.data(), widths.data(), nullptr,
-           nullptr, nullptr, nullptr);
+           PL_POSITION_TOP | PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 15, kBlack, 1, 0, 0,
+           count, opts.data(), 1.0, 0.9, 2.0, 0.0, text_colours.data(), text.data(), nullptr, nullptr,
+           nullptr, nullptr, colours.data(), styles.data(), widths.data(), nullptr, nullptr, nullptr,
+           nullptr);
   plend1();
   plsstrm(previous);
   plsabort(nullptr);

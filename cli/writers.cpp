@@ -116,8 +116,7 @@ void write_npy(ByteSink& out, const Table& t) {
 void write_safetensors(ByteSink& out, const Table& t) {
   const char* dtype = t.dtype == DType::F32 ? "F32" : t.dtype == DType::F16 ? "F16" : "BF16";
   nlohmann::ordered_json header;
-  header["table"] = {
-      {"dtype", dtype}, {"shape", {t.rows, t.cols}}, {"data_offsets", {0, t.nbytes()}}};
+  header["table"] = {{"dtype", dtype}, {"shape", {t.rows, t.cols}}, {"data_offsets", {0, t.nbytes()}}};
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
   for (const auto& [key, value] : t.meta.items()) meta[key] = meta_as_string(value);
   meta["positions"] = format_position_list(t.positions);

@@ -19,8 +19,8 @@ void alibi_bias(TensorView out, const AlibiConfig& cfg, const double* slopes, co
 using detail::fail;
 
 namespace {
-void check_heads_and_bias(const char* where, int64_t num_heads, double max_bias,
-                          const char* heads_name, const char* bias_name) {
+void check_heads_and_bias(const char* where, int64_t num_heads, double max_bias, const char* heads_name,
+                          const char* bias_name) {
   if (num_heads < 1) fail(where, heads_name, std::to_string(num_heads), ">= 1");
   if (!std::isfinite(max_bias) || max_bias <= 0.0)
     fail(where, bias_name, detail::to_str(max_bias), "finite and > 0");
@@ -58,8 +58,7 @@ void validate(const AlibiConfig& cfg, const char* where) {
     fail(where, "form", std::to_string(static_cast<int>(cfg.form)), "Relative or KeyPosition");
   if (cfg.mask != AlibiMask::None && cfg.mask != AlibiMask::Causal)
     fail(where, "mask", std::to_string(static_cast<int>(cfg.mask)), "None or Causal");
-  if (std::isnan(cfg.masked_value))
-    fail(where, "masked_value", "nan", "any float but NaN (-inf by default)");
+  if (std::isnan(cfg.masked_value)) fail(where, "masked_value", "nan", "any float but NaN (-inf by default)");
 }
 
 std::vector<double> alibi_slopes(int64_t num_heads, double max_bias) {

@@ -35,8 +35,7 @@ void check_int_view(const char* where, const char* name, const TensorView& v, in
 // v.size(dim) must equal expected (named by what it must match).
 void check_size(const char* where, const char* name, const TensorView& v, int dim, int64_t expected,
                 const std::string& must_match);
-// Output views must not overlap themselves (two indices, one address): rejects zero or aliasing
-// strides.
+// Output views must not overlap themselves (two indices, one address): rejects zero or aliasing strides.
 void check_writable(const char* where, const char* name, const TensorView& v);
 
 }  // namespace posenc::detail

@@ -1,5 +1,4 @@
-// src/dispatch.hpp — turn a runtime DType into a compile-time one: one template per op for all
-// dtypes.
+// src/dispatch.hpp — turn a runtime DType into a compile-time one: one template per op for all dtypes.
 #pragma once
 
 #include <type_traits>

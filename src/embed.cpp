@@ -1,5 +1,4 @@
-// The fused embedding step: checks and dispatch (kernels in cpu/gather_add.cpp,
-// cpu/scatter_grad.cpp).
+// The fused embedding step: checks and dispatch (kernels in cpu/gather_add.cpp, cpu/scatter_grad.cpp).
 #include "posenc/embed.hpp"
 
 #include <string>
@@ -45,8 +44,7 @@ std::vector<int64_t> read_ids(const char* where, const TensorView& ids, int64_t 
 }
 
 void check_scale(const char* where, float scale) {
-  if (!std::isfinite(scale))
-    fail(where, "scale", detail::to_str(scale), "a finite number (1 or sqrt(C))");
+  if (!std::isfinite(scale)) fail(where, "scale", detail::to_str(scale), "a finite number (1 or sqrt(C))");
 }
 
 void check_embedding(const char* where, const char* name, const TensorView& E) {
@@ -79,20 +77,16 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
     const TensorView& P = pe.table_view();
     detail::check_float_view(where, "pe table", P, 2);
     detail::check_size(where, "pe table", P, 1, C, "E.shape[1] (C)");
-    if (P.size(0) < 1)
-      fail(where, "pe table.shape[0] (max positions P)", std::to_string(P.size(0)), ">= 1");
-    const std::vector<int64_t> pos =
-        positions.resolve(out.size(0), out.size(1), P.size(0) - 1, where);
+    if (P.size(0) < 1) fail(where, "pe table.shape[0] (max positions P)", std::to_string(P.size(0)), ">= 1");
+    const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), P.size(0) - 1, where);
     op.P = P;
     op.rows = pos.data();
     detail::cpu::combine_rows(op);
   } else {
     const detail::SinusoidalPlan plan(pe.config(), where);
     if (plan.cfg.dim != C)
-      fail(where, "sinusoidal dim", std::to_string(plan.cfg.dim),
-           std::to_string(C) + " (E.shape[1])");
-    const std::vector<int64_t> pos =
-        positions.resolve(out.size(0), out.size(1), kMaxPosition, where);
+      fail(where, "sinusoidal dim", std::to_string(plan.cfg.dim), std::to_string(C) + " (E.shape[1])");
+    const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), kMaxPosition, where);
     const detail::cpu::PositionTable table = detail::cpu::make_position_table(plan, pos);
     op.P = table.view();
     op.rows = table.rows.data();
@@ -117,8 +111,7 @@ void embed_backward(TensorView dE, TensorView dPE, const TensorView& dout, const
     detail::check_float_view(where, "dPE", dPE, 2);
     detail::check_size(where, "dPE", dPE, 1, C, "dE.shape[1] (C)");
     detail::check_writable(where, "dPE", dPE);
-    if (dPE.size(0) < 1)
-      fail(where, "dPE.shape[0] (max positions P)", std::to_string(dPE.size(0)), ">= 1");
+    if (dPE.size(0) < 1) fail(where, "dPE.shape[0] (max positions P)", std::to_string(dPE.size(0)), ">= 1");
     pos = positions.resolve(dout.size(0), dout.size(1), dPE.size(0) - 1, where);
   }
   const std::vector<int64_t> id = read_ids(where, ids, dE.size(0));

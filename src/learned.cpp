@@ -32,8 +32,7 @@ double normal(uint64_t seed, uint64_t k) {
 void check_table(const char* where, const char* name, const TensorView& t) {
   detail::check_float_view(where, name, t, 2);
   if (t.size(0) < 1)
-    fail(where, std::string(name) + ".shape[0] (max positions P)", std::to_string(t.size(0)),
-         ">= 1");
+    fail(where, std::string(name) + ".shape[0] (max positions P)", std::to_string(t.size(0)), ">= 1");
   if (t.size(1) < 1)
     fail(where, std::string(name) + ".shape[1] (channels C)", std::to_string(t.size(1)), ">= 1");
 }
@@ -80,8 +79,7 @@ void learned_init(TensorView table, const LearnedInitOptions& options) {
       return;
     }
   }
-  fail(where, "options.kind", std::to_string(static_cast<int>(options.kind)),
-       "Normal, Zeros or Sinusoidal");
+  fail(where, "options.kind", std::to_string(static_cast<int>(options.kind)), "Normal, Zeros or Sinusoidal");
 }
 
 void learned_forward(TensorView out, const TensorView& table, const Positions& positions) {

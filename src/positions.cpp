@@ -50,8 +50,8 @@ void read_ids(const TensorView& v, int64_t B, int64_t T, const char* where, int6
     for (int64_t t = 0; t < T; ++t) {
       const int64_t p = *v.at<const I>({b, t});
       if (p < 0 || p > max_position)
-        fail(where, "position ids[" + std::to_string(b) + ", " + std::to_string(t) + "]",
-             std::to_string(p), range(max_position));
+        fail(where, "position ids[" + std::to_string(b) + ", " + std::to_string(t) + "]", std::to_string(p),
+             range(max_position));
       out[static_cast<size_t>(b * T + t)] = p;
     }
 }
@@ -87,24 +87,21 @@ void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* 
     }
     case Kind::Packed: {
       if (B != 1)
-        fail(where, "B (packed sequences)", std::to_string(B),
-             "1: packed tokens are [1, total, ...]");
+        fail(where, "B (packed sequences)", std::to_string(B), "1: packed tokens are [1, total, ...]");
       if (list_.size() < 2)
-        fail(where, "cu_seqlens.size()", std::to_string(list_.size()),
-             ">= 2 (N + 1 for N sequences)");
+        fail(where, "cu_seqlens.size()", std::to_string(list_.size()), ">= 2 (N + 1 for N sequences)");
       if (list_.front() != 0) fail(where, "cu_seqlens[0]", std::to_string(list_.front()), "0");
       if (list_.back() != T)
-        fail(where, "cu_seqlens[" + std::to_string(list_.size() - 1) + "]",
-             std::to_string(list_.back()), std::to_string(T) + " (the total token count T)");
+        fail(where, "cu_seqlens[" + std::to_string(list_.size() - 1) + "]", std::to_string(list_.back()),
+             std::to_string(T) + " (the total token count T)");
       for (size_t s = 0; s + 1 < list_.size(); ++s) {
         const int64_t lo = list_[s], hi = list_[s + 1];
         if (hi < lo)
           fail(where, "cu_seqlens[" + std::to_string(s + 1) + "]", std::to_string(hi),
-               ">= cu_seqlens[" + std::to_string(s) + "] = " + std::to_string(lo) +
-                   " (non-decreasing)");
+               ">= cu_seqlens[" + std::to_string(s) + "] = " + std::to_string(lo) + " (non-decreasing)");
         if (hi > lo)
-          check_pos(where, "length of packed sequence " + std::to_string(s) + " minus 1",
-                    hi - lo - 1, max_position);
+          check_pos(where, "length of packed sequence " + std::to_string(s) + " minus 1", hi - lo - 1,
+                    max_position);
         for (int64_t t = lo; t < hi; ++t) out[static_cast<size_t>(t)] = t - lo;
       }
       return;
@@ -112,8 +109,7 @@ void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* 
   }
 }
 
-std::vector<int64_t> Positions::resolve(int64_t B, int64_t T, int64_t max_position,
-                                        const char* where) const {
+std::vector<int64_t> Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* where) const {
   std::vector<int64_t> out;
   resolve(B, T, max_position, where, out);
   return out;

@@ -30,13 +30,12 @@ int64_t seq_len_for(int64_t seq_len, const std::vector<int64_t>& pos, const char
 }
 }  // namespace
 
-void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg,
-                  std::span<const int64_t> positions, int64_t seq_len) {
+void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::span<const int64_t> positions,
+                  int64_t seq_len) {
   constexpr const char* where = "posenc::rope_cos_sin";
   validate(cfg, where);
   const int64_t r = cfg.rot(), N = static_cast<int64_t>(positions.size());
-  for (const auto& [name, v] :
-       {std::pair<const char*, const TensorView*>{"cos", &cos}, {"sin", &sin}}) {
+  for (const auto& [name, v] : {std::pair<const char*, const TensorView*>{"cos", &cos}, {"sin", &sin}}) {
     detail::check_float_view(where, name, *v, 2);
     detail::check_size(where, name, *v, 0, N, "positions.size()");
     detail::check_size(where, name, *v, 1, r, "the rotary dim r");
@@ -75,8 +74,7 @@ TensorView check_qk(const char* where, const char* name, const char* out_name, c
                     const TensorView& out, const RopeConfig& cfg, const TensorView* q) {
   detail::check_float_view(where, name, x, 4);
   detail::check_size(where, name, x, 3, cfg.head_dim, "head_dim");
-  if (x.size(2) < 1)
-    fail(where, std::string(name) + ".shape[2] (heads)", std::to_string(x.size(2)), ">= 1");
+  if (x.size(2) < 1) fail(where, std::string(name) + ".shape[2] (heads)", std::to_string(x.size(2)), ">= 1");
   if (q != nullptr) {
     detail::check_size(where, name, x, 0, q->size(0), "q.shape[0] (B)");
     detail::check_size(where, name, x, 1, q->size(1), "q.shape[1] (T)");
@@ -95,8 +93,8 @@ TensorView check_qk(const char* where, const char* name, const char* out_name, c
   return out;
 }
 
-void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg,
-              const Positions& positions, int64_t seq_len, float sign) {
+void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
+              int64_t seq_len, float sign) {
   validate(cfg, where);
   const TensorView qo = check_qk(where, "q", "q_out", t.q, t.q_out, cfg, nullptr);
   const bool has_k = t.k.data != nullptr;
@@ -107,20 +105,17 @@ void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg,
     fail(where, "k_out", "a tensor", "empty when k is empty");
   const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
   const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
-  const detail::cpu::RopeTable tab =
-      detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
+  const detail::cpu::RopeTable tab = detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
   detail::cpu::rope_apply(t.q, qo, tab, cfg.layout, cfg.rot(), sign);
   if (has_k) detail::cpu::rope_apply(t.k, ko, tab, cfg.layout, cfg.rot(), sign);
 }
 }  // namespace
 
-void rope_forward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
-                  int64_t seq_len) {
+void rope_forward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions, int64_t seq_len) {
   rope_run("posenc::rope_forward", t, cfg, positions, seq_len, 1.0f);
 }
 
-void rope_backward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
-                   int64_t seq_len) {
+void rope_backward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions, int64_t seq_len) {
   rope_run("posenc::rope_backward", t, cfg, positions, seq_len, -1.0f);
 }
 

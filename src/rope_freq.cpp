@@ -61,20 +61,17 @@ bool finite_positive(double v) {
   return std::isfinite(v) && v > 0.0;
 }
 
-void check_factor_list(const char* where, const char* name, const std::vector<double>& v,
-                       int64_t half) {
+void check_factor_list(const char* where, const char* name, const std::vector<double>& v, int64_t half) {
   if (static_cast<int64_t>(v.size()) != half)
     fail(where, std::string(name) + ".size()", std::to_string(v.size()),
          std::to_string(half) + " (one entry per frequency, rotary dim / 2)");
   for (size_t i = 0; i < v.size(); ++i)
     if (!finite_positive(v[i]))
-      fail(where, std::string(name) + "[" + std::to_string(i) + "]", to_str(v[i]),
-           "finite and > 0");
+      fail(where, std::string(name) + "[" + std::to_string(i) + "]", to_str(v[i]), "finite and > 0");
 }
 
 void check_optional_positive(const char* where, const char* name, const std::optional<double>& v) {
-  if (v.has_value() && !finite_positive(*v))
-    fail(where, name, to_str(*v), "finite and > 0 (or unset)");
+  if (v.has_value() && !finite_positive(*v)) fail(where, name, to_str(*v), "finite and > 0 (or unset)");
 }
 
 }  // namespace
@@ -82,17 +79,14 @@ void check_optional_positive(const char* where, const char* name, const std::opt
 void validate(const RopeConfig& cfg, const char* where) {
   const RopeScaling& s = cfg.scaling;
   if (cfg.head_dim < 2) fail(where, "head_dim", std::to_string(cfg.head_dim), "integer >= 2");
-  if (cfg.rotary_dim != 0 &&
-      (cfg.rotary_dim < 2 || cfg.rotary_dim > cfg.head_dim || cfg.rotary_dim % 2 != 0))
+  if (cfg.rotary_dim != 0 && (cfg.rotary_dim < 2 || cfg.rotary_dim > cfg.head_dim || cfg.rotary_dim % 2 != 0))
     fail(where, "rotary_dim", std::to_string(cfg.rotary_dim),
-         "0 (= head_dim) or an even integer in [2, head_dim = " + std::to_string(cfg.head_dim) +
-             "]");
+         "0 (= head_dim) or an even integer in [2, head_dim = " + std::to_string(cfg.head_dim) + "]");
   if (cfg.rotary_dim == 0 && cfg.head_dim % 2 != 0)
     fail(where, "head_dim", std::to_string(cfg.head_dim),
          "even when rotary_dim = 0 (every dim rotates, in pairs); set an even rotary_dim < "
          "head_dim");
-  if (!std::isfinite(cfg.base) || cfg.base <= 1.0)
-    fail(where, "base", to_str(cfg.base), "finite and > 1");
+  if (!std::isfinite(cfg.base) || cfg.base <= 1.0) fail(where, "base", to_str(cfg.base), "finite and > 1");
   if (cfg.layout != PairLayout::HalfSplit && cfg.layout != PairLayout::Interleaved)
     fail(where, "layout", std::to_string(static_cast<int>(cfg.layout)), "HalfSplit or Interleaved");
   if (cfg.precision != Precision::Exact && cfg.precision != Precision::HfCompat)
@@ -235,8 +229,7 @@ void ntk(const RopeConfig& cfg, DD ln_base, RopeFreqs& f) {
   const double factor = cfg.scaling.factor;
   f.omega = exact_default(ntk_ln_base(ln_base, dd(factor), r), r);
   // As HF's static NTK: base * factor ** (dim / (dim - 2)) in Python floats.
-  const double base2 =
-      cfg.base * std::pow(factor, static_cast<double>(r) / static_cast<double>(r - 2));
+  const double base2 = cfg.base * std::pow(factor, static_cast<double>(r) / static_cast<double>(r - 2));
   f.omega_f32 = hf_default(base2, r);
 }
 
@@ -249,8 +242,7 @@ void dynamic(const RopeConfig& cfg, DD ln_base, int64_t seq_len, RopeFreqs& f) {
   if (seq_len <= lmax) {
     // Exact: x = factor * Lmax / Lmax - (factor - 1) = 1, base unchanged (f.omega as is).
     // HfCompat: HF's buffer from initialisation (seq_len None -> Lmax), in Python floats.
-    const double x =
-        factor * static_cast<double>(lmax) / static_cast<double>(lmax) - (factor - 1.0);
+    const double x = factor * static_cast<double>(lmax) / static_cast<double>(lmax) - (factor - 1.0);
     f.omega_f32 = hf_default(cfg.base * std::pow(x, expo), r);
     return;
   }
@@ -263,8 +255,7 @@ void dynamic(const RopeConfig& cfg, DD ln_base, int64_t seq_len, RopeFreqs& f) {
   //   base' = float(base) * float(x ** (r / (r - 2)))
   // torch's CPU pow(float32 tensor, Python float) raises to the double exponent and rounds the
   // result to float32 (CUDA rounds the exponent to float32 first: an ulp or so apart).
-  const float xf =
-      f32(factor) * static_cast<float>(seq_len) / static_cast<float>(lmax) - f32(factor - 1.0);
+  const float xf = f32(factor) * static_cast<float>(seq_len) / static_cast<float>(lmax) - f32(factor - 1.0);
   const float base2 = f32(cfg.base) * f32(std::pow(static_cast<double>(xf), expo));
   f.omega_f32 = hf_default(base2, r);
 }
@@ -369,8 +360,7 @@ void longrope(const RopeConfig& cfg, int64_t seq_len, RopeFreqs& f) {
   } else {
     const double scale = longrope_scale(cfg);
     f.attention_scaling =
-        scale <= 1.0 ? 1.0
-                     : std::sqrt(1.0 + std::log(scale) / std::log(static_cast<double>(lorig)));
+        scale <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(scale) / std::log(static_cast<double>(lorig)));
   }
   // Long factors once the sequence outgrows the pretraining length (HF: seq_len > original; at
   // initialisation, seq_len None, the short ones).

@@ -11,8 +11,7 @@ namespace posenc::detail {
 
 struct RopeFreqs {
   std::vector<exact::DD> omega;  // Exact: omega_i, i < r/2, in double-double
-  std::vector<float>
-      omega_f32;  // HfCompat: HF's float32 inv_freq, bit for bit where HF's ops allow
+  std::vector<float> omega_f32;  // HfCompat: HF's float32 inv_freq, bit for bit where HF's ops allow
   double attention_scaling = 1.0;
 };
 

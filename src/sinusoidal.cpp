@@ -27,10 +27,9 @@ bool is_concat_t2t(SinusoidalPreset p) {
 void validate(const SinusoidalConfig& cfg, const char* where) {
   if (cfg.dim < 2 || (has_pairs(cfg.preset) && cfg.dim % 2 != 0))
     fail(where, "dim", std::to_string(cfg.dim),
-         has_pairs(cfg.preset)
-             ? "even integer >= 2; the vaswani layout needs (sin, cos) pairs, the "
-               "fairseq and tensor2tensor presets pad odd dims"
-             : "integer >= 2");
+         has_pairs(cfg.preset) ? "even integer >= 2; the vaswani layout needs (sin, cos) pairs, the "
+                                 "fairseq and tensor2tensor presets pad odd dims"
+                               : "integer >= 2");
   if (!std::isfinite(cfg.base) || cfg.base <= 1.0)
     fail(where, "base", detail::to_str(cfg.base), "finite and > 1");
   if (cfg.precision != Precision::Exact && cfg.precision != Precision::HfCompat)
@@ -73,8 +72,7 @@ SinusoidalPlan::SinusoidalPlan(const SinusoidalConfig& c, const char* where) : c
       omega[k] = exact::exp(-((ln_base * static_cast<double>(i)) / denom));
       // float32 recipe: exp(float(i) * float(-log(base) / denom)).
       const float step = static_cast<float>(-std::log(cfg.base) / denom);
-      omega_f32[k] =
-          static_cast<float>(std::exp(static_cast<double>(static_cast<float>(i) * step)));
+      omega_f32[k] = static_cast<float>(std::exp(static_cast<double>(static_cast<float>(i) * step)));
       sin_col[k] = i;
       cos_col[k] = nfreq + i;
     } else {
@@ -135,19 +133,16 @@ void SinusoidalPlan::row(int64_t pos, float* out) const {
 double sinusoidal_frequency(const SinusoidalConfig& cfg, int64_t i) {
   const detail::SinusoidalPlan plan(cfg, "posenc::sinusoidal_frequency");
   if (i < 0 || i >= plan.nfreq)
-    fail("posenc::sinusoidal_frequency", "i", std::to_string(i),
-         "0 .. " + std::to_string(plan.nfreq - 1));
+    fail("posenc::sinusoidal_frequency", "i", std::to_string(i), "0 .. " + std::to_string(plan.nfreq - 1));
   return plan.omega[static_cast<size_t>(i)].hi;
 }
 
-void sinusoidal_table(TensorView out, const SinusoidalConfig& cfg,
-                      std::span<const int64_t> positions) {
+void sinusoidal_table(TensorView out, const SinusoidalConfig& cfg, std::span<const int64_t> positions) {
   constexpr const char* where = "posenc::sinusoidal_table";
   const detail::SinusoidalPlan plan(cfg, where);
   detail::check_float_view(where, "out", out, 2);
   detail::check_size(where, "out", out, 1, cfg.dim, "dim");
-  detail::check_size(where, "out", out, 0, static_cast<int64_t>(positions.size()),
-                     "positions.size()");
+  detail::check_size(where, "out", out, 0, static_cast<int64_t>(positions.size()), "positions.size()");
   detail::check_writable(where, "out", out);
   for (size_t n = 0; n < positions.size(); ++n)
     if (positions[n] < 0 || positions[n] > kMaxPosition)
@@ -174,8 +169,7 @@ std::vector<float> sinusoidal_table(const SinusoidalConfig& cfg, int64_t num_pos
          "0 .. " + std::to_string(kMaxPosition + 1));
   validate(cfg, "posenc::sinusoidal_table");
   std::vector<float> table(static_cast<size_t>(num_positions * cfg.dim));
-  sinusoidal_table(TensorView::contiguous(table.data(), DType::F32, {num_positions, cfg.dim}), cfg,
-                   0);
+  sinusoidal_table(TensorView::contiguous(table.data(), DType::F32, {num_positions, cfg.dim}), cfg, 0);
   return table;
 }
 

@@ -1,5 +1,5 @@
-// src/sinusoidal_plan.hpp — a validated sinusoidal config turned into per-frequency data: the
-// frequency in the precision's own recipe and the columns its sin and cos go to.
+// src/sinusoidal_plan.hpp — a validated sinusoidal config turned into per-frequency data: the frequency
+// in the precision's own recipe and the columns its sin and cos go to.
 #pragma once
 
 #include <cstdint>
@@ -15,9 +15,9 @@ struct SinusoidalPlan {
 
   SinusoidalConfig cfg;
   int64_t nfreq = 0;
-  std::vector<exact::DD> omega;   // Exact: omega_i to ~2^-98
-  std::vector<float> omega_f32;   // HfCompat, float recipe: the float32 frequency
-  std::vector<double> omega_f64;  // HfCompat, Marian's float64 recipe: base^(2i/d) (a divisor)
+  std::vector<exact::DD> omega;           // Exact: omega_i to ~2^-98
+  std::vector<float> omega_f32;           // HfCompat, float recipe: the float32 frequency
+  std::vector<double> omega_f64;          // HfCompat, Marian's float64 recipe: base^(2i/d) (a divisor)
   std::vector<int64_t> sin_col, cos_col;  // column of sin / cos of frequency i, -1 when absent
 
   // out[c] for c < dim: PE(pos, c) in fp32 (a zero row for the Fairseq padding_idx).

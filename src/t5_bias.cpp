@@ -13,11 +13,11 @@ namespace detail::cpu {
 // (cpu/t5_bias.cpp) The config is validated; positions are in [0, kMaxPosition]; Tq, Tk >= 1.
 int64_t t5_bucket(int64_t r, const T5BiasConfig& cfg);
 // out [H, Tq, Tk]; table [N, H]; q [Tq]; k [Tk].
-void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg,
-                     const int64_t* q, const int64_t* k);
+void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg, const int64_t* q,
+                     const int64_t* k);
 // dtable [N, H]; dout [H, Tq, Tk]; q [Tq]; k [Tk].
-void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg,
-                      const int64_t* q, const int64_t* k);
+void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg, const int64_t* q,
+                      const int64_t* k);
 }  // namespace detail::cpu
 
 using detail::fail;
@@ -42,9 +42,9 @@ void check_positions(const char* where, const char* name, std::span<const int64_
 }
 
 // Checks bias [H, Tq, Tk] against table [N, H] (N = cfg.num_buckets) and the positions.
-void check_call(const char* where, const char* table_name, const TensorView& table,
-                const char* bias_name, const TensorView& bias, const T5BiasConfig& cfg,
-                std::span<const int64_t> q, std::span<const int64_t> k) {
+void check_call(const char* where, const char* table_name, const TensorView& table, const char* bias_name,
+                const TensorView& bias, const T5BiasConfig& cfg, std::span<const int64_t> q,
+                std::span<const int64_t> k) {
   validate(cfg, where);
   detail::check_float_view(where, table_name, table, 2);
   detail::check_float_view(where, bias_name, bias, 3);
@@ -53,8 +53,7 @@ void check_call(const char* where, const char* table_name, const TensorView& tab
                      std::string(table_name) + ".shape[1] (heads H)");
   detail::check_size(where, bias_name, bias, 1, static_cast<int64_t>(q.size()),
                      "query_positions.size() (Tq)");
-  detail::check_size(where, bias_name, bias, 2, static_cast<int64_t>(k.size()),
-                     "key_positions.size() (Tk)");
+  detail::check_size(where, bias_name, bias, 2, static_cast<int64_t>(k.size()), "key_positions.size() (Tk)");
   check_positions(where, "query_positions", q);
   check_positions(where, "key_positions", k);
 }
@@ -82,8 +81,7 @@ int64_t t5_relative_bucket(int64_t relative_position, const T5BiasConfig& cfg) {
 }
 
 void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg,
-                     std::span<const int64_t> query_positions,
-                     std::span<const int64_t> key_positions) {
+                     std::span<const int64_t> query_positions, std::span<const int64_t> key_positions) {
   constexpr const char* where = "posenc::t5_bias_forward";
   check_call(where, "table", table, "out", out, cfg, query_positions, key_positions);
   detail::check_writable(where, "out", out);
@@ -92,8 +90,7 @@ void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig
 }
 
 void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg,
-                      std::span<const int64_t> query_positions,
-                      std::span<const int64_t> key_positions) {
+                      std::span<const int64_t> query_positions, std::span<const int64_t> key_positions) {
   constexpr const char* where = "posenc::t5_bias_backward";
   check_call(where, "dtable", dtable, "dout", dout, cfg, query_positions, key_positions);
   detail::check_writable(where, "dtable", dtable);

@@ -10,8 +10,7 @@
 namespace posenc {
 
 namespace {
-TensorView make(const void* data, DType dtype, std::initializer_list<int64_t> shape,
-                Device device) {
+TensorView make(const void* data, DType dtype, std::initializer_list<int64_t> shape, Device device) {
   if (shape.size() > static_cast<size_t>(kMaxDims))
     detail::fail("posenc::TensorView", "ndim", std::to_string(shape.size()),
                  "0 .. " + std::to_string(kMaxDims));
@@ -23,16 +22,15 @@ TensorView make(const void* data, DType dtype, std::initializer_list<int64_t> sh
   size_t d = 0;
   for (int64_t s : shape) {
     if (s < 0)
-      detail::fail("posenc::TensorView", "shape[" + std::to_string(d) + "]", std::to_string(s),
-                   ">= 0");
+      detail::fail("posenc::TensorView", "shape[" + std::to_string(d) + "]", std::to_string(s), ">= 0");
     v.shape[d++] = s;
   }
   return v;
 }
 }  // namespace
 
-TensorView TensorView::contiguous(const void* data, DType dtype,
-                                  std::initializer_list<int64_t> shape, Device device) {
+TensorView TensorView::contiguous(const void* data, DType dtype, std::initializer_list<int64_t> shape,
+                                  Device device) {
   TensorView v = make(data, dtype, shape, device);
   int64_t stride = 1;
   for (int d = v.ndim - 1; d >= 0; --d) {
@@ -113,9 +111,8 @@ void check_size(const char* where, const char* name, const TensorView& v, int di
 }
 
 void check_writable(const char* where, const char* name, const TensorView& v) {
-  // Distinct indices map to distinct addresses iff, with dims sorted by |stride|, each |stride| is
-  // at least the extent spanned by the smaller dims (a sufficient check, exact for all row-major
-  // permutations).
+  // Distinct indices map to distinct addresses iff, with dims sorted by |stride|, each |stride| is at
+  // least the extent spanned by the smaller dims (a sufficient check, exact for all row-major permutations).
   std::vector<int> dims;
   for (int d = 0; d < v.ndim; ++d)
     if (v.size(d) > 1) dims.push_back(d);

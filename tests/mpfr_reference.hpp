@@ -62,8 +62,7 @@ inline int64_t ref_num_frequencies(posenc::SinusoidalPreset preset, int64_t d) {
 // out = omega_i of the preset at kPrec bits:
 //   Vaswani, Marian:        base^(-2i/d)
 //   Fairseq, Tensor2Tensor: exp(-i ln(base) / max(h - 1, 1)), h = floor(d/2)
-inline void ref_frequency(mpfr_ptr out, posenc::SinusoidalPreset preset, double base, int64_t d,
-                          int64_t i) {
+inline void ref_frequency(mpfr_ptr out, posenc::SinusoidalPreset preset, double base, int64_t d, int64_t i) {
   Mp b, t;
   mpfr_set_d(b, base, MPFR_RNDN);  // base is a double: exact
   if (preset == posenc::SinusoidalPreset::Vaswani || preset == posenc::SinusoidalPreset::Marian) {

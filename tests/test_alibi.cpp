@@ -22,8 +22,7 @@ using I = std::vector<int64_t>;
 
 std::string golden_path() {
   const char* env = std::getenv("POSENC_GOLDEN_DIR");
-  return std::string(env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR) +
-         "/hf_reference.json";
+  return std::string(env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR) + "/hf_reference.json";
 }
 
 std::vector<nlohmann::json> golden_cases(const char* kind) {
@@ -63,8 +62,7 @@ std::vector<int64_t> iota(int64_t n, int64_t first = 0) {
 
 std::vector<float> bias(const AlibiConfig& cfg, const std::vector<int64_t>& q,
                         const std::vector<int64_t>& k) {
-  const int64_t H = cfg.num_heads, Tq = static_cast<int64_t>(q.size()),
-                Tk = static_cast<int64_t>(k.size());
+  const int64_t H = cfg.num_heads, Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
   std::vector<float> out(static_cast<size_t>(H * Tq * Tk));
   alibi_bias(TensorView::contiguous(out.data(), DType::F32, {H, Tq, Tk}), cfg, q, k);
   return out;
@@ -149,8 +147,7 @@ TEST(Alibi, NonPowerOfTwoTakesPrefixAndEveryOtherSlopeOfTheNextPower) {
       int64_t n = 1;
       while (n * 2 <= H) n *= 2;
       if (n == H) continue;
-      const std::vector<double> s = alibi_slopes(H, mb), p = alibi_slopes(n, mb),
-                                q = alibi_slopes(2 * n, mb);
+      const std::vector<double> s = alibi_slopes(H, mb), p = alibi_slopes(n, mb), q = alibi_slopes(2 * n, mb);
       for (int64_t h = 0; h < n; ++h) EXPECT_EQ(s[h], p[h]) << H << " " << h;  // bitwise
       for (int64_t h = n; h < H; ++h) EXPECT_EQ(s[h], q[2 * (h - n)]) << H << " " << h;
       for (double v : s) EXPECT_TRUE(v > 0.0 && v < 1.0);
@@ -207,8 +204,7 @@ TEST(Alibi, DecodeStepEqualsTheLastRowOfTheFullMatrix) {
     const auto step = bias(config(H, form, AlibiMask::Causal), {T - 1}, iota(T));
     for (int64_t h = 0; h < H; ++h)
       for (int64_t j = 0; j < T; ++j)
-        ASSERT_EQ(step[static_cast<size_t>(h * T + j)],
-                  full[static_cast<size_t>((h * T + T - 1) * T + j)]);
+        ASSERT_EQ(step[static_cast<size_t>(h * T + j)], full[static_cast<size_t>((h * T + T - 1) * T + j)]);
   }
 }
 
@@ -221,8 +217,7 @@ TEST(Alibi, LowPrecisionDtypesStridesAndThreads) {
     std::vector<uint16_t> o(ref.size());
     alibi_bias(TensorView::contiguous(o.data(), t, {H, Tq, Tk}), cfg, q, k);
     for (size_t n = 0; n < o.size(); ++n)
-      ASSERT_EQ(t == DType::F16 ? f16_bits_to_f32(o[n]) : bf16_bits_to_f32(o[n]),
-                round_to(t, ref[n]));
+      ASSERT_EQ(t == DType::F16 ? f16_bits_to_f32(o[n]) : bf16_bits_to_f32(o[n]), round_to(t, ref[n]));
   }
   // [H, Tq, Tk] viewed inside memory laid out [Tk, Tq, H] (every stride non-unit but one).
   std::vector<float> m(ref.size());
@@ -248,8 +243,7 @@ TEST(Alibi, Errors) {
   const auto q = iota(3), k = iota(5);
   const TensorView out = TensorView::contiguous(buf.data(), DType::F32, {4, 3, 5});
   AlibiConfig cfg = config(4, AlibiForm::Relative, AlibiMask::Causal);
-  expect_error([&] { alibi_bias(out, config(0, AlibiForm::Relative, AlibiMask::None), q, k); },
-               "num_heads");
+  expect_error([&] { alibi_bias(out, config(0, AlibiForm::Relative, AlibiMask::None), q, k); }, "num_heads");
   cfg.masked_value = std::nanf("");
   expect_error([&] { alibi_bias(out, cfg, q, k); }, "masked_value");
   cfg.masked_value = -1e9f;
@@ -268,11 +262,7 @@ TEST(Alibi, Errors) {
       },
       "out.dtype");
   expect_error([&] { alibi_bias(out, cfg, I{0, -1, 2}, k); }, "query_positions[1]");
-  expect_error(
-      [&] {
-        alibi_bias(out, cfg, q, I{0, 1, 2, 3, kMaxPosition + 1});
-      },
-      "key_positions[4]");
+  expect_error([&] { alibi_bias(out, cfg, q, I{0, 1, 2, 3, kMaxPosition + 1}); }, "key_positions[4]");
   expect_error(
       [&] {
         alibi_bias(TensorView::strided(buf.data(), DType::F32, {4, 3, 5}, {0, 5, 1}), cfg, q, k);

@@ -14,12 +14,10 @@ using namespace posenc;
 
 namespace {
 bool same_float(float a, float b) {
-  return (std::isnan(a) && std::isnan(b)) ||
-         std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+  return (std::isnan(a) && std::isnan(b)) || std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
 }
 
-// bf16 by definition: the nearest value with 8 significant bits (ties to even), computed with
-// doubles.
+// bf16 by definition: the nearest value with 8 significant bits (ties to even), computed with doubles.
 float bf16_reference(float f) {
   if (std::isnan(f) || std::isinf(f) || f == 0.0f) return f;
   int e;

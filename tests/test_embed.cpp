@@ -1,6 +1,6 @@
-// The fused embedding step: forward against the unfused formula and the scalar reference (bit for
-// bit in fp32), every PE source, dtypes, strides; backward against the reference, across thread
-// counts, and against finite differences; bad ids and shapes.
+// The fused embedding step: forward against the unfused formula and the scalar reference (bit for bit in
+// fp32), every PE source, dtypes, strides; backward against the reference, across thread counts, and
+// against finite differences; bad ids and shapes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -53,8 +53,8 @@ TEST(Embed, ForwardEqualsUnfusedEmbeddingPlusTableToTheLastBit) {
                 std::bit_cast<uint32_t>(want));
     }
   std::vector<float> ref(out.size());
-  ref::embed_forward(ref.data(), s.E.data(), s.ids.data(), s.scale, s.PE.data(), s.pos.data(),
-                     s.B * s.T, s.C);
+  ref::embed_forward(ref.data(), s.E.data(), s.ids.data(), s.scale, s.PE.data(), s.pos.data(), s.B * s.T,
+                     s.C);
   EXPECT_TRUE(test::bits_equal(out, ref));
 }
 
@@ -68,8 +68,7 @@ TEST(Embed, SinusoidalOnTheFlyEqualsCachedTable) {
   const auto outv = [&](std::vector<float>& o) {
     return TensorView::contiguous(o.data(), DType::F32, {s.B, s.T, s.C});
   };
-  embed_forward(outv(a), s.idv(), s.Ev(), PeSource::sinusoidal(cfg), Positions::offsets(off),
-                s.scale);
+  embed_forward(outv(a), s.idv(), s.Ev(), PeSource::sinusoidal(cfg), Positions::offsets(off), s.scale);
   embed_forward(outv(b), s.idv(), s.Ev(),
                 PeSource::table(TensorView::contiguous(table.data(), DType::F32, {30 + s.T, s.C})),
                 Positions::offsets(off), s.scale);
@@ -90,8 +89,7 @@ TEST(Embed, LowPrecisionAndStridedViews) {
   std::vector<int32_t> ids_t(s.ids.size());
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t t = 0; t < s.T; ++t)
-      ids_t[static_cast<size_t>(t * s.B + b)] =
-          static_cast<int32_t>(s.ids[static_cast<size_t>(b * s.T + t)]);
+      ids_t[static_cast<size_t>(t * s.B + b)] = static_cast<int32_t>(s.ids[static_cast<size_t>(b * s.T + t)]);
   embed_forward(TensorView::strided(otb.data(), DType::F32, {s.B, s.T, s.C}, {s.C, s.B * s.C, 1}),
                 TensorView::strided(ids_t.data(), DType::I32, {s.B, s.T}, {1, s.B}), s.Ev(),
                 PeSource::table(s.PEv()), s.positions(), s.scale);
@@ -122,8 +120,8 @@ TEST(Embed, BackwardMatchesReferenceForAnyThreadCount) {
     test::with_threads(threads, [&] {
       embed_backward(TensorView::contiguous(dE.data(), DType::F32, {s.V, s.C}),
                      TensorView::contiguous(dPE.data(), DType::F32, {s.P, s.C}),
-                     TensorView::contiguous(dout.data(), DType::F32, {s.B, s.T, s.C}), s.idv(),
-                     s.positions(), s.scale);
+                     TensorView::contiguous(dout.data(), DType::F32, {s.B, s.T, s.C}), s.idv(), s.positions(),
+                     s.scale);
     });
     EXPECT_TRUE(test::bits_equal(dE, dE_ref)) << threads << " threads";
     EXPECT_TRUE(test::bits_equal(dPE, dPE_ref)) << threads << " threads";
@@ -131,8 +129,8 @@ TEST(Embed, BackwardMatchesReferenceForAnyThreadCount) {
   // Rows of ids that do not occur are untouched (no zero-fill).
   std::vector<float> dE = dE0;
   embed_backward(TensorView::contiguous(dE.data(), DType::F32, {s.V, s.C}), TensorView{},
-                 TensorView::contiguous(dout.data(), DType::F32, {s.B, s.T, s.C}), s.idv(),
-                 s.positions(), s.scale);
+                 TensorView::contiguous(dout.data(), DType::F32, {s.B, s.T, s.C}), s.idv(), s.positions(),
+                 s.scale);
   for (int64_t v = 0; v < s.V; ++v) {
     if (std::find(s.ids.begin(), s.ids.end(), v) != s.ids.end()) continue;
     for (int64_t c = 0; c < s.C; ++c)
@@ -152,12 +150,12 @@ TEST(Embed, BackwardAgreesWithFiniteDifferences) {
   std::vector<float> dE(s.E.size(), 0.0f), dPE(s.PE.size(), 0.0f);
   embed_backward(TensorView::contiguous(dE.data(), DType::F32, {s.V, s.C}),
                  TensorView::contiguous(dPE.data(), DType::F32, {s.P, s.C}),
-                 TensorView::contiguous(G.data(), DType::F32, {s.B, s.T, s.C}), s.idv(),
-                 s.positions(), s.scale);
-  // The loss is linear, so central differences are exact up to fp32 rounding of the perturbed
-  // values and of E * scale + PE (|.| < 2 + sqrt(C)): about 2^-21 per token, times the <= 4 tokens
-  // sharing a row, divided by 2h = 1: ~4e-6 for dE (outputs up to ~6 with scale = sqrt(24)) and
-  // ~1e-6 for dPE, so the bounds 1e-4 and 1e-5 hold with margin.
+                 TensorView::contiguous(G.data(), DType::F32, {s.B, s.T, s.C}), s.idv(), s.positions(),
+                 s.scale);
+  // The loss is linear, so central differences are exact up to fp32 rounding of the perturbed values and
+  // of E * scale + PE (|.| < 2 + sqrt(C)): about 2^-21 per token, times the <= 4 tokens sharing a row,
+  // divided by 2h = 1: ~4e-6 for dE (outputs up to ~6 with scale = sqrt(24)) and ~1e-6 for dPE, so the
+  // bounds 1e-4 and 1e-5 hold with margin.
   const float h = 0.5f;
   for (int64_t v : {s.ids[0], int64_t{11}})
     for (int64_t c = 0; c < s.C; ++c) {
@@ -201,42 +199,40 @@ TEST(Embed, BadIdsShapesAndDtypesAreErrors) {
     EXPECT_NE(e.allowed().find("0 .. 96"), std::string::npos);
   }
   bad[13] = -1;
-  EXPECT_THROW(embed_forward(outv, TensorView::contiguous(bad.data(), DType::I64, {s.B, s.T}),
-                             s.Ev(), PeSource::table(s.PEv()), s.positions(), 1.0f),
-               Error);
-  // ids as floats, ids of the wrong shape, E with another C, a PE table with another C.
-  EXPECT_THROW(embed_forward(outv, TensorView::contiguous(s.E.data(), DType::F32, {s.B, s.T}),
-                             s.Ev(), PeSource::table(s.PEv()), s.positions(), 1.0f),
-               Error);
-  EXPECT_THROW(embed_forward(outv, TensorView::contiguous(s.ids.data(), DType::I64, {s.T, s.B}),
-                             s.Ev(), PeSource::table(s.PEv()), s.positions(), 1.0f),
-               Error);
-  EXPECT_THROW(embed_forward(outv, s.idv(),
-                             TensorView::contiguous(s.E.data(), DType::F32, {s.V / 2, s.C * 2}),
+  EXPECT_THROW(embed_forward(outv, TensorView::contiguous(bad.data(), DType::I64, {s.B, s.T}), s.Ev(),
                              PeSource::table(s.PEv()), s.positions(), 1.0f),
                Error);
-  EXPECT_THROW(embed_forward(outv, s.idv(), s.Ev(),
-                             PeSource::table(TensorView::contiguous(s.PE.data(), DType::F32,
-                                                                    {s.P * 2, s.C / 2})),
-                             s.positions(), 1.0f),
+  // ids as floats, ids of the wrong shape, E with another C, a PE table with another C.
+  EXPECT_THROW(embed_forward(outv, TensorView::contiguous(s.E.data(), DType::F32, {s.B, s.T}), s.Ev(),
+                             PeSource::table(s.PEv()), s.positions(), 1.0f),
                Error);
-  // A position past the table, a non-finite scale, an output that aliases itself.
-  EXPECT_THROW(embed_forward(outv, s.idv(), s.Ev(), PeSource::table(s.PEv()),
-                             Positions::offset(s.P - s.T + 1), 1.0f),
-               Error);
-  EXPECT_THROW(embed_forward(outv, s.idv(), s.Ev(), PeSource::table(s.PEv()), s.positions(), NAN),
+  EXPECT_THROW(embed_forward(outv, TensorView::contiguous(s.ids.data(), DType::I64, {s.T, s.B}), s.Ev(),
+                             PeSource::table(s.PEv()), s.positions(), 1.0f),
                Error);
   EXPECT_THROW(
-      embed_forward(TensorView::strided(out.data(), DType::F32, {s.B, s.T, s.C}, {0, s.C, 1}),
-                    s.idv(), s.Ev(), PeSource::table(s.PEv()), s.positions(), 1.0f),
+      embed_forward(outv, s.idv(), TensorView::contiguous(s.E.data(), DType::F32, {s.V / 2, s.C * 2}),
+                    PeSource::table(s.PEv()), s.positions(), 1.0f),
       Error);
+  EXPECT_THROW(
+      embed_forward(outv, s.idv(), s.Ev(),
+                    PeSource::table(TensorView::contiguous(s.PE.data(), DType::F32, {s.P * 2, s.C / 2})),
+                    s.positions(), 1.0f),
+      Error);
+  // A position past the table, a non-finite scale, an output that aliases itself.
+  EXPECT_THROW(
+      embed_forward(outv, s.idv(), s.Ev(), PeSource::table(s.PEv()), Positions::offset(s.P - s.T + 1), 1.0f),
+      Error);
+  EXPECT_THROW(embed_forward(outv, s.idv(), s.Ev(), PeSource::table(s.PEv()), s.positions(), NAN), Error);
+  EXPECT_THROW(embed_forward(TensorView::strided(out.data(), DType::F32, {s.B, s.T, s.C}, {0, s.C, 1}),
+                             s.idv(), s.Ev(), PeSource::table(s.PEv()), s.positions(), 1.0f),
+               Error);
   // Backward: dE of another width; ids out of range.
   std::vector<float> dE(s.E.size());
-  EXPECT_THROW(embed_backward(TensorView::contiguous(dE.data(), DType::F32, {s.V * 2, s.C / 2}),
-                              TensorView{}, outv, s.idv(), s.positions(), 1.0f),
+  EXPECT_THROW(embed_backward(TensorView::contiguous(dE.data(), DType::F32, {s.V * 2, s.C / 2}), TensorView{},
+                              outv, s.idv(), s.positions(), 1.0f),
                Error);
-  EXPECT_THROW(embed_backward(
-                   TensorView::contiguous(dE.data(), DType::F32, {s.V, s.C}), TensorView{}, outv,
-                   TensorView::contiguous(bad.data(), DType::I64, {s.B, s.T}), s.positions(), 1.0f),
-               Error);
+  EXPECT_THROW(
+      embed_backward(TensorView::contiguous(dE.data(), DType::F32, {s.V, s.C}), TensorView{}, outv,
+                     TensorView::contiguous(bad.data(), DType::I64, {s.B, s.T}), s.positions(), 1.0f),
+      Error);
 }

@@ -11,8 +11,7 @@
 using namespace posenc;
 
 namespace {
-// Runs f, expects a posenc::Error, and checks the argument it names and that value/allowed are
-// stated.
+// Runs f, expects a posenc::Error, and checks the argument it names and that value/allowed are stated.
 template <typename F>
 void expect_error(F&& f, const std::string& argument, const std::string& value_substr = "") {
   try {
@@ -20,8 +19,7 @@ void expect_error(F&& f, const std::string& argument, const std::string& value_s
     ADD_FAILURE() << "no error for " << argument;
   } catch (const Error& e) {
     EXPECT_EQ(e.argument(), argument) << e.what();
-    if (!value_substr.empty())
-      EXPECT_NE(e.value().find(value_substr), std::string::npos) << e.what();
+    if (!value_substr.empty()) EXPECT_NE(e.value().find(value_substr), std::string::npos) << e.what();
     EXPECT_FALSE(e.allowed().empty()) << e.what();
     const std::string msg = e.what();
     EXPECT_NE(msg.find(argument), std::string::npos) << msg;
@@ -77,8 +75,7 @@ TEST(Errors, Positions) {
   const std::vector<int64_t> ids{0, 1, 2, -1, 0, 1, 2, 3};
   expect_error(
       [&] {
-        sinusoidal_add(xv, c,
-                       Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {2, 4})));
+        sinusoidal_add(xv, c, Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {2, 4})));
       },
       "position ids[0, 3]", "-1");
 }
@@ -96,13 +93,11 @@ TEST(Errors, ShapesStridesDtypesDevices) {
         sinusoidal_table(TensorView::contiguous(out.data(), DType::I32, {4, 8}), c, 0);
       },
       "out.dtype", "i32");
-  expect_error(
-      [&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {32}), c, 0); },
-      "out.ndim", "1");
+  expect_error([&] { sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {32}), c, 0); },
+               "out.ndim", "1");
   expect_error(
       [&] {
-        sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}, Device::CUDA), c,
-                         0);
+        sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {4, 8}, Device::CUDA), c, 0);
       },
       "out.device", "cuda");
   expect_error(
@@ -125,8 +120,7 @@ TEST(Errors, ShapesStridesDtypesDevices) {
   std::vector<float> x(2 * 4 * 8);
   expect_error(
       [&] {
-        sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {2, 4, 16}), c,
-                       Positions::offset());
+        sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {2, 4, 16}), c, Positions::offset());
       },
       "x.shape[2]", "16");
   expect_error([] { set_num_threads(0); }, "n", "0");

@@ -131,17 +131,15 @@ struct SweepStats {
 void check_value(float got, float cr, SweepStats& st, const std::string& where) {
   ++st.values;
   const int64_t steps = posenc_test::ulp_steps(got, cr);
-  const bool ok =
-      !std::isnan(got) &&
-      std::fabs(static_cast<double>(got) - static_cast<double>(cr)) <= posenc_test::ulp_f32(cr) &&
-      steps <= 1;
+  const bool ok = !std::isnan(got) &&
+                  std::fabs(static_cast<double>(got) - static_cast<double>(cr)) <= posenc_test::ulp_f32(cr) &&
+                  steps <= 1;
   if (got != cr) ++st.not_correctly_rounded;
   if (!std::isnan(got)) st.max_steps = std::max(st.max_steps, steps);
   if (!ok) {
     if (++st.failures <= 8) {
       char buf[160];
-      std::snprintf(buf, sizeof buf,
-                    ": got %.9g (0x%08x), correctly rounded %.9g (0x%08x), %lld ulp\n",
+      std::snprintf(buf, sizeof buf, ": got %.9g (0x%08x), correctly rounded %.9g (0x%08x), %lld ulp\n",
                     static_cast<double>(got), std::bit_cast<uint32_t>(got), static_cast<double>(cr),
                     std::bit_cast<uint32_t>(cr), static_cast<long long>(steps));
       st.first_failures += where + buf;
@@ -154,8 +152,7 @@ void check_table_against_mpfr(const SinusoidalConfig& cfg, std::span<const int64
                               const std::deque<Mp>& om, SweepStats& st) {
   const int64_t n_pos = static_cast<int64_t>(positions.size()), d = cfg.dim;
   std::vector<float> out(static_cast<size_t>(n_pos * d), std::numeric_limits<float>::quiet_NaN());
-  posenc::sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {n_pos, d}), cfg,
-                           positions);
+  posenc::sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {n_pos, d}), cfg, positions);
   const int64_t h = static_cast<int64_t>(om.size());
   std::vector<posenc_test::SinCosF> ref(static_cast<size_t>(h));
   for (int64_t n = 0; n < n_pos; ++n) {
@@ -172,13 +169,11 @@ void check_table_against_mpfr(const SinusoidalConfig& cfg, std::span<const int64
         ++st.values;
         continue;
       }
-      const std::string where =
-          describe(cfg) + " pos=" + std::to_string(pos) + " col=" + std::to_string(j);
+      const std::string where = describe(cfg) + " pos=" + std::to_string(pos) + " col=" + std::to_string(j);
       if (c.kind == Column::Zero && got != 0.0f) {  // the padding column of odd dims: exactly zero
         ++st.values;
         ++st.not_correctly_rounded;
-        if (++st.failures <= 8)
-          st.first_failures += where + ": zero column holds a nonzero value\n";
+        if (++st.failures <= 8) st.first_failures += where + ": zero column holds a nonzero value\n";
         continue;
       }
       check_value(got, cr, st, where);
@@ -210,8 +205,7 @@ void run_sweep(const std::vector<SinusoidalConfig>& cfgs, uint64_t seed) {
     total.not_correctly_rounded += st.not_correctly_rounded;
   }
   std::printf("[ sweep    ] total %lld values, %lld not correctly rounded\n",
-              static_cast<long long>(total.values),
-              static_cast<long long>(total.not_correctly_rounded));
+              static_cast<long long>(total.values), static_cast<long long>(total.not_correctly_rounded));
 }
 
 std::vector<SinusoidalConfig> vaswani_configs(double base) {
@@ -232,8 +226,7 @@ TEST(ExactMpfr, VaswaniNonIntegerBase) {
 
 TEST(ExactMpfr, Marian) {
   std::vector<SinusoidalConfig> v;
-  for (int64_t d : {2, 3, 63, 64, 1024})
-    v.push_back(make_cfg(SinusoidalPreset::Marian, 10000.0, d));
+  for (int64_t d : {2, 3, 63, 64, 1024}) v.push_back(make_cfg(SinusoidalPreset::Marian, 10000.0, d));
   v.push_back(make_cfg(SinusoidalPreset::Marian, 500000.0, 127));
   v.push_back(make_cfg(SinusoidalPreset::Marian, 1234.5, 65));
   run_sweep(v, 400);
@@ -241,8 +234,7 @@ TEST(ExactMpfr, Marian) {
 
 TEST(ExactMpfr, Fairseq) {
   std::vector<SinusoidalConfig> v;
-  for (int64_t d : {2, 3, 4, 64, 65, 128, 1024})
-    v.push_back(make_cfg(SinusoidalPreset::Fairseq, 10000.0, d));
+  for (int64_t d : {2, 3, 4, 64, 65, 128, 1024}) v.push_back(make_cfg(SinusoidalPreset::Fairseq, 10000.0, d));
   v.push_back(make_cfg(SinusoidalPreset::Fairseq, 500000.0, 128));
   v.push_back(make_cfg(SinusoidalPreset::Fairseq, 1234.5, 129));
   run_sweep(v, 500);
@@ -269,9 +261,9 @@ TEST(ExactMpfr, ExtremeBases) {
 // A base near the largest double: still a valid base, so the promise holds there too. (ln(base) ~
 // 709: exact::log evaluates exp(-709.7), whose double-double is subnormal; see DdLogHugeArguments.)
 TEST(ExactMpfr, BaseNearDoubleMax) {
-  run_sweep({make_cfg(SinusoidalPreset::Vaswani, 1.7e308, 1024),
-             make_cfg(SinusoidalPreset::Fairseq, 1.7e308, 64)},
-            800);
+  run_sweep(
+      {make_cfg(SinusoidalPreset::Vaswani, 1.7e308, 1024), make_cfg(SinusoidalPreset::Fairseq, 1.7e308, 64)},
+      800);
 }
 
 // ---- frequencies and the double-double layer
@@ -305,8 +297,8 @@ TEST(ExactMpfr, FrequenciesMatchMpfr) {
       }
     }
   }
-  std::printf("[ freq     ] %lld frequencies, %lld not the nearest double\n",
-              static_cast<long long>(checked), static_cast<long long>(not_nearest));
+  std::printf("[ freq     ] %lld frequencies, %lld not the nearest double\n", static_cast<long long>(checked),
+              static_cast<long long>(not_nearest));
 }
 
 // |dd - ref| of a double-double against an MPFR value (exact: hi + lo is formed at 256 bits).
@@ -337,8 +329,7 @@ TEST(ExactMpfr, DdExpMatchesMpfr) {
   for (int n = 0; n < 3000; ++n) args.push_back(wide(rng));
   for (int n = 0; n < 3000; ++n) args.push_back(mid(rng));
   for (int n = 0; n < 500; ++n) args.push_back(tiny(rng));
-  for (double b :
-       {1.0001, 1234.5, 10000.0, 500000.0})  // the exponents a Fairseq table of d = 128 uses
+  for (double b : {1.0001, 1234.5, 10000.0, 500000.0})  // the exponents a Fairseq table of d = 128 uses
     for (int i = 0; i < 64; ++i) args.push_back(-i * std::log(b) / 63.0);
   double worst = 0;
   for (double x : args) {
@@ -378,8 +369,8 @@ void check_dd_log(double lo_exp, double hi_exp, uint64_t seed, int n) {
                     << " of max(|ln a|, 1)";
   }
   EXPECT_EQ(failures, 0);
-  std::printf("[ dd log   ] a in [2^%g, 2^%g]: worst error 2^%.1f of max(|ln a|, 1)\n", lo_exp,
-              hi_exp, std::log2(worst));
+  std::printf("[ dd log   ] a in [2^%g, 2^%g]: worst error 2^%.1f of max(|ln a|, 1)\n", lo_exp, hi_exp,
+              std::log2(worst));
 }
 
 TEST(ExactMpfr, DdLogMatchesMpfr) {
@@ -407,9 +398,9 @@ TEST(ExactMpfr, DdLogHugeArguments) {
 TEST(ExactMpfr, SincosPosMatchesMpfr) {
   double worst_rel = 0;
   int failures = 0;
-  for (SinusoidalConfig cfg : {make_cfg(SinusoidalPreset::Vaswani, 10000.0, 128),
-                               make_cfg(SinusoidalPreset::Fairseq, 500000.0, 64),
-                               make_cfg(SinusoidalPreset::Vaswani, 1234.5, 16)}) {
+  for (SinusoidalConfig cfg :
+       {make_cfg(SinusoidalPreset::Vaswani, 10000.0, 128), make_cfg(SinusoidalPreset::Fairseq, 500000.0, 64),
+        make_cfg(SinusoidalPreset::Vaswani, 1234.5, 16)}) {
     const std::deque<Mp> om = ref_frequencies(cfg);
     const std::vector<int64_t> positions = sweep_positions(om, 60, 31);
     for (const Mp& w : om) {
@@ -429,8 +420,8 @@ TEST(ExactMpfr, SincosPosMatchesMpfr) {
           const double ref = std::fabs(mpfr_get_d(r, MPFR_RNDN));
           if (ref > 0) worst_rel = std::max(worst_rel, err / ref);
           if (err > 0x1p-50 * ref + 0x1p-70 && ++failures <= 5)
-            ADD_FAILURE() << "sincos_pos(" << pos << ", " << om_dd.hi << " + " << om_dd.lo
-                          << "): got " << g << ", error " << err;
+            ADD_FAILURE() << "sincos_pos(" << pos << ", " << om_dd.hi << " + " << om_dd.lo << "): got " << g
+                          << ", error " << err;
         }
       }
     }
@@ -458,8 +449,7 @@ TEST(ExactMpfr, HfCompatIsNotExactAtLargePositions) {
     int64_t max_exact = 0, max_hf = 0;
     for (int64_t j = 0; j < 128; ++j) {
       const Column c = posenc_test::ref_column(preset, 128, j);
-      const posenc_test::SinCosF r =
-          posenc_test::ref_sincos_f32(om[static_cast<size_t>(c.freq)], 100000);
+      const posenc_test::SinCosF r = posenc_test::ref_sincos_f32(om[static_cast<size_t>(c.freq)], 100000);
       const float cr = c.kind == Column::Sin ? r.sin : r.cos;
       max_exact = std::max(max_exact, posenc_test::ulp_steps(a[static_cast<size_t>(j)], cr));
       max_hf = std::max(max_hf, posenc_test::ulp_steps(b[static_cast<size_t>(j)], cr));
@@ -481,8 +471,7 @@ uint16_t ref_f16_bits(float f) {
   const double a = std::fabs(static_cast<double>(f));
   if (a == 0) return sign;
   const int e = std::ilogb(a);
-  const double q =
-      std::ldexp(1.0, std::max(e, -14) - 10);  // spacing of f16 at a (2^-24 if subnormal)
+  const double q = std::ldexp(1.0, std::max(e, -14) - 10);  // spacing of f16 at a (2^-24 if subnormal)
   const double r = std::nearbyint(a / q) * q;
   if (r >= 65520.0) return sign | 0x7c00;  // unreachable for |values| <= 1, kept for completeness
   if (r == 0) return sign;
@@ -535,29 +524,26 @@ TEST(ExactMpfr, HalfPrecisionIsRoundedF32) {
   std::uniform_int_distribution<int64_t> any(0, kMaxPos);
   for (int n = 0; n < 200; ++n) positions.push_back(any(rng));
   const int64_t n_pos = static_cast<int64_t>(positions.size());
-  for (SinusoidalConfig cfg : {make_cfg(SinusoidalPreset::Vaswani, 10000.0, 64),
-                               make_cfg(SinusoidalPreset::Marian, 500000.0, 63),
-                               make_cfg(SinusoidalPreset::Fairseq, 1234.5, 65)}) {
+  for (SinusoidalConfig cfg :
+       {make_cfg(SinusoidalPreset::Vaswani, 10000.0, 64), make_cfg(SinusoidalPreset::Marian, 500000.0, 63),
+        make_cfg(SinusoidalPreset::Fairseq, 1234.5, 65)}) {
     for (Precision prec : {Precision::Exact, Precision::HfCompat}) {
       cfg.precision = prec;
       const int64_t d = cfg.dim;
       std::vector<float> f32(static_cast<size_t>(n_pos * d));
       std::vector<uint16_t> f16(f32.size(), 0xffff), bf16(f32.size(), 0xffff);
-      posenc::sinusoidal_table(TensorView::contiguous(f32.data(), DType::F32, {n_pos, d}), cfg,
-                               positions);
-      posenc::sinusoidal_table(TensorView::contiguous(f16.data(), DType::F16, {n_pos, d}), cfg,
-                               positions);
-      posenc::sinusoidal_table(TensorView::contiguous(bf16.data(), DType::BF16, {n_pos, d}), cfg,
-                               positions);
+      posenc::sinusoidal_table(TensorView::contiguous(f32.data(), DType::F32, {n_pos, d}), cfg, positions);
+      posenc::sinusoidal_table(TensorView::contiguous(f16.data(), DType::F16, {n_pos, d}), cfg, positions);
+      posenc::sinusoidal_table(TensorView::contiguous(bf16.data(), DType::BF16, {n_pos, d}), cfg, positions);
       int bad = 0;
       for (size_t k = 0; k < f32.size() && bad < 5; ++k) {
         if (f16[k] != ref_f16_bits(f32[k]) || bf16[k] != ref_bf16_bits(f32[k])) {
           ++bad;
           ADD_FAILURE() << describe(cfg) << " precision " << static_cast<int>(prec) << " pos "
-                        << positions[k / static_cast<size_t>(d)] << " col " << k % d << ": f32 "
-                        << f32[k] << " -> f16 0x" << std::hex << f16[k] << " (expected 0x"
-                        << ref_f16_bits(f32[k]) << "), bf16 0x" << bf16[k] << " (expected 0x"
-                        << ref_bf16_bits(f32[k]) << ")" << std::dec;
+                        << positions[k / static_cast<size_t>(d)] << " col " << k % d << ": f32 " << f32[k]
+                        << " -> f16 0x" << std::hex << f16[k] << " (expected 0x" << ref_f16_bits(f32[k])
+                        << "), bf16 0x" << bf16[k] << " (expected 0x" << ref_bf16_bits(f32[k]) << ")"
+                        << std::dec;
         }
       }
     }
@@ -597,18 +583,17 @@ void check_strided(const SinusoidalConfig& cfg, DType dt, std::span<const int64_
   std::vector<T> ref(static_cast<size_t>(n_pos * d));
   posenc::sinusoidal_table(TensorView::contiguous(ref.data(), dt, {n_pos, d}), cfg, positions);
   std::vector<T> buf(static_cast<size_t>(buf_size), sentinel<T>());
-  posenc::sinusoidal_table(TensorView::strided(buf.data() + offset, dt, {n_pos, d}, {s_n, s_j}),
-                           cfg, positions);
+  posenc::sinusoidal_table(TensorView::strided(buf.data() + offset, dt, {n_pos, d}, {s_n, s_j}), cfg,
+                           positions);
   std::vector<bool> in_view(buf.size(), false);
   int bad = 0;
   for (int64_t n = 0; n < n_pos; ++n) {
     for (int64_t j = 0; j < d; ++j) {
       const int64_t k = offset + n * s_n + j * s_j;
       in_view[static_cast<size_t>(k)] = true;
-      if (bits_of(buf[static_cast<size_t>(k)]) != bits_of(ref[static_cast<size_t>(n * d + j)]) &&
-          ++bad <= 5)
-        ADD_FAILURE() << what << " " << describe(cfg) << " dtype " << posenc::dtype_name(dt)
-                      << ": element [" << n << ", " << j << "] differs from the contiguous table";
+      if (bits_of(buf[static_cast<size_t>(k)]) != bits_of(ref[static_cast<size_t>(n * d + j)]) && ++bad <= 5)
+        ADD_FAILURE() << what << " " << describe(cfg) << " dtype " << posenc::dtype_name(dt) << ": element ["
+                      << n << ", " << j << "] differs from the contiguous table";
     }
   }
   for (size_t k = 0; k < buf.size(); ++k)
@@ -631,9 +616,9 @@ TEST(ExactMpfr, StridedOutputViews) {
   std::vector<int64_t> positions;
   for (int64_t p = 0; p < 40; ++p) positions.push_back(p * 997 % 5000);
   positions.push_back(kMaxPos);
-  for (SinusoidalConfig cfg : {make_cfg(SinusoidalPreset::Vaswani, 10000.0, 64),
-                               make_cfg(SinusoidalPreset::Fairseq, 10000.0, 65),
-                               make_cfg(SinusoidalPreset::Marian, 1234.5, 33)}) {
+  for (SinusoidalConfig cfg :
+       {make_cfg(SinusoidalPreset::Vaswani, 10000.0, 64), make_cfg(SinusoidalPreset::Fairseq, 10000.0, 65),
+        make_cfg(SinusoidalPreset::Marian, 1234.5, 33)}) {
     check_all_views<float>(cfg, DType::F32, positions);
     check_all_views<uint16_t>(cfg, DType::F16, positions);
     check_all_views<uint16_t>(cfg, DType::BF16, positions);
@@ -651,8 +636,7 @@ TEST(ExactMpfr, EntryPointsAgree) {
     std::vector<int64_t> positions;
     for (int64_t n = 0; n < n_pos; ++n) positions.push_back(first + n);
     std::vector<float> a(static_cast<size_t>(n_pos * d)), b(a.size());
-    posenc::sinusoidal_table(TensorView::contiguous(a.data(), DType::F32, {n_pos, d}), cfg,
-                             positions);
+    posenc::sinusoidal_table(TensorView::contiguous(a.data(), DType::F32, {n_pos, d}), cfg, positions);
     posenc::sinusoidal_table(TensorView::contiguous(b.data(), DType::F32, {n_pos, d}), cfg, first);
     for (size_t k = 0; k < a.size(); ++k)
       ASSERT_EQ(std::bit_cast<uint32_t>(a[k]), std::bit_cast<uint32_t>(b[k]))

@@ -28,8 +28,7 @@ using posenc::Precision;
 using posenc::SinusoidalConfig;
 using posenc::SinusoidalPreset;
 
-constexpr double kBase =
-    10000.0;  // the README's formula: frequency i = exp(-i ln(10000) / (dim/2 - 1))
+constexpr double kBase = 10000.0;  // the README's formula: frequency i = exp(-i ln(10000) / (dim/2 - 1))
 
 // The golden folder: $POSENC_GOLDEN_DIR if set, else the compile definition (../shared/golden).
 std::string golden_path() {
@@ -72,8 +71,7 @@ struct Case {
 };
 
 Case parse(const nlohmann::json& c) {
-  Case k{c.at("name").get<std::string>(), c.at("dim").get<int64_t>(),
-         c.at("num_embeddings").get<int64_t>(),
+  Case k{c.at("name").get<std::string>(), c.at("dim").get<int64_t>(), c.at("num_embeddings").get<int64_t>(),
          c.at("padding_idx").is_null() ? -1 : c.at("padding_idx").get<int64_t>(),
          c.at("table").get<std::vector<std::vector<double>>>()};
   return k;
@@ -144,8 +142,8 @@ TEST(GoldenFairseq, HfCompatMatchesHuggingFace) {
         const double g = got[static_cast<size_t>(r * k.dim + j)];
         const double want = k.table[static_cast<size_t>(r)][static_cast<size_t>(j)];
         worst = std::max(worst, std::fabs(g - want));
-        EXPECT_LE(std::fabs(g - want), 0x1p-22) << k.name << " HfCompat row " << r << " column "
-                                                << j << ": got " << g << ", HF " << want;
+        EXPECT_LE(std::fabs(g - want), 0x1p-22)
+            << k.name << " HfCompat row " << r << " column " << j << ": got " << g << ", HF " << want;
       }
     }
     std::printf("[ golden   ] %s HfCompat: max |posenc - HF| = %.3g\n", k.name.c_str(), worst);
@@ -174,8 +172,7 @@ TEST(GoldenFairseq, ExactMatchesHuggingFaceWithinItsFloat32Error) {
       if (r == k.padding_idx) continue;
       for (int64_t j = 0; j < 2 * h; ++j) {
         const ColumnInfo ci = column_info(k.dim, r, j);
-        const double tol =
-            std::fabs(ci.angle) * (static_cast<double>(ci.i) * e + 1.5) * 0x1p-23 + 0x1p-22;
+        const double tol = std::fabs(ci.angle) * (static_cast<double>(ci.i) * e + 1.5) * 0x1p-23 + 0x1p-22;
         const double g = got[static_cast<size_t>(r * k.dim + j)];
         const double want = k.table[static_cast<size_t>(r)][static_cast<size_t>(j)];
         worst_ratio = std::max(worst_ratio, std::fabs(g - want) / tol);
@@ -183,8 +180,7 @@ TEST(GoldenFairseq, ExactMatchesHuggingFaceWithinItsFloat32Error) {
             << k.name << " Exact row " << r << " column " << j << ": got " << g << ", HF " << want;
       }
     }
-    std::printf("[ golden   ] %s Exact: max |posenc - HF| / tolerance = %.3f\n", k.name.c_str(),
-                worst_ratio);
+    std::printf("[ golden   ] %s Exact: max |posenc - HF| / tolerance = %.3f\n", k.name.c_str(), worst_ratio);
   }
 }
 

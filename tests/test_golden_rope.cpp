@@ -112,8 +112,8 @@ RopeConfig config_of(const json& c) {
                                          : 10000.0;
   if (has(c, "rotary_dim")) cfg.rotary_dim = c.at("rotary_dim").get<int64_t>();
   if (has(c, "partial_rotary_factor"))  // HF: dim = int(head_dim * partial_rotary_factor)
-    cfg.rotary_dim = static_cast<int64_t>(static_cast<double>(cfg.head_dim) *
-                                          c.at("partial_rotary_factor").get<double>());
+    cfg.rotary_dim =
+        static_cast<int64_t>(static_cast<double>(cfg.head_dim) * c.at("partial_rotary_factor").get<double>());
   if (has(c, "max_position_embeddings"))
     cfg.max_position_embeddings = c.at("max_position_embeddings").get<int64_t>();
   RopeScaling& s = cfg.scaling;
@@ -150,14 +150,11 @@ RopeConfig config_of(const json& c) {
   opt("mscale_all_dim", s.mscale_all_dim);
   if (has(params, "truncate")) s.truncate = params.at("truncate").get<bool>();
   if (has(params, "original_max_position_embeddings"))
-    s.original_max_position_embeddings =
-        params.at("original_max_position_embeddings").get<int64_t>();
+    s.original_max_position_embeddings = params.at("original_max_position_embeddings").get<int64_t>();
   if (has(c, "original_max_position_embeddings"))  // Phi-3 keeps it beside the dict; HF prefers it
     s.original_max_position_embeddings = c.at("original_max_position_embeddings").get<int64_t>();
-  if (has(params, "short_factor"))
-    s.short_factor = params.at("short_factor").get<std::vector<double>>();
-  if (has(params, "long_factor"))
-    s.long_factor = params.at("long_factor").get<std::vector<double>>();
+  if (has(params, "short_factor")) s.short_factor = params.at("short_factor").get<std::vector<double>>();
+  if (has(params, "long_factor")) s.long_factor = params.at("long_factor").get<std::vector<double>>();
   if (cfg.rotary_dim == cfg.head_dim) cfg.rotary_dim = 0;
   return cfg;
 }
@@ -192,19 +189,17 @@ Freqs freqs_for(const Case& k, const json& c) {
   RopeConfig cfg = k.cfg;
   cfg.precision = Precision::Exact;
   const RopeFrequencies e = rope_frequencies(cfg, k.seq_len);
-  Freqs f{
-      has(c, "inv_freq") ? c.at("inv_freq").get<std::vector<double>>()
-                         : std::vector<double>(e.inv_freq_f32.begin(), e.inv_freq_f32.end()),
-      e.inv_freq,
-      has(c, "attention_scaling") ? c.at("attention_scaling").get<double>() : e.attention_scaling};
+  Freqs f{has(c, "inv_freq") ? c.at("inv_freq").get<std::vector<double>>()
+                             : std::vector<double>(e.inv_freq_f32.begin(), e.inv_freq_f32.end()),
+          e.inv_freq,
+          has(c, "attention_scaling") ? c.at("attention_scaling").get<double>() : e.attention_scaling};
   return f;
 }
 
 double cos_sin_tol(const Freqs& f, Precision p, int64_t pos, size_t i) {
   const double w = f.hf[i], P = static_cast<double>(pos);
   double t = 2e-6 + P * ulp_f32(static_cast<float>(w));
-  if (p == Precision::Exact)
-    t += P * std::fabs(w - f.exact[i]) + ulp_f32(static_cast<float>(P * w));
+  if (p == Precision::Exact) t += P * std::fabs(w - f.exact[i]) + ulp_f32(static_cast<float>(P * w));
   return std::fabs(f.att) * t;
 }
 
@@ -225,8 +220,7 @@ TEST(GoldenRope, InvFreqAndAttentionScaling) {
         const double rel = std::fabs(got.inv_freq[i] - want[i]) / want[i];
         worst = std::max(worst, rel);
         bit_equal += got.inv_freq_f32[i] == static_cast<float>(want[i]);
-        EXPECT_LE(rel, 1e-6) << k.name << " i=" << i << ": got " << got.inv_freq[i] << ", HF "
-                             << want[i];
+        EXPECT_LE(rel, 1e-6) << k.name << " i=" << i << ": got " << got.inv_freq[i] << ", HF " << want[i];
       }
       if (has(c, "attention_scaling")) {
         const double a = c.at("attention_scaling").get<double>();
@@ -235,8 +229,7 @@ TEST(GoldenRope, InvFreqAndAttentionScaling) {
       std::printf(
           "[ golden   ] %-30s %-8s inv_freq max rel err %.3g (tol 1e-6); float32 bit-equal "
           "%d/%zu\n",
-          k.name.c_str(), p == Precision::Exact ? "Exact" : "HfCompat", worst, bit_equal,
-          want.size());
+          k.name.c_str(), p == Precision::Exact ? "Exact" : "HfCompat", worst, bit_equal, want.size());
     }
   }
 }
@@ -279,8 +272,8 @@ TEST(GoldenRope, CosSin) {
 
 // (c) q_embed / k_embed. Half-split cases store q as [heads][seq][D], viewed here as [B = 1, T =
 // seq, H = heads, D] with strides {-, D, seq D, 1}; GPT-J stores [seq][heads][D] (contiguous).
-double embed_ratio(const Case& k, const json& c, const RopeConfig& cfg, const Freqs& f,
-                   const char* in_key, const char* out_key) {
+double embed_ratio(const Case& k, const json& c, const RopeConfig& cfg, const Freqs& f, const char* in_key,
+                   const char* out_key) {
   const std::vector<double> xd = flat(c.at(in_key)), want = flat(c.at(out_key));
   const std::vector<float> x(xd.begin(), xd.end());
   const int64_t T = static_cast<int64_t>(k.pos.size()), D = k.cfg.head_dim, r = k.cfg.rot();
@@ -291,9 +284,9 @@ double embed_ratio(const Case& k, const json& c, const RopeConfig& cfg, const Fr
   auto at = [&](int64_t t, int64_t h, int64_t d) {
     return static_cast<size_t>(k.half_split ? (h * T + t) * D + d : (t * H + h) * D + d);
   };
-  const TensorView xv = k.half_split ? TensorView::strided(x.data(), DType::F32, {1, T, H, D},
-                                                           {H * T * D, D, T * D, 1})
-                                     : TensorView::contiguous(x.data(), DType::F32, {1, T, H, D});
+  const TensorView xv =
+      k.half_split ? TensorView::strided(x.data(), DType::F32, {1, T, H, D}, {H * T * D, D, T * D, 1})
+                   : TensorView::contiguous(x.data(), DType::F32, {1, T, H, D});
   std::vector<float> out(x.size());
   RopeTensors t;
   t.q = xv;
@@ -315,8 +308,7 @@ double embed_ratio(const Case& k, const json& c, const RopeConfig& cfg, const Fr
         const int64_t a = layout_split ? i : 2 * i, b = layout_split ? i + half : 2 * i + 1;
         const double mag = std::fabs(x[at(tt, h, a)]) + std::fabs(x[at(tt, h, b)]);
         const double tol =
-            cos_sin_tol(f, cfg.precision, k.pos[static_cast<size_t>(tt)], static_cast<size_t>(i)) *
-                mag +
+            cos_sin_tol(f, cfg.precision, k.pos[static_cast<size_t>(tt)], static_cast<size_t>(i)) * mag +
             2 * ulp_f32(static_cast<float>(std::fabs(f.att) * mag));
         worst = std::max(worst, std::fabs(got - w) / tol);
       }
@@ -333,8 +325,7 @@ TEST(GoldenRope, QueryAndKeyEmbeddings) {
       for (auto [in, out] : {std::pair{"q", "q_embed"}, std::pair{"k", "k_embed"}}) {
         if (!has(c, in)) continue;
         const double ratio = embed_ratio(k, c, cfg, f, in, out);
-        EXPECT_LE(ratio, 1.0) << k.name << " " << out
-                              << (p == Precision::Exact ? " Exact" : " HfCompat");
+        EXPECT_LE(ratio, 1.0) << k.name << " " << out << (p == Precision::Exact ? " Exact" : " HfCompat");
         std::printf("[ golden   ] %-30s %-8s %-7s max err / tol %.3f\n", k.name.c_str(),
                     p == Precision::Exact ? "Exact" : "HfCompat", out, ratio);
       }
@@ -351,8 +342,7 @@ TEST(GoldenRope, ControlsWrongLayoutOrScalingFail) {
     RopeConfig wrong_layout = k.cfg;
     wrong_layout.precision = Precision::HfCompat;
     wrong_layout.layout = k.half_split ? PairLayout::Interleaved : PairLayout::HalfSplit;
-    EXPECT_GT(embed_ratio(k, c, wrong_layout, f, "q", "q_embed"), 1.0)
-        << k.name << ": wrong layout passed";
+    EXPECT_GT(embed_ratio(k, c, wrong_layout, f, "q", "q_embed"), 1.0) << k.name << ": wrong layout passed";
     RopeConfig wrong_scaling = k.cfg;
     wrong_scaling.precision = Precision::HfCompat;
     wrong_scaling.scaling = RopeScaling{};
@@ -360,11 +350,9 @@ TEST(GoldenRope, ControlsWrongLayoutOrScalingFail) {
       wrong_scaling.scaling.type = RopeType::Linear;
       wrong_scaling.scaling.factor = 2.0;
     }
-    EXPECT_GT(embed_ratio(k, c, wrong_scaling, f, "q", "q_embed"), 1.0)
-        << k.name << ": wrong scaling passed";
+    EXPECT_GT(embed_ratio(k, c, wrong_scaling, f, "q", "q_embed"), 1.0) << k.name << ": wrong scaling passed";
     if (has(c, "cos"))
-      EXPECT_GT(cos_sin_ratio(k, c, wrong_scaling, f), 1.0)
-          << k.name << ": wrong scaling passed cos/sin";
+      EXPECT_GT(cos_sin_ratio(k, c, wrong_scaling, f), 1.0) << k.name << ": wrong scaling passed cos/sin";
   }
 }
 
@@ -385,12 +373,11 @@ std::vector<float> hf_inv_freq(const RopeConfig& c, int64_t L) {
   const RopeScaling& s = c.scaling;
   const int64_t dim = c.rot();
   const double f = s.factor;
-  const int64_t omax = s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings
-                                                              : c.max_position_embeddings;
+  const int64_t omax =
+      s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings : c.max_position_embeddings;
   auto F = [](double v) { return static_cast<float>(v); };
   std::vector<float> expo;  // torch.arange(0, dim, 2).float() / dim
-  for (int64_t i = 0; i < dim; i += 2)
-    expo.push_back(static_cast<float>(i) / static_cast<float>(dim));
+  for (int64_t i = 0; i < dim; i += 2) expo.push_back(static_cast<float>(i) / static_cast<float>(dim));
   auto powers = [&](float base) {  // base ** expo
     std::vector<float> p;
     for (float e : expo) p.push_back(pow24(base, e));
@@ -415,9 +402,8 @@ std::vector<float> hf_inv_freq(const RopeConfig& c, int64_t L) {
     case RopeType::Dynamic: {
       const int64_t M = c.max_position_embeddings;
       if (L <= M)  // the initial buffer, seq_len = max_position_embeddings (Python ints)
-        return inv(
-            F(c.base * std::pow(f * static_cast<double>(M) / static_cast<double>(M) - (f - 1),
-                                dd / (dd - 2))));
+        return inv(F(c.base *
+                     std::pow(f * static_cast<double>(M) / static_cast<double>(M) - (f - 1), dd / (dd - 2))));
       // dynamic update: seq_len = max(position_ids) + 1 is an int64 tensor, so all of it is float32
       const float x = F(f) * static_cast<float>(L) / static_cast<float>(M) - F(f - 1);
       return inv(F(c.base) * F(std::pow(static_cast<double>(x), dd / (dd - 2))));
@@ -449,8 +435,8 @@ std::vector<float> hf_inv_freq(const RopeConfig& c, int64_t L) {
       for (float& v : w) {
         const float wavelen = (1.0f / v) * F(2 * std::numbers::pi);
         const float llama = wavelen > F(low_wl) ? v / F(f) : v;
-        const float smooth = ((1.0f / wavelen) * F(old) - F(s.low_freq_factor)) /
-                             F(s.high_freq_factor - s.low_freq_factor);
+        const float smooth =
+            ((1.0f / wavelen) * F(old) - F(s.low_freq_factor)) / F(s.high_freq_factor - s.low_freq_factor);
         const float smoothed = (1.0f - smooth) * llama / F(f) + smooth * llama;
         const bool medium = !(wavelen < F(high_wl)) && !(wavelen > F(low_wl));
         v = medium ? smoothed : llama;
@@ -491,11 +477,9 @@ TEST(HfRecipe, HfCompatReplaysHfFloat32BitForBit) {
       add("dynamic 3 below", RopeType::Dynamic, 3, 1000, none);
       add("dynamic 3 above", RopeType::Dynamic, 3, 5000, none);
       add("dynamic 1.5 above", RopeType::Dynamic, 1.5, 100000, none);
-      add("yarn 3", RopeType::Yarn, 3, 0,
-          [](RopeScaling& s) { s.original_max_position_embeddings = 1000; });
+      add("yarn 3", RopeType::Yarn, 3, 0, [](RopeScaling& s) { s.original_max_position_embeddings = 1000; });
       add("yarn 7 untruncated", RopeType::Yarn, 7, 0, [](RopeScaling& s) {
-        s.original_max_position_embeddings = 1500, s.truncate = false, s.beta_fast = 24,
-        s.beta_slow = 1.5;
+        s.original_max_position_embeddings = 1500, s.truncate = false, s.beta_fast = 24, s.beta_slow = 1.5;
       });
       add("llama3 6", RopeType::Llama3, 6, 0, [](RopeScaling& s) {
         s.original_max_position_embeddings = 1024, s.low_freq_factor = 1.5, s.high_freq_factor = 5;
@@ -517,8 +501,7 @@ TEST(HfRecipe, HfCompatReplaysHfFloat32BitForBit) {
     for (size_t i = 0; i < want.size(); ++i, ++values)
       EXPECT_EQ(got.inv_freq_f32[i], want[i]) << name << " i=" << i;
   }
-  std::printf("[ hf recipe] %zu configs, %d float32 values compared bit for bit\n", cases.size(),
-              values);
+  std::printf("[ hf recipe] %zu configs, %d float32 values compared bit for bit\n", cases.size(), values);
 }
 
 }  // namespace

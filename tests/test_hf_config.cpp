@@ -96,8 +96,7 @@ TEST(HfConfig, Llama31Llama3) {
     "max_position_embeddings": 8192, "rope_scaling": {"rope_type": "llama3", "factor": 8.0,
     "low_freq_factor": 1.0, "high_freq_factor": 4.0}})");
   EXPECT_EQ(same.config.scaling.original_max_position_embeddings, 8192);
-  EXPECT_EQ(same.source_of("scaling.original_max_position_embeddings"),
-            "default (max_position_embeddings)");
+  EXPECT_EQ(same.source_of("scaling.original_max_position_embeddings"), "default (max_position_embeddings)");
   EXPECT_TRUE(warned(same, "meant for a context extended")) << all_warnings(same);
   // The highest frequency is unchanged, the lowest divided by 8 (wavelength > 8192).
   const RopeFrequencies f = rope_frequencies(r.config);
@@ -146,8 +145,7 @@ TEST(HfConfig, Phi3LongRopeWithTopLevelOriginalMax) {
   EXPECT_EQ(s.original_max_position_embeddings, 4096);
   EXPECT_EQ(s.short_factor.size(), 48u);
   EXPECT_DOUBLE_EQ(s.long_factor[2], 2.0);
-  EXPECT_NE(r.source_of("scaling.original_max_position_embeddings").find("Phi-3"),
-            std::string::npos);
+  EXPECT_NE(r.source_of("scaling.original_max_position_embeddings").find("Phi-3"), std::string::npos);
   EXPECT_TRUE(warned(r, "switches frequencies at original_max_position_embeddings = 4096"));
   // HF's default attention factor: sqrt(1 + ln(131072 / 4096) / ln(4096)).
   EXPECT_DOUBLE_EQ(rope_frequencies(r.config).attention_scaling,
@@ -341,11 +339,9 @@ TEST(HfConfig, ErrorsNameTheField) {
   expect_error(R"({"hidden_size": 4096, "num_attention_heads": 30})",
                {"hidden_size", "not divisible", "num_attention_heads = 30"});
   expect_error(R"({"rope_theta": 10000})", {"head_dim", "missing"});
-  expect_error(R"({"head_dim": 64, "num_attention_heads": -1, "rope_theta": 1e4})",
-               {"num_attention_heads"});
+  expect_error(R"({"head_dim": 64, "num_attention_heads": -1, "rope_theta": 1e4})", {"num_attention_heads"});
   expect_error(R"({"head_dim": 64, "rope_theta": 1})", {"rope_theta", "> 1"});
-  expect_error(R"({"head_dim": 64, "max_position_embeddings": -5})",
-               {"max_position_embeddings", "-5"});
+  expect_error(R"({"head_dim": 64, "max_position_embeddings": -5})", {"max_position_embeddings", "-5"});
   expect_error(R"({"head_dim": 64, "max_position_embeddings": 4096.5})",
                {"max_position_embeddings", "4096.5"});
   expect_error(R"({"head_dim": 64, "rotary_dim": 32, "partial_rotary_factor": 0.25})",
@@ -355,8 +351,7 @@ TEST(HfConfig, ErrorsNameTheField) {
                {"rotary_dim = 64 (absent: the gptj default)", "head_dim = 32"});
   expect_error(R"({"head_dim": 96, "partial_rotary_factor": 0.33})",
                {"partial_rotary_factor", "int(96 * 0.33) = 31", "even"});
-  expect_error(R"({"head_dim": 96, "partial_rotary_factor": 1.5})",
-               {"partial_rotary_factor", "(0, 1]"});
+  expect_error(R"({"head_dim": 96, "partial_rotary_factor": 1.5})", {"partial_rotary_factor", "(0, 1]"});
   expect_error(R"({"head_dim": 65})", {"head_dim", "65", "even"});
   expect_error(R"({"head_dim": 64, "rotary_pct": 0.5, "partial_rotary_factor": 0.25})",
                {"rotary_pct", "partial_rotary_factor"});
@@ -371,8 +366,7 @@ TEST(HfConfig, ErrorsNameTheField) {
   expect_error(cfg(R"(, "original_max_position_embeddings": 2048, "rope_scaling": {
                    "rope_type": "yarn", "factor": 2, "original_max_position_embeddings": 1024})"),
                {"original_max_position_embeddings", "2048", "1024", "contradict"});
-  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "yarn"})"),
-               {"rope_scaling.factor", "missing", "yarn"});
+  expect_error(cfg(R"(, "rope_scaling": {"rope_type": "yarn"})"), {"rope_scaling.factor", "missing", "yarn"});
   expect_error(cfg(R"(, "rope_scaling": {"rope_type": "longrope", "long_factor": [1]})"),
                {"rope_scaling.short_factor", "missing"});
   expect_error(cfg(R"(, "rope_scaling": {"rope_type": "longrope", )" + longrope_lists(32) + "}"),

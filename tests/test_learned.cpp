@@ -1,6 +1,5 @@
-// Learned absolute encodings: initialisations, gather/add against direct indexing, the
-// deterministic backward against the scalar reference and against finite differences, and range
-// errors.
+// Learned absolute encodings: initialisations, gather/add against direct indexing, the deterministic
+// backward against the scalar reference and against finite differences, and range errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,11 +38,9 @@ TEST(Learned, NormalInitHasTheRequestedMomentsAndIsReproducible) {
     sq += double(v) * v;
     beyond3 += std::fabs(v) > 3 * 0.02f;
   }
-  const double n = static_cast<double>(a.size()), mean = sum / n,
-               sd = std::sqrt(sq / n - mean * mean);
-  // 131072 samples: the standard error of the mean is 0.02/362 = 5.5e-5 and of the sd ~ 3.9e-5;
-  // bounds are ~5 standard errors. A normal has 0.27% of its mass beyond 3 sd (expected 354, sd
-  // ~19).
+  const double n = static_cast<double>(a.size()), mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
+  // 131072 samples: the standard error of the mean is 0.02/362 = 5.5e-5 and of the sd ~ 3.9e-5; bounds are
+  // ~5 standard errors. A normal has 0.27% of its mass beyond 3 sd (expected 354, sd ~19).
   EXPECT_NEAR(mean, 0.0, 3e-4);
   EXPECT_NEAR(sd, 0.02, 2e-4);
   EXPECT_NEAR(static_cast<double>(beyond3), 0.0027 * n, 120.0);
@@ -90,12 +87,9 @@ TEST(Learned, BackwardMatchesReferenceAndIsDeterministic) {
   std::vector<float> want = test::random_floats(static_cast<size_t>(P * C), 8);  // existing grad
   std::vector<float> g1 = want, g2 = want, g3 = want;
   ref::scatter_add(want.data(), P, dout.data(), pos.data(), B * T, C, 1.0f);
-  test::with_threads(
-      1, [&] { learned_backward(view2(g1, P, C), view3(dout, B, T, C), Positions::ids(pv)); });
-  test::with_threads(
-      2, [&] { learned_backward(view2(g2, P, C), view3(dout, B, T, C), Positions::ids(pv)); });
-  test::with_threads(
-      7, [&] { learned_backward(view2(g3, P, C), view3(dout, B, T, C), Positions::ids(pv)); });
+  test::with_threads(1, [&] { learned_backward(view2(g1, P, C), view3(dout, B, T, C), Positions::ids(pv)); });
+  test::with_threads(2, [&] { learned_backward(view2(g2, P, C), view3(dout, B, T, C), Positions::ids(pv)); });
+  test::with_threads(7, [&] { learned_backward(view2(g3, P, C), view3(dout, B, T, C), Positions::ids(pv)); });
   EXPECT_TRUE(test::bits_equal(g1, want));
   EXPECT_TRUE(test::bits_equal(g2, want));
   EXPECT_TRUE(test::bits_equal(g3, want));
@@ -118,9 +112,8 @@ TEST(Learned, BackwardAgreesWithFiniteDifferences) {
   };
   std::vector<float> dW(static_cast<size_t>(P * C), 0.0f);
   learned_backward(view2(dW, P, C), view3(G, B, T, C), pos);
-  // L is linear in W, so central differences have no truncation error; the only error is rounding W
-  // +- h to fp32 (|W +- h| < 2: at most 2^-24 each), i.e. <= 2^-23 / (2h) per token at that row (<=
-  // B = 2).
+  // L is linear in W, so central differences have no truncation error; the only error is rounding W +- h
+  // to fp32 (|W +- h| < 2: at most 2^-24 each), i.e. <= 2^-23 / (2h) per token at that row (<= B = 2).
   const float h = 0.5f;
   for (size_t k = 0; k < W.size(); ++k) {
     std::vector<float> wp = W, wm = W;
@@ -141,13 +134,10 @@ TEST(Learned, PositionOutsideTableIsAnError) {
     EXPECT_NE(std::string(e.what()).find("0 .. 7"), std::string::npos) << e.what();
   }
   const std::vector<int64_t> ids{3, 8};
-  EXPECT_THROW(
-      learned_forward(view3(out, 1, 2, C), view2(table, P, C),
-                      Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {1, 2}))),
-      Error);
-  EXPECT_THROW(learned_backward(view2(table, P, C), view3(out, 1, 9, C), Positions::offset(0)),
+  EXPECT_THROW(learned_forward(view3(out, 1, 2, C), view2(table, P, C),
+                               Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {1, 2}))),
                Error);
+  EXPECT_THROW(learned_backward(view2(table, P, C), view3(out, 1, 9, C), Positions::offset(0)), Error);
   std::vector<float> wide(static_cast<size_t>(2 * 5));
-  EXPECT_THROW(learned_forward(view3(wide, 1, 2, 5), view2(table, P, C), Positions::offset(0)),
-               Error);
+  EXPECT_THROW(learned_forward(view3(wide, 1, 2, 5), view2(table, P, C), Positions::offset(0)), Error);
 }

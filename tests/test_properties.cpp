@@ -34,8 +34,8 @@ using posenc_test::Column;
 
 constexpr int64_t kMaxPos = posenc::kMaxPosition;
 
-SinusoidalConfig make_cfg(SinusoidalPreset preset, int64_t dim,
-                          Precision precision = Precision::Exact, double base = 10000.0) {
+SinusoidalConfig make_cfg(SinusoidalPreset preset, int64_t dim, Precision precision = Precision::Exact,
+                          double base = 10000.0) {
   SinusoidalConfig cfg;
   cfg.dim = dim;
   cfg.base = base;
@@ -58,8 +58,7 @@ std::string describe(const SinusoidalConfig& cfg) {
 std::vector<float> table_at(const SinusoidalConfig& cfg, std::span<const int64_t> positions) {
   const int64_t n = static_cast<int64_t>(positions.size());
   std::vector<float> out(static_cast<size_t>(n * cfg.dim));
-  posenc::sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {n, cfg.dim}), cfg,
-                           positions);
+  posenc::sinusoidal_table(TensorView::contiguous(out.data(), DType::F32, {n, cfg.dim}), cfg, positions);
   return out;
 }
 
@@ -97,8 +96,8 @@ TEST(Properties, DistinctRowsUpTo100000) {
     });
     int duplicates = 0;
     for (size_t k = 0; k + 1 < order.size(); ++k) {
-      for (size_t m = k + 1; m < order.size() && hash[static_cast<size_t>(order[m])] ==
-                                                     hash[static_cast<size_t>(order[k])];
+      for (size_t m = k + 1;
+           m < order.size() && hash[static_cast<size_t>(order[m])] == hash[static_cast<size_t>(order[k])];
            ++m) {
         const float* a = &t[static_cast<size_t>(order[k] * d)];
         const float* b = &t[static_cast<size_t>(order[m] * d)];
@@ -185,13 +184,12 @@ double max_rotation_error(const SinusoidalConfig& cfg,
       const double ck = std::cos(x), sk = std::sin(x);
       const double s = a[pairs[q].sin_col], c = a[pairs[q].cos_col];
       const double s2 = s * ck + c * sk, c2 = c * ck - s * sk;
-      const double e =
-          std::max(std::fabs(s2 - b[pairs[q].sin_col]), std::fabs(c2 - b[pairs[q].cos_col]));
+      const double e = std::max(std::fabs(s2 - b[pairs[q].sin_col]), std::fabs(c2 - b[pairs[q].cos_col]));
       if (e > worst) worst = e;
       if (e > 1e-6 && cfg.precision == Precision::Exact) {
-        ADD_FAILURE() << describe(cfg) << " p=" << cases[n].first << " k=" << k << " freq "
-                      << pairs[q].freq << ": rotated (" << s2 << ", " << c2 << "), table ("
-                      << b[pairs[q].sin_col] << ", " << b[pairs[q].cos_col] << ")";
+        ADD_FAILURE() << describe(cfg) << " p=" << cases[n].first << " k=" << k << " freq " << pairs[q].freq
+                      << ": rotated (" << s2 << ", " << c2 << "), table (" << b[pairs[q].sin_col] << ", "
+                      << b[pairs[q].cos_col] << ")";
         return worst;
       }
     }
@@ -242,8 +240,8 @@ TEST(Properties, ValuesInUnitInterval) {
         int bad = 0;
         for (size_t k = 0; k < t.size(); ++k)
           if (!(t[k] >= -1.0f && t[k] <= 1.0f) && ++bad <= 5)
-            ADD_FAILURE() << describe(cfg) << " pos " << positions[k / static_cast<size_t>(d)]
-                          << " col " << k % static_cast<size_t>(d) << ": " << t[k];
+            ADD_FAILURE() << describe(cfg) << " pos " << positions[k / static_cast<size_t>(d)] << " col "
+                          << k % static_cast<size_t>(d) << ": " << t[k];
       }
     }
   }

@@ -49,8 +49,7 @@ std::vector<float> hf_apply(const std::vector<float>& x, int64_t B, int64_t T, i
           rot = d < r / 2 ? -xp[d + r / 2] : xp[d - r / 2];
         else
           rot = d % 2 == 0 ? -xp[d + 1] : xp[d - 1];
-        op[d] =
-            xp[d] * cos[static_cast<size_t>(n * r + d)] + rot * sin[static_cast<size_t>(n * r + d)];
+        op[d] = xp[d] * cos[static_cast<size_t>(n * r + d)] + rot * sin[static_cast<size_t>(n * r + d)];
       }
     }
   return out;
@@ -155,14 +154,12 @@ TEST(Rope, LowPrecisionStorageRoundsOnce) {
       xs[i] = dt == DType::BF16 ? f32_to_bf16_bits(xf[i]) : f32_to_f16_bits(xf[i]);
       xr[i] = round_to(dt, xf[i]);
     }
-    rope_forward(RopeTensors{TensorView::contiguous(xs.data(), dt, {1, T, H, D})}, cfg,
-                 Positions::offset(0));
+    rope_forward(RopeTensors{TensorView::contiguous(xs.data(), dt, {1, T, H, D})}, cfg, Positions::offset(0));
     std::vector<int64_t> pos(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) pos[static_cast<size_t>(t)] = t;
     const std::vector<float> want = hf_apply(xr, 1, T, H, D, cfg, pos);
     for (size_t i = 0; i < xs.size(); ++i)
-      ASSERT_EQ(dt == DType::BF16 ? bf16_bits_to_f32(xs[i]) : f16_bits_to_f32(xs[i]),
-                round_to(dt, want[i]))
+      ASSERT_EQ(dt == DType::BF16 ? bf16_bits_to_f32(xs[i]) : f16_bits_to_f32(xs[i]), round_to(dt, want[i]))
           << i;
   }
 }
@@ -212,10 +209,8 @@ TEST(Rope, SameBitsForAnyThreadCount) {
   const RopeConfig cfg = config(D, D, PairLayout::HalfSplit);
   const std::vector<float> x = test::random_floats(static_cast<size_t>(B * T * H * D), 38);
   std::vector<float> a = x, b = x;
-  test::with_threads(
-      1, [&] { rope_forward(RopeTensors{v4(a, B, T, H, D)}, cfg, Positions::offset(100)); });
-  test::with_threads(
-      3, [&] { rope_forward(RopeTensors{v4(b, B, T, H, D)}, cfg, Positions::offset(100)); });
+  test::with_threads(1, [&] { rope_forward(RopeTensors{v4(a, B, T, H, D)}, cfg, Positions::offset(100)); });
+  test::with_threads(3, [&] { rope_forward(RopeTensors{v4(b, B, T, H, D)}, cfg, Positions::offset(100)); });
   EXPECT_TRUE(test::bits_equal(a, b));
 }
 
@@ -239,14 +234,11 @@ TEST(Rope, BadInputIsAnError) {
   std::vector<float> k2(1 * 3 * 2 * 8);
   EXPECT_THROW(run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, v4(k2, 1, 3, 2, 8)}),
                Error);  // B differs
-  EXPECT_THROW(
-      run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, TensorView{}, v4(o, 2, 3, 2, 16)}),
-      Error);
-  EXPECT_THROW(run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv}, Positions::offset(-1)),
+  EXPECT_THROW(run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, TensorView{}, v4(o, 2, 3, 2, 16)}),
                Error);
-  EXPECT_THROW(
-      run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, TensorView{}, TensorView{}, kv}),
-      Error);
+  EXPECT_THROW(run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv}, Positions::offset(-1)), Error);
+  EXPECT_THROW(run(config(8, 8, PairLayout::HalfSplit), RopeTensors{qv, TensorView{}, TensorView{}, kv}),
+               Error);
   std::vector<float> c(3 * 8), s(3 * 8);
   const std::vector<int64_t> pos{0, 1, 2};
   EXPECT_THROW(rope_cos_sin(TensorView::contiguous(c.data(), DType::F32, {3, 6}),

@@ -32,8 +32,7 @@ RopeConfig base_cfg(RopeType type, int64_t D = 64, double base = 10000.0) {
   c.max_position_embeddings = 4096;
   c.scaling.type = type;
   if (type != RopeType::Default && type != RopeType::LongRope) c.scaling.factor = 4.0;
-  if (type == RopeType::Yarn || type == RopeType::Llama3)
-    c.scaling.original_max_position_embeddings = 1024;
+  if (type == RopeType::Yarn || type == RopeType::Llama3) c.scaling.original_max_position_embeddings = 1024;
   if (type == RopeType::LongRope) {
     c.scaling.original_max_position_embeddings = 1024;
     for (int64_t i = 0; i < c.rot() / 2; ++i) {
@@ -67,29 +66,22 @@ TEST(RopeFreqValidation, EachBadFieldIsNamedWithItsAllowedRange) {
       {"base < 1", T::Default, [](RopeConfig& c) { c.base = 0.5; }, "base"},
       {"base nan", T::Default, [=](RopeConfig& c) { c.base = nan; }, "base"},
       {"base inf", T::Default, [=](RopeConfig& c) { c.base = inf; }, "base"},
-      {"layout", T::Default, [](RopeConfig& c) { c.layout = static_cast<PairLayout>(7); },
-       "layout"},
-      {"precision", T::Default, [](RopeConfig& c) { c.precision = static_cast<Precision>(9); },
-       "precision"},
-      {"unknown type", T::Default,
-       [](RopeConfig& c) { c.scaling.type = static_cast<RopeType>(42); }, "scaling.type"},
+      {"layout", T::Default, [](RopeConfig& c) { c.layout = static_cast<PairLayout>(7); }, "layout"},
+      {"precision", T::Default, [](RopeConfig& c) { c.precision = static_cast<Precision>(9); }, "precision"},
+      {"unknown type", T::Default, [](RopeConfig& c) { c.scaling.type = static_cast<RopeType>(42); },
+       "scaling.type"},
       {"negative max", T::Default, [](RopeConfig& c) { c.max_position_embeddings = -1; },
        "max_position_embeddings"},
       {"negative original max", T::Yarn,
        [](RopeConfig& c) { c.scaling.original_max_position_embeddings = -5; },
        "scaling.original_max_position_embeddings"},
-      {"linear factor < 1", T::Linear, [](RopeConfig& c) { c.scaling.factor = 0.5; },
-       "scaling.factor"},
-      {"linear factor 0", T::Linear, [](RopeConfig& c) { c.scaling.factor = 0.0; },
-       "scaling.factor"},
-      {"linear factor nan", T::Linear, [=](RopeConfig& c) { c.scaling.factor = nan; },
-       "scaling.factor"},
+      {"linear factor < 1", T::Linear, [](RopeConfig& c) { c.scaling.factor = 0.5; }, "scaling.factor"},
+      {"linear factor 0", T::Linear, [](RopeConfig& c) { c.scaling.factor = 0.0; }, "scaling.factor"},
+      {"linear factor nan", T::Linear, [=](RopeConfig& c) { c.scaling.factor = nan; }, "scaling.factor"},
       {"ntk factor inf", T::Ntk, [=](RopeConfig& c) { c.scaling.factor = inf; }, "scaling.factor"},
       {"yarn factor < 1", T::Yarn, [](RopeConfig& c) { c.scaling.factor = 0.9; }, "scaling.factor"},
-      {"llama3 factor -1", T::Llama3, [](RopeConfig& c) { c.scaling.factor = -1; },
-       "scaling.factor"},
-      {"longrope factor < 1", T::LongRope, [](RopeConfig& c) { c.scaling.factor = 0.5; },
-       "scaling.factor"},
+      {"llama3 factor -1", T::Llama3, [](RopeConfig& c) { c.scaling.factor = -1; }, "scaling.factor"},
+      {"longrope factor < 1", T::LongRope, [](RopeConfig& c) { c.scaling.factor = 0.5; }, "scaling.factor"},
       {"ntk r = 2", T::Ntk, [](RopeConfig& c) { c.rotary_dim = 2; }, "rotary_dim"},
       {"dynamic D = 2", T::Dynamic, [](RopeConfig& c) { c.head_dim = 2; }, "head_dim"},
       {"dynamic without max", T::Dynamic, [](RopeConfig& c) { c.max_position_embeddings = 0; },
@@ -100,20 +92,17 @@ TEST(RopeFreqValidation, EachBadFieldIsNamedWithItsAllowedRange) {
          c.scaling.original_max_position_embeddings = 0;
        },
        "scaling.original_max_position_embeddings"},
-      {"yarn beta_slow 0", T::Yarn, [](RopeConfig& c) { c.scaling.beta_slow = 0; },
-       "scaling.beta_slow"},
-      {"yarn beta_slow nan", T::Yarn, [=](RopeConfig& c) { c.scaling.beta_slow = nan; },
-       "scaling.beta_slow"},
+      {"yarn beta_slow 0", T::Yarn, [](RopeConfig& c) { c.scaling.beta_slow = 0; }, "scaling.beta_slow"},
+      {"yarn beta_slow nan", T::Yarn, [=](RopeConfig& c) { c.scaling.beta_slow = nan; }, "scaling.beta_slow"},
       {"yarn beta_fast == beta_slow", T::Yarn, [](RopeConfig& c) { c.scaling.beta_fast = 1.0; },
        "scaling.beta_fast"},
       {"yarn beta_fast < beta_slow", T::Yarn, [](RopeConfig& c) { c.scaling.beta_fast = 0.5; },
        "scaling.beta_fast"},
       {"yarn attention_factor 0", T::Yarn, [](RopeConfig& c) { c.scaling.attention_factor = 0.0; },
        "scaling.attention_factor"},
-      {"yarn attention_factor nan", T::Yarn,
-       [=](RopeConfig& c) { c.scaling.attention_factor = nan; }, "scaling.attention_factor"},
-      {"yarn mscale < 0", T::Yarn, [](RopeConfig& c) { c.scaling.mscale = -1.0; },
-       "scaling.mscale"},
+      {"yarn attention_factor nan", T::Yarn, [=](RopeConfig& c) { c.scaling.attention_factor = nan; },
+       "scaling.attention_factor"},
+      {"yarn mscale < 0", T::Yarn, [](RopeConfig& c) { c.scaling.mscale = -1.0; }, "scaling.mscale"},
       {"yarn mscale_all_dim 0", T::Yarn, [](RopeConfig& c) { c.scaling.mscale_all_dim = 0.0; },
        "scaling.mscale_all_dim"},
       {"llama3 low_freq_factor 0", T::Llama3, [](RopeConfig& c) { c.scaling.low_freq_factor = 0; },
@@ -133,18 +122,18 @@ TEST(RopeFreqValidation, EachBadFieldIsNamedWithItsAllowedRange) {
          c.scaling.original_max_position_embeddings = 0;
        },
        "scaling.original_max_position_embeddings"},
-      {"longrope short too short", T::LongRope,
-       [](RopeConfig& c) { c.scaling.short_factor.pop_back(); }, "scaling.short_factor.size()"},
-      {"longrope long too long", T::LongRope,
-       [](RopeConfig& c) { c.scaling.long_factor.push_back(1.0); }, "scaling.long_factor.size()"},
+      {"longrope short too short", T::LongRope, [](RopeConfig& c) { c.scaling.short_factor.pop_back(); },
+       "scaling.short_factor.size()"},
+      {"longrope long too long", T::LongRope, [](RopeConfig& c) { c.scaling.long_factor.push_back(1.0); },
+       "scaling.long_factor.size()"},
       {"longrope long entry 0", T::LongRope, [](RopeConfig& c) { c.scaling.long_factor[3] = 0.0; },
        "scaling.long_factor[3]"},
-      {"longrope short entry nan", T::LongRope,
-       [=](RopeConfig& c) { c.scaling.short_factor[0] = nan; }, "scaling.short_factor[0]"},
-      {"longrope attention_factor < 0", T::LongRope,
-       [](RopeConfig& c) { c.scaling.attention_factor = -1.0; }, "scaling.attention_factor"},
-      {"longrope nothing to derive s from", T::LongRope,
-       [](RopeConfig& c) { c.max_position_embeddings = 0; }, "max_position_embeddings"},
+      {"longrope short entry nan", T::LongRope, [=](RopeConfig& c) { c.scaling.short_factor[0] = nan; },
+       "scaling.short_factor[0]"},
+      {"longrope attention_factor < 0", T::LongRope, [](RopeConfig& c) { c.scaling.attention_factor = -1.0; },
+       "scaling.attention_factor"},
+      {"longrope nothing to derive s from", T::LongRope, [](RopeConfig& c) { c.max_position_embeddings = 0; },
+       "max_position_embeddings"},
       {"longrope ln(original) = 0", T::LongRope,
        [](RopeConfig& c) { c.scaling.original_max_position_embeddings = 1; },
        "scaling.original_max_position_embeddings"},
@@ -262,8 +251,8 @@ TEST(RopeFreqDefault, MatchesMpfr) {
       EXPECT_EQ(pub.attention_scaling, 1.0);
     }
   }
-  std::printf("[ rope     ] default Exact vs MPFR: max relative error %.3g (bound 2^-90 = %.3g)\n",
-              worst, 0x1p-90);
+  std::printf("[ rope     ] default Exact vs MPFR: max relative error %.3g (bound 2^-90 = %.3g)\n", worst,
+              0x1p-90);
 }
 
 // ---- scalings against a double re-implementation of the formulas ----------------------------
@@ -278,18 +267,16 @@ Ref reference(const RopeConfig& c, int64_t L) {
   const RopeScaling& s = c.scaling;
   const int64_t r = c.rotary_dim == 0 ? c.head_dim : c.rotary_dim;
   const double rd = static_cast<double>(r);
-  const int64_t lorig = s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings
-                                                               : c.max_position_embeddings;
+  const int64_t lorig =
+      s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings : c.max_position_embeddings;
   double base = c.base;
   if (s.type == RopeType::Ntk) base *= std::pow(s.factor, rd / (rd - 2));
   if (s.type == RopeType::Dynamic && L > c.max_position_embeddings)
     base *= std::pow(
-        s.factor * static_cast<double>(L) / static_cast<double>(c.max_position_embeddings) -
-            (s.factor - 1),
+        s.factor * static_cast<double>(L) / static_cast<double>(c.max_position_embeddings) - (s.factor - 1),
         rd / (rd - 2));
   Ref out;
-  for (int64_t i = 0; i < r / 2; ++i)
-    out.omega.push_back(std::pow(base, -2.0 * static_cast<double>(i) / rd));
+  for (int64_t i = 0; i < r / 2; ++i) out.omega.push_back(std::pow(base, -2.0 * static_cast<double>(i) / rd));
   const double f = s.factor;
   if (s.type == RopeType::Linear)
     for (double& w : out.omega) w /= f;
@@ -318,8 +305,7 @@ Ref reference(const RopeConfig& c, int64_t L) {
       if (wavelen > old / s.low_freq_factor) {
         w /= f;
       } else if (wavelen >= old / s.high_freq_factor) {
-        const double t =
-            (old / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        const double t = (old / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
         w = (1 - t) * w / f + t * w;
       }
     }
@@ -331,7 +317,7 @@ Ref reference(const RopeConfig& c, int64_t L) {
         f != 1.0 ? f : static_cast<double>(c.max_position_embeddings) / static_cast<double>(lorig);
     out.attention = s.attention_factor ? *s.attention_factor
                     : sc <= 1          ? 1.0
-                              : std::sqrt(1 + std::log(sc) / std::log(static_cast<double>(lorig)));
+                                       : std::sqrt(1 + std::log(sc) / std::log(static_cast<double>(lorig)));
   }
   return out;
 }
@@ -364,8 +350,7 @@ double hf_budget(const RopeConfig& c, int64_t L) {
       const double lmax = static_cast<double>(c.max_position_embeddings);
       if (L <= c.max_position_embeddings) return lnb + 3;
       const double x = f * static_cast<double>(L) / lmax - (f - 1);
-      return lnb + rd / (rd - 2) * std::log(x) + 3 +
-             2 * 4 * f * static_cast<double>(L) / (lmax * x) + 2;
+      return lnb + rd / (rd - 2) * std::log(x) + 3 + 2 * 4 * f * static_cast<double>(L) / (lmax * x) + 2;
     }
     case RopeType::Yarn:
       return lnb + 3 + 2 * (f + 1) + 3;
@@ -410,10 +395,9 @@ void check_scaling(const std::string& name, const RopeConfig& cfg, int64_t L, Ta
     tally.exact = std::max(tally.exact, rel_e / 1e-14);
     tally.hf = std::max(tally.hf, rel_h / budget);
     tally.hf_units = std::max(tally.hf_units, rel_h / 0x1p-24);
-    EXPECT_LE(rel_e, 1e-14) << "Exact i=" << i << " got " << e.inv_freq[i] << " want "
-                            << ref.omega[i];
-    EXPECT_LE(rel_h, budget) << "HfCompat i=" << i << " got " << h.inv_freq[i] << " exact "
-                             << e.inv_freq[i] << " (" << rel_h / 0x1p-24 << " x 2^-24)";
+    EXPECT_LE(rel_e, 1e-14) << "Exact i=" << i << " got " << e.inv_freq[i] << " want " << ref.omega[i];
+    EXPECT_LE(rel_h, budget) << "HfCompat i=" << i << " got " << h.inv_freq[i] << " exact " << e.inv_freq[i]
+                             << " (" << rel_h / 0x1p-24 << " x 2^-24)";
     EXPECT_EQ(h.inv_freq[i], static_cast<double>(h.inv_freq_f32[i]));
     EXPECT_EQ(e.inv_freq_f32[i], h.inv_freq_f32[i]);
     change = std::max(change, std::fabs(ref.omega[i] - unscaled.omega[i]) / ref.omega[i]);
@@ -474,8 +458,7 @@ TEST(RopeFreqScaling, DynamicBelowAtAndAboveMax) {
         }
         check_scaling("dynamic (unscaled)", c, L, t, false);
       }
-      for (int64_t L :
-           {int64_t{2049}, int64_t{3000}, int64_t{8192}, int64_t{1} << 20, kMaxPosition + 1})
+      for (int64_t L : {int64_t{2049}, int64_t{3000}, int64_t{8192}, int64_t{1} << 20, kMaxPosition + 1})
         check_scaling("dynamic", c, L, t, L > 2049);
     }
   report("dynamic", t);
@@ -500,9 +483,8 @@ TEST(RopeFreqScaling, Yarn) {
   add("truncate false d96 f8",
       [](RopeConfig& c) { c.head_dim = 96, c.scaling.factor = 8, c.scaling.truncate = false; });
   add("attention_factor 0.7", [](RopeConfig& c) { c.scaling.attention_factor = 0.7; });
-  add("mscale 1 / all_dim 0.5", [](RopeConfig& c) {
-    c.scaling.mscale = 1.0, c.scaling.mscale_all_dim = 0.5, c.scaling.factor = 40;
-  });
+  add("mscale 1 / all_dim 0.5",
+      [](RopeConfig& c) { c.scaling.mscale = 1.0, c.scaling.mscale_all_dim = 0.5, c.scaling.factor = 40; });
   add("mscale == all_dim (DeepSeek)",
       [](RopeConfig& c) { c.scaling.mscale = 0.707, c.scaling.mscale_all_dim = 0.707; });
   add("mscale alone (ignored)", [](RopeConfig& c) { c.scaling.mscale = 3.0; });
@@ -574,8 +556,7 @@ TEST(RopeFreqScaling, LongRopeSwitchesAtTheOriginalLength) {
     RopeConfig g = c;
     g.scaling.factor = 8;
     check_scaling("longrope factor 8", g, 5000, t);
-    EXPECT_DOUBLE_EQ(rope_frequencies(g).attention_scaling,
-                     std::sqrt(1 + std::log(8.0) / std::log(4096.0)));
+    EXPECT_DOUBLE_EQ(rope_frequencies(g).attention_scaling, std::sqrt(1 + std::log(8.0) / std::log(4096.0)));
     g.scaling.attention_factor = 1.25;
     check_scaling("longrope attention 1.25", g, 5000, t);
     EXPECT_EQ(rope_frequencies(g).attention_scaling, 1.25);
@@ -589,8 +570,8 @@ TEST(RopeFreqScaling, LongRopeSwitchesAtTheOriginalLength) {
 // The public inv_freq is the dd's nearest double in Exact and HF's float32 value in HfCompat;
 // inv_freq_f32 and attention_scaling do not depend on the precision.
 TEST(RopeFreqApi, PublicValuesFollowThePrecision) {
-  for (RopeType type : {RopeType::Default, RopeType::Linear, RopeType::Ntk, RopeType::Dynamic,
-                        RopeType::Yarn, RopeType::Llama3, RopeType::LongRope}) {
+  for (RopeType type : {RopeType::Default, RopeType::Linear, RopeType::Ntk, RopeType::Dynamic, RopeType::Yarn,
+                        RopeType::Llama3, RopeType::LongRope}) {
     RopeConfig c = base_cfg(type, 64);
     const detail::RopeFreqs f = detail::rope_freqs(c, 5000, "test");
     c.precision = Precision::Exact;

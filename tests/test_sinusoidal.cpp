@@ -1,6 +1,6 @@
-// The threaded sinusoidal kernels against the scalar reference (ref/reference.cpp), bit for bit,
-// for every preset, both precisions, odd dims, strided outputs, f16/bf16 storage and in-place
-// addition. (Exactness itself is tested against MPFR in test_exact_mpfr.cpp.)
+// The threaded sinusoidal kernels against the scalar reference (ref/reference.cpp), bit for bit, for
+// every preset, both precisions, odd dims, strided outputs, f16/bf16 storage and in-place addition.
+// (Exactness itself is tested against MPFR in test_exact_mpfr.cpp.)
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -44,8 +44,7 @@ SinusoidalConfig config(const Case& c) {
   return cfg;
 }
 
-const std::vector<int64_t> kPositions{0,    1,      2,       3,         17,        255,
-                                      4096, 100000, 1 << 24, 123456789, 2147483647};
+const std::vector<int64_t> kPositions{0, 1, 2, 3, 17, 255, 4096, 100000, 1 << 24, 123456789, 2147483647};
 }  // namespace
 
 TEST(Sinusoidal, TableMatchesScalarReferenceBitForBit) {
@@ -56,11 +55,11 @@ TEST(Sinusoidal, TableMatchesScalarReferenceBitForBit) {
     sinusoidal_table(TensorView::contiguous(got.data(), DType::F32, {N, c.dim}), cfg, kPositions);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t col = 0; col < c.dim; ++col)
-        ASSERT_EQ(std::bit_cast<uint32_t>(got[static_cast<size_t>(n * c.dim + col)]),
-                  std::bit_cast<uint32_t>(
-                      ref::sinusoidal_value(cfg, kPositions[static_cast<size_t>(n)], col)))
-            << "preset " << int(c.preset) << " dim " << c.dim << " precision " << int(c.precision)
-            << " pos " << kPositions[static_cast<size_t>(n)] << " col " << col;
+        ASSERT_EQ(
+            std::bit_cast<uint32_t>(got[static_cast<size_t>(n * c.dim + col)]),
+            std::bit_cast<uint32_t>(ref::sinusoidal_value(cfg, kPositions[static_cast<size_t>(n)], col)))
+            << "preset " << int(c.preset) << " dim " << c.dim << " precision " << int(c.precision) << " pos "
+            << kPositions[static_cast<size_t>(n)] << " col " << col;
   }
 }
 
@@ -108,8 +107,7 @@ TEST(Sinusoidal, AddInPlaceEqualsTablePlusX) {
   const std::vector<int64_t> off{0, 5, 1000000};
   std::vector<float> x = test::random_floats(static_cast<size_t>(B * T * C), 1);
   const std::vector<float> x0 = x;
-  sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {B, T, C}), cfg,
-                 Positions::offsets(off));
+  sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {B, T, C}), cfg, Positions::offsets(off));
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t)
       for (int64_t c = 0; c < C; ++c) {
@@ -125,14 +123,13 @@ TEST(Sinusoidal, AddWithPackedSequencesAndBf16) {
   std::vector<uint16_t> x(9 * 8);
   const std::vector<float> init = test::random_floats(x.size(), 2);
   for (size_t i = 0; i < x.size(); ++i) x[i] = f32_to_bf16_bits(init[i]);
-  sinusoidal_add(TensorView::contiguous(x.data(), DType::BF16, {1, 9, 8}), cfg,
-                 Positions::packed(cu));
+  sinusoidal_add(TensorView::contiguous(x.data(), DType::BF16, {1, 9, 8}), cfg, Positions::packed(cu));
   for (int64_t t = 0; t < 9; ++t) {
     const int64_t pos = t < 4 ? t : t - 4;
     for (int64_t c = 0; c < 8; ++c) {
       const size_t i = static_cast<size_t>(t * 8 + c);
-      const float want = round_to(DType::BF16, bf16_bits_to_f32(f32_to_bf16_bits(init[i])) +
-                                                   ref::sinusoidal_value(cfg, pos, c));
+      const float want = round_to(
+          DType::BF16, bf16_bits_to_f32(f32_to_bf16_bits(init[i])) + ref::sinusoidal_value(cfg, pos, c));
       ASSERT_EQ(bf16_bits_to_f32(x[i]), want);
     }
   }

@@ -24,8 +24,7 @@ using I = std::vector<int64_t>;
 
 std::string golden_path() {
   const char* env = std::getenv("POSENC_GOLDEN_DIR");
-  return std::string(env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR) +
-         "/hf_reference.json";
+  return std::string(env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR) + "/hf_reference.json";
 }
 
 std::vector<nlohmann::json> golden_cases(const char* kind) {
@@ -45,8 +44,7 @@ std::vector<nlohmann::json> golden_cases(const char* kind) {
 // HF's _relative_position_bucket written out step by step as torch runs it on one element: the
 // float32 ops in order, glibc's logf for torch.log (a different log than the library's), both
 // torch.where branches evaluated, .to(torch.long) truncating toward zero.
-int64_t hf_bucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,
-                  int64_t max_distance) {
+int64_t hf_bucket(int64_t relative_position, bool bidirectional, int64_t num_buckets, int64_t max_distance) {
   int64_t relative_buckets = 0;
   if (bidirectional) {
     num_buckets /= 2;
@@ -110,18 +108,17 @@ TEST(T5Bias, GoldenBuckets) {
 }
 
 TEST(T5Bias, SweepMatchesIndependentFloat32Recipe) {
-  const T5BiasConfig cfgs[] = {
-      config(32, 128, true),    config(32, 128, false), config(64, 256, true),
-      config(128, 1024, false), config(20, 100, true),  config(33, 128, true),
-      config(31, 100, false),   config(2, 5, false),    config(4, 3, true),
-      config(5, 686, false),    config(10, 4394, true), config(48, 200, true)};
+  const T5BiasConfig cfgs[] = {config(32, 128, true),    config(32, 128, false), config(64, 256, true),
+                               config(128, 1024, false), config(20, 100, true),  config(33, 128, true),
+                               config(31, 100, false),   config(2, 5, false),    config(4, 3, true),
+                               config(5, 686, false),    config(10, 4394, true), config(48, 200, true)};
   for (const auto& cfg : cfgs) {
     int64_t top = 0;
     for (int64_t r = -5000; r <= 5000; ++r) {
       const int64_t b = t5_relative_bucket(r, cfg);
       ASSERT_EQ(b, hf_bucket(r, cfg.bidirectional, cfg.num_buckets, cfg.max_distance))
-          << "N=" << cfg.num_buckets << " D=" << cfg.max_distance
-          << " bidirectional=" << cfg.bidirectional << " r=" << r;
+          << "N=" << cfg.num_buckets << " D=" << cfg.max_distance << " bidirectional=" << cfg.bidirectional
+          << " r=" << r;
       top = std::max(top, b);
     }
     // Every bucket index stays inside the table (odd N with bidirectional never uses the last).
@@ -160,14 +157,13 @@ TEST(T5Bias, ForwardGathersByBucket) {
   const T5BiasConfig cfg = config(32, 128, true);
   const int64_t N = 32, H = 6;
   const std::vector<float> W = test::random_floats(static_cast<size_t>(N * H), 7);
-  for (const auto& [q, k] : {std::pair{iota(9, 200), iota(300)},
-                             std::pair{kScatteredQ, kScatteredK}, std::pair{I{299}, iota(300)}}) {
+  for (const auto& [q, k] : {std::pair{iota(9, 200), iota(300)}, std::pair{kScatteredQ, kScatteredK},
+                             std::pair{I{299}, iota(300)}}) {
     const int64_t Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
     // The table viewed [N, H] inside memory laid out [H, N]; the output in f32, bf16 and f16.
     std::vector<float> Wt(W.size());
     for (int64_t b = 0; b < N; ++b)
-      for (int64_t h = 0; h < H; ++h)
-        Wt[static_cast<size_t>(h * N + b)] = W[static_cast<size_t>(b * H + h)];
+      for (int64_t h = 0; h < H; ++h) Wt[static_cast<size_t>(h * N + b)] = W[static_cast<size_t>(b * H + h)];
     const TensorView wt = TensorView::strided(Wt.data(), DType::F32, {N, H}, {1, N});
     std::vector<float> out(static_cast<size_t>(H * Tq * Tk));
     t5_bias_forward(TensorView::contiguous(out.data(), DType::F32, {H, Tq, Tk}), wt, cfg, q, k);
@@ -205,8 +201,8 @@ void reference_backward(std::vector<float>& dW, const std::vector<float>& dout, 
     if (hit[b]) dW[b] = dW[b] + acc[b];
 }
 
-std::vector<float> backward(const std::vector<float>& dW0, const std::vector<float>& dout,
-                            int64_t N, int64_t H, const T5BiasConfig& cfg, const I& q, const I& k) {
+std::vector<float> backward(const std::vector<float>& dW0, const std::vector<float>& dout, int64_t N,
+                            int64_t H, const T5BiasConfig& cfg, const I& q, const I& k) {
   std::vector<float> dW = dW0;
   const int64_t Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
   t5_bias_backward(TensorView::contiguous(dW.data(), DType::F32, {N, H}),
@@ -218,8 +214,7 @@ std::vector<float> backward(const std::vector<float>& dW0, const std::vector<flo
 TEST(T5Bias, BackwardMatchesScalarReferenceBitwise) {
   const int64_t N = 33, H = 5;  // odd N, bidirectional: row 32 is never touched
   const T5BiasConfig cfg = config(N, 128, true);
-  for (const auto& [q, k] :
-       {std::pair{iota(40, 10), iota(170)}, std::pair{kScatteredQ, kScatteredK}}) {
+  for (const auto& [q, k] : {std::pair{iota(40, 10), iota(170)}, std::pair{kScatteredQ, kScatteredK}}) {
     const int64_t Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
     const std::vector<float> dout = test::random_floats(static_cast<size_t>(H * Tq * Tk), 11);
     std::vector<float> ref = test::random_floats(static_cast<size_t>(N * H), 12);
@@ -304,29 +299,24 @@ TEST(T5Bias, DecodeStepEqualsTheLastRowOfTheFullMatrix) {
   const std::vector<float> W = test::random_floats(static_cast<size_t>(N * H), 41);
   const TensorView w = TensorView::contiguous(W.data(), DType::F32, {N, H});
   std::vector<float> full(static_cast<size_t>(H * T * T)), step(static_cast<size_t>(H * T));
-  t5_bias_forward(TensorView::contiguous(full.data(), DType::F32, {H, T, T}), w, cfg, iota(T),
-                  iota(T));
-  t5_bias_forward(TensorView::contiguous(step.data(), DType::F32, {H, 1, T}), w, cfg, I{T - 1},
-                  iota(T));
+  t5_bias_forward(TensorView::contiguous(full.data(), DType::F32, {H, T, T}), w, cfg, iota(T), iota(T));
+  t5_bias_forward(TensorView::contiguous(step.data(), DType::F32, {H, 1, T}), w, cfg, I{T - 1}, iota(T));
   for (int64_t h = 0; h < H; ++h)
     for (int64_t j = 0; j < T; ++j)
-      ASSERT_EQ(step[static_cast<size_t>(h * T + j)],
-                full[static_cast<size_t>((h * T + T - 1) * T + j)]);
+      ASSERT_EQ(step[static_cast<size_t>(h * T + j)], full[static_cast<size_t>((h * T + T - 1) * T + j)]);
 }
 
 TEST(T5Bias, Errors) {
   expect_error([] { t5_relative_bucket(0, config(1, 128, false)); }, "num_buckets");
   expect_error([] { t5_relative_bucket(0, config(3, 128, true)); }, "num_buckets");
-  expect_error([] { t5_relative_bucket(0, config(kMaxPosition + 1, kMaxPosition, false)); },
-               "num_buckets");
+  expect_error([] { t5_relative_bucket(0, config(kMaxPosition + 1, kMaxPosition, false)); }, "num_buckets");
   EXPECT_EQ(t5_relative_bucket(-1, config(2, 2, false)), 1);
-  EXPECT_EQ(t5_relative_bucket(1, config(4, 2, true)), 3);  // offset 2 + bucket 1
+  EXPECT_EQ(t5_relative_bucket(1, config(4, 2, true)), 3);                           // offset 2 + bucket 1
   expect_error([] { t5_relative_bucket(0, config(32, 8, true)); }, "max_distance");  // E = 8
   EXPECT_EQ(t5_relative_bucket(-9, config(32, 9, true)), 15);
   expect_error([] { t5_relative_bucket(0, config(32, 16, false)); }, "max_distance");  // E = 16
   expect_error([] { t5_relative_bucket(0, config(32, kMaxPosition + 1, false)); }, "max_distance");
-  expect_error([] { t5_relative_bucket(kMaxPosition + 1, config(32, 128, true)); },
-               "relative_position");
+  expect_error([] { t5_relative_bucket(kMaxPosition + 1, config(32, 128, true)); }, "relative_position");
   const int64_t N = 32, H = 4, Tq = 3, Tk = 5;
   std::vector<float> Wb(N * H), ob(H * Tq * Tk);
   const TensorView w = TensorView::contiguous(Wb.data(), DType::F32, {N, H});
@@ -350,8 +340,7 @@ TEST(T5Bias, Errors) {
       "table.dtype");
   expect_error(
       [&] {
-        t5_bias_forward(TensorView::strided(ob.data(), DType::F32, {H, Tq, Tk}, {0, Tk, 1}), w, cfg,
-                        q, k);
+        t5_bias_forward(TensorView::strided(ob.data(), DType::F32, {H, Tq, Tk}, {0, Tk, 1}), w, cfg, q, k);
       },
       "out.strides");
   expect_error(
@@ -364,9 +353,5 @@ TEST(T5Bias, Errors) {
         t5_bias_backward(TensorView::strided(Wb.data(), DType::F32, {N, H}, {0, 1}), o, cfg, q, k);
       },
       "dtable.strides");
-  expect_error(
-      [&] {
-        t5_bias_backward(w, o, cfg, q, I{0, 1, 2, 3, kMaxPosition + 1});
-      },
-      "key_positions[4]");
+  expect_error([&] { t5_bias_backward(w, o, cfg, q, I{0, 1, 2, 3, kMaxPosition + 1}); }, "key_positions[4]");
 }

@@ -44,15 +44,13 @@ TEST(Positions, ExplicitIdsAnyStridesAndTypes) {
   const TensorView ids = TensorView::strided(raw.data(), DType::I32, {2, 3}, {1, 2});
   EXPECT_EQ(Positions::ids(ids).resolve(2, 3, 100, "t"), (std::vector<int64_t>{7, 8, 9, 3, 4, 5}));
   const std::vector<int64_t> raw64{1, 2};
-  EXPECT_EQ(Positions::ids(TensorView::contiguous(raw64.data(), DType::I64, {1, 2}))
-                .resolve(1, 2, 2, "t"),
+  EXPECT_EQ(Positions::ids(TensorView::contiguous(raw64.data(), DType::I64, {1, 2})).resolve(1, 2, 2, "t"),
             (std::vector<int64_t>{1, 2}));
   // Shape and dtype mismatches.
   EXPECT_THROW(Positions::ids(ids).resolve(3, 2, 100, "t"), Error);
   const std::vector<float> fl{0, 1};
-  EXPECT_THROW(
-      Positions::ids(TensorView::contiguous(fl.data(), DType::F32, {1, 2})).resolve(1, 2, 9, "t"),
-      Error);
+  EXPECT_THROW(Positions::ids(TensorView::contiguous(fl.data(), DType::F32, {1, 2})).resolve(1, 2, 9, "t"),
+               Error);
   // Out of range, and the message names the index and the range.
   try {
     Positions::ids(ids).resolve(2, 3, 8, "posenc::test");

@@ -1,8 +1,8 @@
 // posenc/dtype.hpp — element types, devices and the fp16/bf16 <-> fp32 conversions.
 //
-// Storage may be f32, f16 (IEEE binary16) or bf16 (bfloat16); all math is fp32 (or wider).
-// Conversions to f16/bf16 round to nearest, ties to even; NaN stays NaN; values past the f16 range
-// become +-inf. i32/i64 are for token ids and position ids.
+// Storage may be f32, f16 (IEEE binary16) or bf16 (bfloat16); all math is fp32 (or wider). Conversions to
+// f16/bf16 round to nearest, ties to even; NaN stays NaN; values past the f16 range become +-inf.
+// i32/i64 are for token ids and position ids.
 #pragma once
 
 #include <bit>
@@ -56,8 +56,7 @@ constexpr bool is_int(DType t) {
 
 inline uint16_t f32_to_bf16_bits(float f) {
   uint32_t u = std::bit_cast<uint32_t>(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u)
-    return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
   u += 0x7fffu + ((u >> 16) & 1u);
   return static_cast<uint16_t>(u >> 16);
 }
@@ -78,8 +77,7 @@ inline uint16_t f32_to_f16_bits(float f) {
     return static_cast<uint16_t>(sign | (std::bit_cast<uint32_t>(shifted) - 0x3f000000u));
   }
   const uint32_t mant_odd = (a >> 13) & 1u;
-  const uint32_t r =
-      a + 0xc8000fffu + mant_odd;  // rebias exponent (-112 << 23) and round to nearest-even
+  const uint32_t r = a + 0xc8000fffu + mant_odd;  // rebias exponent (-112 << 23) and round to nearest-even
   return static_cast<uint16_t>(sign | (r >> 13));
 }
 

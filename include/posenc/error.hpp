@@ -1,7 +1,7 @@
 // posenc/error.hpp — the one error type of posenc.
 //
-// Every check in the library throws posenc::Error. Its message names the function, the argument,
-// the value it had and the allowed range, e.g.
+// Every check in the library throws posenc::Error. Its message names the function, the argument, the value
+// it had and the allowed range, e.g.
 //   "posenc::sinusoidal_table: dim = 0 is invalid (allowed: even integer >= 2)".
 // The library never calls exit() or abort().
 #pragma once

@@ -1,14 +1,13 @@
-// posenc/learned.hpp — learned absolute position embeddings (GPT-2's wpe, BERT's
-// position_embeddings).
+// posenc/learned.hpp — learned absolute position embeddings (GPT-2's wpe, BERT's position_embeddings).
 //
 // A table W of shape [P, C] (P = max positions), trained with the model.
 //   forward:   out[b, t, :]  = W[pos[b, t], :]               (gather)
 //   add:       x[b, t, :]   += W[pos[b, t], :]               (in place, fp32 sum, one rounding)
 //   backward:  dW[p, :]     += sum over tokens with pos = p of dout[b, t, :]
-// The backward sums each row's tokens in token order (b-major, then t) in fp32 and adds the sum to
-// dW once: the same bits on every run and for every thread count. Only rows that occur are touched,
-// so the caller zero-fills dW once (as PyTorch does for .grad), not per call. A position outside
-// [0, P) is an error (posenc::Error naming the position, its index and P), never a read.
+// The backward sums each row's tokens in token order (b-major, then t) in fp32 and adds the sum to dW once:
+// the same bits on every run and for every thread count. Only rows that occur are touched, so the caller
+// zero-fills dW once (as PyTorch does for .grad), not per call.
+// A position outside [0, P) is an error (posenc::Error naming the position, its index and P), never a read.
 #pragma once
 
 #include <cstdint>

@@ -1,17 +1,14 @@
 // posenc/positions.hpp — which position each token has.
 //
 // Three ways to say it, for activations laid out [B, T, ...]:
-//   offsets:  pos[b, t] = offset[b] + t           (one offset for all sequences, or one per
-//   sequence, e.g.
+//   offsets:  pos[b, t] = offset[b] + t           (one offset for all sequences, or one per sequence, e.g.
 //                                                 the KV-cache length during decoding)
-//   ids:      pos[b, t] = ids[b, t]               (explicit position ids, i32 or i64, [B, T] any
-//   strides) packed:   B = 1 and T = total tokens of N sequences laid end to end; cu_seqlens = [0,
-//   L0, L0+L1, ...,
-//             total] (N + 1 entries, non-decreasing); pos = t - cu_seqlens[s] for t in sequence s,
-//             so positions restart at 0 for each sequence.
-// Positions must lie in [0, 2^31 - 1] (kMaxPosition); each kernel also checks its own upper bound
-// (e.g. the rows of a learned table). The spans and views are not copied: they must outlive the
-// call.
+//   ids:      pos[b, t] = ids[b, t]               (explicit position ids, i32 or i64, [B, T] any strides)
+//   packed:   B = 1 and T = total tokens of N sequences laid end to end; cu_seqlens = [0, L0, L0+L1, ...,
+//             total] (N + 1 entries, non-decreasing); pos = t - cu_seqlens[s] for t in sequence s, so
+//             positions restart at 0 for each sequence.
+// Positions must lie in [0, 2^31 - 1] (kMaxPosition); each kernel also checks its own upper bound (e.g. the
+// rows of a learned table). The spans and views are not copied: they must outlive the call.
 #pragma once
 
 #include <cstdint>
@@ -40,8 +37,8 @@ class Positions {
   Kind kind() const { return kind_; }
 
   // Writes pos[b * T + t] for all b < B, t < T after checking everything against the layout and
-  // [0, max_position]. Errors name the argument (offsets, ids, cu_seqlens), the index, the value
-  // and the allowed range; `where` names the calling function.
+  // [0, max_position]. Errors name the argument (offsets, ids, cu_seqlens), the index, the value and the
+  // allowed range; `where` names the calling function.
   void resolve(int64_t B, int64_t T, int64_t max_position, const char* where,
                std::vector<int64_t>& out) const;
   std::vector<int64_t> resolve(int64_t B, int64_t T, int64_t max_position, const char* where) const;

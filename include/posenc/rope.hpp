@@ -1,48 +1,41 @@
-// posenc/rope.hpp — rotary position embeddings (RoPE; Su et al. 2021) with the scalings real models
-// use.
+// posenc/rope.hpp — rotary position embeddings (RoPE; Su et al. 2021) with the scalings real models use.
 //
-// Formula: with r = rotary dim (<= head dim D, even) and frequencies omega_i (i < r/2, see below),
-// each pair (x, y) of a query or key vector at position p is rotated by theta = p * omega_i:
+// Formula: with r = rotary dim (<= head dim D, even) and frequencies omega_i (i < r/2, see below), each
+// pair (x, y) of a query or key vector at position p is rotated by theta = p * omega_i:
 //   x' = x cos(theta) - y sin(theta)
 //   y' = y cos(theta) + x sin(theta)
-// and then multiplied by attention_scaling (1 except for YaRN and LongRoPE). Dims r .. D-1 pass
-// through. The backward pass is the inverse rotation (sin -> -sin), by the same kernel.
+// and then multiplied by attention_scaling (1 except for YaRN and LongRoPE). Dims r .. D-1 pass through.
+// The backward pass is the inverse rotation (sin -> -sin), by the same kernel.
 //
 // Pair layouts of one head vector (r = 8 shown):
-//   HalfSplit    (GPT-NeoX, HF Llama "rotate_half"):  pairs (i, i + r/2)   [x0 x1 x2 x3 | y0 y1 y2
-//   y3] Interleaved  (GPT-J, Meta Llama):                 pairs (2i, 2i + 1)   [x0 y0 x1 y1 x2 y2
-//   x3 y3]
+//   HalfSplit    (GPT-NeoX, HF Llama "rotate_half"):  pairs (i, i + r/2)   [x0 x1 x2 x3 | y0 y1 y2 y3]
+//   Interleaved  (GPT-J, Meta Llama):                 pairs (2i, 2i + 1)   [x0 y0 x1 y1 x2 y2 x3 y3]
 //
 // Frequencies, default: omega_i = base^(-2i/r). Scalings (meaning as in HF transformers 5.x,
 // rope_parameters["rope_type"]):
 //   Linear   omega_i / factor
-//   Ntk      base' = base * factor^(r / (r - 2))                                   (static NTK)
-//   Dynamic  base' = base * (factor * L / Lmax - (factor - 1))^(r / (r - 2)) when the sequence
-//   length
+//   Ntk      base' = base * factor^(r / (r - 2))               (static NTK; a posenc extension, not an HF type)
+//   Dynamic  base' = base * (factor * L / Lmax - (factor - 1))^(r / (r - 2)) when the sequence length
 //            L = max position + 1 exceeds Lmax = max_position_embeddings, else unscaled. posenc is
-//            stateless: it gives what a fresh HF module gives for L (HF's module keeps the largest
-//            base it has seen until L drops below Lmax again)
-//   Yarn     blend of omega_i and omega_i / factor with a linear ramp between the dims of beta_fast
-//   and
-//            beta_slow rotations over original_max_position_embeddings (truncate rounds the ramp
-//            ends); attention_factor = 0.1 ln(factor) + 1 unless given (or the mscale /
-//            mscale_all_dim ratio)
+//            stateless: it gives what a fresh HF module gives for L (HF's module keeps the largest base it
+//            has seen until L drops below Lmax again)
+//   Yarn     blend of omega_i and omega_i / factor with a linear ramp between the dims of beta_fast and
+//            beta_slow rotations over original_max_position_embeddings (truncate rounds the ramp ends);
+//            attention_factor = 0.1 ln(factor) + 1 unless given (or the mscale / mscale_all_dim ratio)
 //   Llama3   omega_i unchanged for wavelengths < Lorig / high_freq_factor, omega_i / factor above
 //            Lorig / low_freq_factor, a smooth blend between
 //   LongRope omega_i / ext_i with ext = long_factor if L > original_max_position_embeddings else
 //            short_factor (r/2 entries each); attention_factor = sqrt(1 + ln(s) / ln(Lorig)) with
-//            s = max_position_embeddings / original_max_position_embeddings unless given (factor
-//            = 1.0, the default, means "not given: derive s"; set attention_factor = 1 for HF's
-//            explicit factor 1)
+//            s = max_position_embeddings / original_max_position_embeddings unless given (factor = 1.0,
+//            the default, means "not given: derive s"; set attention_factor = 1 for HF's explicit factor 1)
 // YaRN and LongRoPE use attention factor 1 when their factor is <= 1.
-// Precision (posenc/precision.hpp): Exact computes omega_i in double-double and each angle exactly
-// (each cos/sin within 1 ulp of the correctly rounded fp32 value of the formula); HfCompat
-// reproduces HF's float32 recipe (inv_freq by float32 ops, angle = float(pos) * inv_freq in
-// float32).
+// Precision (posenc/precision.hpp): Exact computes omega_i in double-double and each angle exactly (each
+// cos/sin within 1 ulp of the correctly rounded fp32 value of the formula); HfCompat reproduces HF's
+// float32 recipe (inv_freq by float32 ops, angle = float(pos) * inv_freq in float32).
 //
 // Tensors are [B, T, H, D] views (a [B, H, T, D] tensor is the same view with permuted strides, see
-// bhtd()); q and k may have different head counts (GQA/MQA); positions as in posenc/positions.hpp.
-// Storage f32/f16/bf16, math fp32, one rounding per output element.
+// bhtd()); q and k may have different head counts (GQA/MQA: Hq must be a multiple of Hk); positions as in
+// posenc/positions.hpp. Storage f32/f16/bf16, math fp32, one rounding per output element.
 #pragma once
 
 #include <cstdint>
@@ -61,9 +54,8 @@ enum class RopeType : uint8_t { Default, Linear, Ntk, Dynamic, Yarn, Llama3, Lon
 
 struct RopeScaling {
   RopeType type = RopeType::Default;
-  double factor = 1.0;  // linear, ntk, dynamic, yarn, llama3; longrope optional
-  int64_t original_max_position_embeddings =
-      0;  // yarn, llama3, longrope; 0 = max_position_embeddings
+  double factor = 1.0;                           // linear, ntk, dynamic, yarn, llama3; longrope optional
+  int64_t original_max_position_embeddings = 0;  // yarn, llama3, longrope; 0 = max_position_embeddings
   // YaRN
   double beta_fast = 32.0, beta_slow = 1.0;
   bool truncate = true;
@@ -91,7 +83,7 @@ struct RopeConfig {
 void validate(const RopeConfig& cfg, const char* where = "posenc::RopeConfig");
 
 struct RopeFrequencies {
-  std::vector<double> inv_freq;  // omega_i, i < r/2 (Exact: the double nearest the double-double)
+  std::vector<double> inv_freq;     // omega_i, i < r/2 (Exact: the double nearest the double-double)
   std::vector<float> inv_freq_f32;  // HF's float32 inv_freq
   double attention_scaling = 1.0;
 };
@@ -103,8 +95,8 @@ RopeFrequencies rope_frequencies(const RopeConfig& cfg, int64_t seq_len = 0);
 // cos and sin [N, r] as HF returns them (already multiplied by attention_scaling): HalfSplit
 // repeats the r/2 values twice ([c0 .. c_{r/2-1} | c0 .. c_{r/2-1}]), Interleaved repeats each ([c0
 // c0 c1 c1 ..]). seq_len as above; 0 = max(positions) + 1.
-void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg,
-                  std::span<const int64_t> positions, int64_t seq_len = 0);
+void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::span<const int64_t> positions,
+                  int64_t seq_len = 0);
 
 // q [B, T, Hq, D] and k [B, T, Hk, D] (k may be empty: data == nullptr). q_out / k_out empty = in
 // place.

@@ -55,11 +55,9 @@ int64_t t5_relative_bucket(int64_t relative_position, const T5BiasConfig& cfg);
 
 // out [H, Tq, Tk] = table [num_buckets, H] gathered by bucket.
 void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg,
-                     std::span<const int64_t> query_positions,
-                     std::span<const int64_t> key_positions);
+                     std::span<const int64_t> query_positions, std::span<const int64_t> key_positions);
 // dtable [num_buckets, H] += dout [H, Tq, Tk] summed by bucket (deterministic, see above).
 void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg,
-                      std::span<const int64_t> query_positions,
-                      std::span<const int64_t> key_positions);
+                      std::span<const int64_t> query_positions, std::span<const int64_t> key_positions);
 
 }  // namespace posenc

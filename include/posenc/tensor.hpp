@@ -1,10 +1,10 @@
 // posenc/tensor.hpp — a non-owning view of an n-dimensional array.
 //
-// A TensorView is (data pointer, dtype, device, shape, strides) with 64-bit shape and strides
-// counted in elements, as in PyTorch and DLPack. Any strides are accepted (negative ones included,
-// zero for broadcast inputs); kernels take a fast path when the innermost stride is 1. A view never
-// owns or frees memory. posenc's kernels take const TensorView& for inputs and TensorView for
-// outputs; the const-ness of the data is the caller's promise, as in DLPack.
+// A TensorView is (data pointer, dtype, device, shape, strides) with 64-bit shape and strides counted in
+// elements, as in PyTorch and DLPack. Any strides are accepted (negative ones included, zero for broadcast
+// inputs); kernels take a fast path when the innermost stride is 1. A view never owns or frees memory.
+// posenc's kernels take const TensorView& for inputs and TensorView for outputs; the const-ness of the data
+// is the caller's promise, as in DLPack.
 #pragma once
 
 #include <array>

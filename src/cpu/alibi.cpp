@@ -10,8 +10,7 @@ namespace posenc::detail::cpu {
 
 namespace {
 template <DType O>
-void fill(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,
-          const int64_t* k) {
+void fill(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q, const int64_t* k) {
   using OS = typename Elem<O>::storage;
   const int64_t H = out.size(0), Tq = out.size(1), Tk = out.size(2), so = out.stride(2);
   const bool causal = cfg.mask == AlibiMask::Causal, key_form = cfg.form == AlibiForm::KeyPosition;
@@ -26,8 +25,7 @@ void fill(TensorView out, const AlibiConfig& cfg, const double* slopes, const in
         if (causal && k[j] > qi)
           v = cfg.masked_value;
         else  // distances are integers < 2^31, exact in double; one rounding to fp32
-          v = static_cast<float>(slope *
-                                 static_cast<double>(key_form ? k[j] : -std::abs(qi - k[j])));
+          v = static_cast<float>(slope * static_cast<double>(key_form ? k[j] : -std::abs(qi - k[j])));
         Elem<O>::store(o + j * so, v);
       }
     }

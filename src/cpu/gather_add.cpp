@@ -46,16 +46,14 @@ void combine(const RowCombine& op) {
 template <Mode M, DType E>
 void dispatch_out_p(const RowCombine& op) {
   dispatch_float(op.out.dtype, [&](auto o) {
-    dispatch_float(op.P.dtype,
-                   [&](auto p) { combine<M, decltype(o)::value, decltype(p)::value, E>(op); });
+    dispatch_float(op.P.dtype, [&](auto p) { combine<M, decltype(o)::value, decltype(p)::value, E>(op); });
   });
 }
 }  // namespace
 
 void combine_rows(const RowCombine& op) {
   if (op.E != nullptr) {
-    dispatch_float(op.E->dtype,
-                   [&](auto e) { dispatch_out_p<Mode::Embed, decltype(e)::value>(op); });
+    dispatch_float(op.E->dtype, [&](auto e) { dispatch_out_p<Mode::Embed, decltype(e)::value>(op); });
   } else if (op.accumulate) {
     dispatch_out_p<Mode::Accumulate, DType::F32>(op);
   } else {

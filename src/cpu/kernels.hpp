@@ -1,5 +1,5 @@
-// src/cpu/kernels.hpp — the CPU kernels behind the entry points. Arguments are already checked;
-// sizes and strides are 64-bit; threads come from OpenMP and never change a result's bits.
+// src/cpu/kernels.hpp — the CPU kernels behind the entry points. Arguments are already checked; sizes and
+// strides are 64-bit; threads come from OpenMP and never change a result's bits.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +18,7 @@ struct PositionTable {
   std::vector<float> table;   // [num_rows, dim]
   std::vector<int64_t> rows;  // [B*T] index into table
   int64_t num_rows = 0, dim = 0;
-  TensorView view() const {
-    return TensorView::contiguous(table.data(), DType::F32, {num_rows, dim});
-  }
+  TensorView view() const { return TensorView::contiguous(table.data(), DType::F32, {num_rows, dim}); }
 };
 PositionTable make_position_table(const SinusoidalPlan& plan, const std::vector<int64_t>& pos);
 
@@ -40,9 +38,8 @@ struct RowCombine {
 };
 void combine_rows(const RowCombine& op);
 
-// dst[k, :] += scale * (sum of src[n, :] over tokens n with keys[n] == k, in increasing n), fp32
-// sums; src is [B, T, C] (n = b*T + t), dst is [K, C]; only rows that occur are touched.
-// (cpu/scatter_grad.cpp)
+// dst[k, :] += scale * (sum of src[n, :] over tokens n with keys[n] == k, in increasing n), fp32 sums;
+// src is [B, T, C] (n = b*T + t), dst is [K, C]; only rows that occur are touched. (cpu/scatter_grad.cpp)
 void scatter_add_rows(TensorView dst, const TensorView& src, const int64_t* keys, float scale);
 
 }  // namespace posenc::detail::cpu

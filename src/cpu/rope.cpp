@@ -11,8 +11,7 @@
 
 namespace posenc::detail::cpu {
 
-void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i, float& c,
-                float& s) {
+void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i, float& c, float& s) {
   const auto k = static_cast<size_t>(i);
   if (precision == Precision::Exact) {
     // One rounding: cos * attention_scaling is formed in double.
@@ -56,8 +55,8 @@ RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
 
 namespace {
 template <DType X, DType O>
-void apply(const TensorView& x, const TensorView& out, const RopeTable& tab, PairLayout layout,
-           int64_t rot, float sign) {
+void apply(const TensorView& x, const TensorView& out, const RopeTable& tab, PairLayout layout, int64_t rot,
+           float sign) {
   using XS = typename Elem<X>::storage;
   using OS = typename Elem<O>::storage;
   const int64_t T = x.size(1), H = x.size(2), D = x.size(3), N = x.size(0) * T;
@@ -89,8 +88,8 @@ void apply(const TensorView& x, const TensorView& out, const RopeTable& tab, Pai
 }
 }  // namespace
 
-void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table,
-                PairLayout layout, int64_t rot, float sign) {
+void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
+                int64_t rot, float sign) {
   dispatch_float(x.dtype, [&](auto xt) {
     dispatch_float(out.dtype, [&](auto ot) {
       apply<decltype(xt)::value, decltype(ot)::value>(x, out, table, layout, rot, sign);

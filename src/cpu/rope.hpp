@@ -20,15 +20,14 @@ struct RopeTable {
 
 // The cos/sin pair of frequency i at pos in cfg's precision, times attention_scaling, rounded to
 // fp32.
-void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i, float& c,
-                float& s);
+void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i, float& c, float& s);
 
 RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
                           const std::vector<int64_t>& pos);
 
 // out[b, t, h, :] = rotation of x[b, t, h, :] by the token's row of `table`, with sin negated when
 // sign < 0 (the backward pass). x and out are [B, T, H, D]; out may alias x exactly (in place).
-void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table,
-                PairLayout layout, int64_t rot, float sign);
+void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
+                int64_t rot, float sign);
 
 }  // namespace posenc::detail::cpu

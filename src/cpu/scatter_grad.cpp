@@ -1,7 +1,7 @@
 // CPU kernel for the deterministic gradient scatter of the backward passes (dE, dPE, d of a learned
-// table): tokens are grouped by key with a stable sort, each group is summed in token order in fp32
-// by one thread, and the sum is added to its row once. Same bits for any thread count; untouched
-// rows stay as they were (no dense zero-fill).
+// table): tokens are grouped by key with a stable sort, each group is summed in token order in fp32 by one
+// thread, and the sum is added to its row once. Same bits for any thread count; untouched rows stay as they
+// were (no dense zero-fill).
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -36,8 +36,7 @@ void scatter(TensorView dst, const TensorView& src, const std::vector<int64_t>& 
         }
       }
       DS* d = dst.at<DS>({keys[order[static_cast<size_t>(group_start[g])]], 0});
-      for (int64_t c = 0; c < C; ++c)
-        Elem<D>::store(d + c * sd, Elem<D>::load(d + c * sd) + scale * acc[c]);
+      for (int64_t c = 0; c < C; ++c) Elem<D>::store(d + c * sd, Elem<D>::load(d + c * sd) + scale * acc[c]);
     }
   }
 }
@@ -47,8 +46,7 @@ void scatter_add_rows(TensorView dst, const TensorView& src, const int64_t* keys
   const int64_t N = src.size(0) * src.size(1);
   std::vector<int64_t> order(static_cast<size_t>(N));
   std::iota(order.begin(), order.end(), int64_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
   std::vector<int64_t> group_start;
   for (int64_t j = 0; j < N; ++j)
     if (j == 0 || keys[order[static_cast<size_t>(j)]] != keys[order[static_cast<size_t>(j - 1)]])

@@ -1,6 +1,5 @@
-// CPU kernels for sinusoidal rows: each thread computes whole rows (one sincos per (position,
-// frequency), reused for both of its columns) into an fp32 buffer and stores them with one rounding
-// to out's dtype.
+// CPU kernels for sinusoidal rows: each thread computes whole rows (one sincos per (position, frequency),
+// reused for both of its columns) into an fp32 buffer and stores them with one rounding to out's dtype.
 #include <algorithm>
 #include <vector>
 

@@ -23,8 +23,8 @@ struct BucketRule {
     half = cfg.bidirectional ? cfg.num_buckets / 2 : cfg.num_buckets;
     exact = half / 2;
     // Python: math.log(max_distance / max_exact) in double, then float32 when it meets the tensor.
-    log_ratio = static_cast<float>(
-        std::log(static_cast<double>(cfg.max_distance) / static_cast<double>(exact)));
+    log_ratio =
+        static_cast<float>(std::log(static_cast<double>(cfg.max_distance) / static_cast<double>(exact)));
   }
   int64_t operator()(int64_t r) const {
     int64_t offset = 0, d;
@@ -64,8 +64,7 @@ class BucketMap {
       buckets_.resize(static_cast<size_t>(Tq * Tk));
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < Tq; ++i)
-        for (int64_t j = 0; j < Tk; ++j)
-          buckets_[i * Tk + j] = static_cast<int32_t>(rule(k[j] - q[i]));
+        for (int64_t j = 0; j < Tk; ++j) buckets_[i * Tk + j] = static_cast<int32_t>(rule(k[j] - q[i]));
     }
   }
   int64_t operator()(int64_t i, int64_t j) const {
@@ -132,24 +131,22 @@ int64_t t5_bucket(int64_t r, const T5BiasConfig& cfg) {
 }
 
 // out [H, Tq, Tk]; table [N, H]; q [Tq]; k [Tk]; all checked, Tq, Tk >= 1.
-void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg,
-                     const int64_t* q, const int64_t* k) {
+void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg, const int64_t* q,
+                     const int64_t* k) {
   const BucketMap map(BucketRule(cfg), q, out.size(1), k, out.size(2));
   dispatch_float(out.dtype, [&](auto o) {
-    dispatch_float(table.dtype, [&](auto w) {
-      forward<decltype(o)::value, decltype(w)::value>(out, table, map);
-    });
+    dispatch_float(table.dtype,
+                   [&](auto w) { forward<decltype(o)::value, decltype(w)::value>(out, table, map); });
   });
 }
 
 // dtable [N, H]; dout [H, Tq, Tk]; q [Tq]; k [Tk]; all checked, Tq, Tk >= 1.
-void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg,
-                      const int64_t* q, const int64_t* k) {
+void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg, const int64_t* q,
+                      const int64_t* k) {
   const BucketMap map(BucketRule(cfg), q, dout.size(1), k, dout.size(2));
   dispatch_float(dtable.dtype, [&](auto g) {
-    dispatch_float(dout.dtype, [&](auto o) {
-      backward<decltype(g)::value, decltype(o)::value>(dtable, dout, map);
-    });
+    dispatch_float(dout.dtype,
+                   [&](auto o) { backward<decltype(g)::value, decltype(o)::value>(dtable, dout, map); });
   });
 }
 

@@ -1,9 +1,9 @@
 // src/exact/dd.hpp — double-double arithmetic (about 106 significant bits), for exact angles.
 //
 // A DD value is hi + lo with |lo| <= ulp(hi) / 2. The algorithms are the classical error-free
-// transformations (Knuth's two-sum, Dekker's product via fma); each operation below has a relative
-// error of a few units of 2^-106. Requires IEEE double arithmetic without value-changing
-// optimisations: the core is compiled with -ffp-contract=off and never with -ffast-math.
+// transformations (Knuth's two-sum, Dekker's product via fma); each operation below has a relative error
+// of a few units of 2^-106. Requires IEEE double arithmetic without value-changing optimisations: the
+// core is compiled with -ffp-contract=off and never with -ffast-math.
 #pragma once
 
 #include <cmath>

@@ -117,8 +117,7 @@ const Json* rope_dict(const Fields& c, const char* name, const LoadOptions& opt,
            "an entry for the requested layer_type");
   *prefix += opt.layer_type + ".";
   if (it->is_null()) return nullptr;  // HF: None for this type = default RoPE
-  if (!it->is_object())
-    throw Error(ctx.where, *prefix, detail::describe(*it), "an object (or null)");
+  if (!it->is_object()) throw Error(ctx.where, *prefix, detail::describe(*it), "an object (or null)");
   return &*it;
 }
 
@@ -127,19 +126,17 @@ const Json* rope_dict(const Fields& c, const char* name, const LoadOptions& opt,
 // The part of config.json that describes the text model: `text_config` for multimodal configs that
 // keep nothing rope-related at the top level.
 Fields model_fields(const Json& root, const std::string& where) {
-  static const char* kTopKeys[] = {
-      "head_dim",   "hidden_size",  "n_embd",          "num_attention_heads", "n_head",
-      "rope_theta", "rope_scaling", "rope_parameters", "rotary_dim"};
+  static const char* kTopKeys[] = {"head_dim",  "hidden_size", "n_embd",       "num_attention_heads",
+                                   "n_head",    "rope_theta",  "rope_scaling", "rope_parameters",
+                                   "rotary_dim"};
   Fields top(root, "", where);
   for (const char* k : kTopKeys)
     if (top.has(k)) return top;
-  if (const Json* t = top.object("text_config"); t != nullptr)
-    return Fields(*t, "text_config.", where);
+  if (const Json* t = top.object("text_config"); t != nullptr) return Fields(*t, "text_config.", where);
   return top;
 }
 
-void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b,
-           const Ctx& ctx) {
+void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b, const Ctx& ctx) {
   const Json* va = fa.get(a);
   const Json* vb = fb.get(b);
   if (va == nullptr || vb == nullptr) return;
@@ -166,8 +163,7 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   if (params != nullptr) rf.dicts.emplace_back(*params, p_prefix, ctx.where);
   if (scaling != nullptr) rf.dicts.emplace_back(*scaling, s_prefix, ctx.where);
   if (params != nullptr && scaling != nullptr) {
-    for (const auto& [key, value] : scaling->items())
-      agree(rf.dicts[1], key, rf.dicts[0], key, ctx);
+    for (const auto& [key, value] : scaling->items()) agree(rf.dicts[1], key, rf.dicts[0], key, ctx);
   }
   static const Json kEmpty = Json::object();
   if (rf.dicts.empty()) rf.dicts.emplace_back(kEmpty, "rope_parameters.", ctx.where);
@@ -237,8 +233,8 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
   ctx.where = std::string(function) + "(" + std::string(origin) + ")";
   const Json root = detail::parse_object(json_text, ctx.where, std::string(origin));
   const Fields c = detail::model_fields(root, ctx.where);
-  ctx.out.model_type = c.string("model_type")
-                           .value_or(Fields(root, "", ctx.where).string("model_type").value_or(""));
+  ctx.out.model_type =
+      c.string("model_type").value_or(Fields(root, "", ctx.where).string("model_type").value_or(""));
   const RopeFields rp = detail::merge_rope_dicts(c, options, ctx);
   RopeConfig& cfg = ctx.out.config;
   cfg.precision = options.precision;
@@ -258,8 +254,7 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
       const std::string from = ctx.out.source_of(best);
       // A JSON path ("rope_scaling.factor"), without its remark in parentheses; a defaulted field
       // keeps the RopeConfig name and says so.
-      arg = (from.rfind("default", 0) == 0 ? best + " [" + from + "]"
-                                           : from.substr(0, from.find(" ("))) +
+      arg = (from.rfind("default", 0) == 0 ? best + " [" + from + "]" : from.substr(0, from.find(" ("))) +
             arg.substr(best.size());
     }
     throw Error(ctx.where, arg, e.value(), e.allowed());
@@ -287,8 +282,7 @@ RopeImport load_rope_config(const std::filesystem::path& path, const LoadOptions
   if (!in) throw Error(where, "path", "'" + path.string() + "' (unreadable)", "a readable file");
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad())
-    throw Error(where, "path", "'" + path.string() + "' (read error)", "a readable file");
+  if (in.bad()) throw Error(where, "path", "'" + path.string() + "' (read error)", "a readable file");
   return parse(text.str(), options, path.string(), "posenc::hf::load_rope_config");
 }
 

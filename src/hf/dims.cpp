@@ -53,8 +53,7 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   if (gptj && from.rfind("default", 0) != 0)
     ctx.warn(from + " = " + num(cfg.base) + " is used, but HF's " + ctx.out.model_type +
              " ignores it: create_sinusoidal_positions fixes the base at 10000");
-  if (!(cfg.base > 1.0))
-    throw Error(ctx.where, from, num(cfg.base), "a number > 1 (the RoPE base theta)");
+  if (!(cfg.base > 1.0)) throw Error(ctx.where, from, num(cfg.base), "a number > 1 (the RoPE base theta)");
   ctx.source("base", from);
 }
 
@@ -62,8 +61,7 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
   agree(c, "hidden_size", c, "n_embd", ctx);
   agree(c, "num_attention_heads", c, "n_head", ctx);
   const char* hkey = c.has("hidden_size") || !c.has("n_embd") ? "hidden_size" : "n_embd";
-  const char* nkey =
-      c.has("num_attention_heads") || !c.has("n_head") ? "num_attention_heads" : "n_head";
+  const char* nkey = c.has("num_attention_heads") || !c.has("n_head") ? "num_attention_heads" : "n_head";
   const auto hidden = c.integer(hkey, 1, kMaxInt);  // checked even when head_dim is given
   const auto heads = c.integer(nkey, 1, kMaxDim);
   if (const auto d = c.integer("head_dim", 1, kMaxDim)) {
@@ -74,13 +72,12 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
     c.fail("head_dim", "missing (and " + c.path(hidden ? nkey : hkey) + " is missing too)",
            "head_dim, or hidden_size and num_attention_heads");
   if (*hidden % *heads != 0)
-    c.fail(hkey,
-           std::to_string(*hidden) + " (not divisible by " + c.path(nkey) + " = " +
-               std::to_string(*heads) + ")",
-           "a multiple of the number of heads, or give head_dim");
+    c.fail(
+        hkey,
+        std::to_string(*hidden) + " (not divisible by " + c.path(nkey) + " = " + std::to_string(*heads) + ")",
+        "a multiple of the number of heads, or give head_dim");
   if (*hidden / *heads > kMaxDim)
-    c.fail(hkey, std::to_string(*hidden),
-           "a head dim hidden / heads <= " + std::to_string(kMaxDim));
+    c.fail(hkey, std::to_string(*hidden), "a head dim hidden / heads <= " + std::to_string(kMaxDim));
   ctx.source("head_dim", c.path(hkey) + " / " + c.path(nkey));
   return *hidden / *heads;
 }
@@ -115,11 +112,10 @@ void read_rotary_dim(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   if (frac > 0.0) {
     from_frac = static_cast<int64_t>(static_cast<double>(D) * frac);  // Python int(): truncation
     if (from_frac < 2 || from_frac % 2 != 0)
-      throw Error(
-          ctx.where, frac_from,
-          num(frac) + " (rotary dim int(" + std::to_string(D) + " * " + num(frac) +
-              ") = " + std::to_string(from_frac) + ")",
-          "a fraction of head_dim = " + std::to_string(D) + " giving an even rotary dim >= 2");
+      throw Error(ctx.where, frac_from,
+                  num(frac) + " (rotary dim int(" + std::to_string(D) + " * " + num(frac) +
+                      ") = " + std::to_string(from_frac) + ")",
+                  "a fraction of head_dim = " + std::to_string(D) + " giving an even rotary dim >= 2");
   }
   std::optional<int64_t> given = c.integer("rotary_dim", 1, kMaxDim);
   std::string dim_from = c.path("rotary_dim"), shown = given ? std::to_string(*given) : "";
@@ -168,9 +164,8 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   }
 
   agree(c, "max_position_embeddings", c, "n_positions", ctx);
-  const char* mkey = c.has("max_position_embeddings") || !c.has("n_positions")
-                         ? "max_position_embeddings"
-                         : "n_positions";
+  const char* mkey =
+      c.has("max_position_embeddings") || !c.has("n_positions") ? "max_position_embeddings" : "n_positions";
   if (const auto m = c.integer(mkey, 1, kMaxPosition + 1)) {
     cfg.max_position_embeddings = *m;
     ctx.source("max_position_embeddings", c.path(mkey));

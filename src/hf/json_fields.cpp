@@ -55,8 +55,7 @@ Json parse_object(std::string_view text, const std::string& where, const std::st
     const size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     const std::string value =
         offset >= text.size()
-            ? "truncated JSON (input ends at byte offset " + std::to_string(text.size()) + ": " +
-                  what + ")"
+            ? "truncated JSON (input ends at byte offset " + std::to_string(text.size()) + ": " + what + ")"
             : "malformed JSON (at byte offset " + std::to_string(offset) + ": " + what + ")";
     throw Error(where, origin, value, "a complete JSON object, as HF's config.json");
   } catch (const Json::exception& e) {
@@ -94,8 +93,7 @@ const Json* Fields::get(std::string_view key) const {
   return &*it;
 }
 
-void Fields::fail(std::string_view key, const std::string& value,
-                  const std::string& allowed) const {
+void Fields::fail(std::string_view key, const std::string& value, const std::string& allowed) const {
   throw Error(*where_, path(key), value, allowed);
 }
 
@@ -111,13 +109,11 @@ std::optional<double> Fields::number(std::string_view key) const {
 std::optional<int64_t> Fields::integer(std::string_view key, int64_t lo, int64_t hi) const {
   const Json* v = get(key);
   if (v == nullptr) return std::nullopt;
-  const std::string allowed =
-      "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  const std::string allowed = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
   int64_t n = 0;
   if (v->is_number_unsigned()) {
     const uint64_t u = v->get<uint64_t>();
-    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      fail(key, v->dump(), allowed);
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) fail(key, v->dump(), allowed);
     n = static_cast<int64_t>(u);
   } else if (v->is_number_integer()) {
     n = v->get<int64_t>();

@@ -43,8 +43,7 @@ class Fields {
   // An object (or absent / null).
   const Json* object(std::string_view key) const;
 
-  [[noreturn]] void fail(std::string_view key, const std::string& value,
-                         const std::string& allowed) const;
+  [[noreturn]] void fail(std::string_view key, const std::string& value, const std::string& allowed) const;
 
  private:
   const Json* obj_;

@@ -30,8 +30,7 @@ struct RopeFields {
 };
 
 // Both given (not null) must be equal (numbers by value); else a posenc::Error naming fa.path(a).
-void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b,
-           const Ctx& ctx);
+void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b, const Ctx& ctx);
 
 // Shortest round-trip decimal of v.
 std::string num(double v);

@@ -22,8 +22,7 @@ const std::set<std::string, std::less<>>& allowed_keys(RopeType t, bool mrope) {
   static const std::set<std::string, std::less<>> kDefault = {"rope_type", "type", "rope_theta",
                                                               "partial_rotary_factor"};
   static const std::set<std::string, std::less<>> kMrope = {
-      "rope_type",        "type", "rope_theta", "partial_rotary_factor", "mrope_section",
-      "mrope_interleaved"};
+      "rope_type", "type", "rope_theta", "partial_rotary_factor", "mrope_section", "mrope_interleaved"};
   static const std::set<std::string, std::less<>> kFactor = {"rope_type", "type", "rope_theta",
                                                              "partial_rotary_factor", "factor"};
   static const std::set<std::string, std::less<>> kYarn = {
@@ -83,14 +82,12 @@ std::optional<double> required(const RopeFields& rp, std::string_view key, Ctx& 
 
 double required_number(const RopeFields& rp, std::string_view key, Ctx& ctx) {
   const auto v = required(rp, key, ctx);
-  if (!v)
-    rp.at(key).fail(key, "null", "a number (required for rope_type '" + ctx.out.rope_type + "')");
+  if (!v) rp.at(key).fail(key, "null", "a number (required for rope_type '" + ctx.out.rope_type + "')");
   return *v;
 }
 
 // An optional positive number, read into dst with its source.
-void optional_number(const RopeFields& rp, std::string_view key, std::optional<double>& dst,
-                     Ctx& ctx) {
+void optional_number(const RopeFields& rp, std::string_view key, std::optional<double>& dst, Ctx& ctx) {
   const Fields& f = rp.at(key);
   if (const auto v = f.number(key)) {
     dst = *v;
@@ -147,8 +144,8 @@ void read_yarn(const RopeFields& rp, Ctx& ctx) {
     *dst = v && *v != 0.0 ? *v : dflt;  // HF: rope_parameters.get(key) or default
     ctx.source(std::string("scaling.") + key, v ? f.path(key) : "default (" + num(dflt) + ")");
     if (v && *v == 0.0)
-      ctx.warn(f.path(key) + " = 0 counts as unset in HF (`get(...) or " + num(dflt) +
-               "`): using " + num(dflt));
+      ctx.warn(f.path(key) + " = 0 counts as unset in HF (`get(...) or " + num(dflt) + "`): using " +
+               num(dflt));
   }
   std::optional<double> mscale, mscale_all;
   optional_number(rp, "mscale", mscale, ctx);
@@ -181,8 +178,7 @@ void read_yarn(const RopeFields& rp, Ctx& ctx) {
     if (implicit != s.factor && implicit != 1.0)
       ctx.warn("factor = " + num(s.factor) +
                " differs from max_position_embeddings / original_max_position_embeddings = " +
-               std::to_string(max_len(ctx)) + " / " + std::to_string(lorig) + " = " +
-               num(implicit) +
+               std::to_string(max_len(ctx)) + " / " + std::to_string(lorig) + " = " + num(implicit) +
                ": HF 5.x uses factor (and warns); some 4.x releases used the ratio");
   }
 }
@@ -193,8 +189,7 @@ void read_llama3(const RopeFields& rp, Ctx& ctx) {
   s.low_freq_factor = required_number(rp, "low_freq_factor", ctx);
   s.high_freq_factor = required_number(rp, "high_freq_factor", ctx);
   if (max_len(ctx) >= 1 && s.original_max_position_embeddings == max_len(ctx))
-    ctx.warn("original_max_position_embeddings = max_position_embeddings = " +
-             std::to_string(max_len(ctx)) +
+    ctx.warn("original_max_position_embeddings = max_position_embeddings = " + std::to_string(max_len(ctx)) +
              ": llama3 scaling is meant for a context extended beyond the pretraining one "
              "(HF warns)");
 }
@@ -231,8 +226,7 @@ void read_longrope(const RopeFields& rp, Ctx& ctx) {
     s.factor = 1.0;
     ctx.source("scaling.factor",
                "max_position_embeddings / original_max_position_embeddings (factor absent)");
-    if (!s.attention_factor)
-      need_max(ctx, "attention_factor = sqrt(1 + ln(max / original) / ln(original))");
+    if (!s.attention_factor) need_max(ctx, "attention_factor = sqrt(1 + ln(max / original) / ln(original))");
   }
   ctx.warn("rope_type longrope switches frequencies at original_max_position_embeddings = " +
            std::to_string(s.original_max_position_embeddings) +

@@ -43,21 +43,20 @@ float sinusoidal_value(const SinusoidalConfig& cfg, int64_t pos, int64_t c) {
     s = r.sin;
     co = r.cos;
   } else if (concat) {
-    const float f = static_cast<float>(std::exp(static_cast<double>(
-        static_cast<float>(i) * static_cast<float>(-std::log(cfg.base) / denom2))));
+    const float f = static_cast<float>(std::exp(
+        static_cast<double>(static_cast<float>(i) * static_cast<float>(-std::log(cfg.base) / denom2))));
     const double a = static_cast<double>(static_cast<float>(pos) * f);
     s = std::sin(a);
     co = std::cos(a);
   } else if (cfg.preset == SinusoidalPreset::Marian) {
-    const double a = static_cast<double>(pos) /
-                     std::pow(cfg.base, static_cast<double>(2 * i) / static_cast<double>(d));
+    const double a =
+        static_cast<double>(pos) / std::pow(cfg.base, static_cast<double>(2 * i) / static_cast<double>(d));
     s = std::sin(a);
     co = std::cos(a);
   } else {
     const float e = static_cast<float>(2 * i) / static_cast<float>(d);
-    const float f =
-        1.0f / static_cast<float>(std::pow(static_cast<double>(static_cast<float>(cfg.base)),
-                                           static_cast<double>(e)));
+    const float f = 1.0f / static_cast<float>(std::pow(static_cast<double>(static_cast<float>(cfg.base)),
+                                                       static_cast<double>(e)));
     const double a = static_cast<double>(static_cast<float>(pos) * f);
     s = std::sin(a);
     co = std::cos(a);

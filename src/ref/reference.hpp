@@ -1,6 +1,6 @@
-// src/ref/reference.hpp — plain scalar reference implementations (one loop, fp32 contiguous
-// buffers, no threads). The fast kernels are tested against these bit for bit; the exact math
-// itself is tested against MPFR.
+// src/ref/reference.hpp — plain scalar reference implementations (one loop, fp32 contiguous buffers,
+// no threads). The fast kernels are tested against these bit for bit; the exact math itself is tested
+// against MPFR.
 #pragma once
 
 #include <cstdint>

@@ -14,8 +14,7 @@ int main() {
   const posenc::hf::RopeImport imp = posenc::hf::parse_rope_config(
       R"({"hidden_size": 512, "num_attention_heads": 8, "rope_theta": 500000.0, "max_position_embeddings": 2048})");
   const bool hf_ok = imp.config.head_dim == 64 && imp.config.base == 500000.0;
-  std::printf("consumer: posenc %s, PE(1, 0..1) = %.9g %.9g, config head_dim %lld: %s\n",
-              posenc::kVersion, t[4], t[5], static_cast<long long>(imp.config.head_dim),
-              table_ok && hf_ok ? "ok" : "WRONG");
+  std::printf("consumer: posenc %s, PE(1, 0..1) = %.9g %.9g, config head_dim %lld: %s\n", posenc::kVersion,
+              t[4], t[5], static_cast<long long>(imp.config.head_dim), table_ok && hf_ok ? "ok" : "WRONG");
   return table_ok && hf_ok ? 0 : 1;
 }
