@@ -5,7 +5,10 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace posenc_bench {
 
@@ -22,8 +25,7 @@ torch::Tensor wrap(const void* p, std::initializer_list<int64_t> shape, torch::D
 
 torch::Tensor hf_table(const torch::Tensor& pos_f32, int64_t d, double base) {
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
-  const torch::Tensor inv_freq =
-      1.0 / torch::pow(base, torch::arange(0, d, 2, f32) / static_cast<double>(d));
+  const torch::Tensor inv_freq = 1.0 / torch::pow(base, torch::arange(0, d, 2, f32) / static_cast<double>(d));
   const torch::Tensor angles = torch::outer(pos_f32, inv_freq);
   return torch::stack({angles.sin(), angles.cos()}, -1).flatten(-2);
 }
@@ -34,8 +36,7 @@ struct Embed {
 
 std::function<double(const void*)> diff_of(std::shared_ptr<Embed> s) {
   return [s](const void* expected) {
-    const torch::Tensor want =
-        wrap(expected, {s->out.size(0), s->out.size(1)}, s->out.scalar_type());
+    const torch::Tensor want = wrap(expected, {s->out.size(0), s->out.size(1)}, s->out.scalar_type());
     return (s->out.to(torch::kFloat32) - want.to(torch::kFloat32)).abs().max().item<double>();
   };
 }
@@ -113,16 +114,14 @@ TorchOp torch_embed_backward_autograd(const TorchEmbedInputs& in, const float* d
   // Leaves that need gradients; clone() so autograd never writes into the caller's buffers.
   s->E = s->E.clone().requires_grad_(true);
   s->pe = s->pe.clone().requires_grad_(true);
-  s->out = torch::embedding(s->E, s->ids) * static_cast<double>(in.scale) +
-           s->pe.index_select(0, s->pos);
+  s->out = torch::embedding(s->E, s->ids) * static_cast<double>(in.scale) + s->pe.index_select(0, s->pos);
   const torch::Tensor g = wrap(dout, {in.T, in.C}, torch::kFloat32);
   // One call outside the timed loop creates E.grad and pe.grad; later calls accumulate into them.
   torch::autograd::backward({s->out}, {g}, /*retain_graph=*/true);
   return {[s, g] { torch::autograd::backward({s->out}, {g}, /*retain_graph=*/true); }, nullptr};
 }
 
-TorchOp torch_embed_backward_index_add(const TorchEmbedInputs& in, const float* dout, float* dE,
-                                       float* dPE) {
+TorchOp torch_embed_backward_index_add(const TorchEmbedInputs& in, const float* dout, float* dE, float* dPE) {
   auto s = make_embed(in);
   auto g = wrap(dout, {in.T, in.C}, torch::kFloat32);
   auto dE_t = wrap(dE, {in.V, in.C}, torch::kFloat32);
@@ -141,6 +140,149 @@ TorchOp torch_sinusoidal_table(int64_t N, int64_t d, double base) {
   auto run = [out, N, d, base] {
     torch::NoGradGuard no_grad;
     *out = hf_table(torch::arange(N, torch::TensorOptions().dtype(torch::kFloat32)), d, base);
+  };
+  return {run, nullptr};
+}
+
+// ---- RoPE ----
+
+namespace {
+torch::Tensor rope_inv_freq(int64_t D, double base) {
+  // HF: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+  const torch::Tensor e =
+      torch::arange(0, D, 2, torch::TensorOptions().dtype(torch::kInt64)).to(torch::kFloat32) /
+      static_cast<double>(D);
+  return 1.0 / torch::pow(base, e);
+}
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t h = x.size(-1) / 2;
+  return torch::cat({-x.slice(-1, h), x.slice(-1, 0, h)}, -1);
+}
+
+// The adjoint of rotate_half: rotate_half(x) . y = x . rotate_half_inverse(y).
+torch::Tensor rotate_half_inverse(const torch::Tensor& y) {
+  const int64_t h = y.size(-1) / 2;
+  return torch::cat({y.slice(-1, h), -y.slice(-1, 0, h)}, -1);
+}
+
+struct Rope {
+  torch::Tensor q, k, inv_freq, pos, cos, sin;  // cos, sin [1, T, 1, D] in q's dtype
+  torch::Tensor gq, gk;                         // backward: dq', dk'
+  torch::Tensor q_out, k_out;                   // the last run's results
+  bool has_k = false;
+};
+
+// cos, sin [T, D] float32, the HF way.
+std::pair<torch::Tensor, torch::Tensor> hf_cos_sin(const torch::Tensor& inv_freq,
+                                                   const torch::Tensor& pos_f32) {
+  const torch::Tensor freqs = torch::outer(pos_f32, inv_freq);
+  const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
+  return {emb.cos(), emb.sin()};
+}
+
+void set_cos_sin(Rope& s) {
+  auto [c, sn] = hf_cos_sin(s.inv_freq, s.pos);
+  const int64_t T = c.size(0), D = c.size(1);
+  s.cos = c.to(s.q.scalar_type()).view({1, T, 1, D});
+  s.sin = sn.to(s.q.scalar_type()).view({1, T, 1, D});
+}
+
+std::shared_ptr<Rope> make_rope(const TorchRopeInputs& in) {
+  auto s = std::make_shared<Rope>();
+  const torch::Dtype t = float_type(in.bf16);
+  s->q = torch::from_blob(const_cast<void*>(in.q), {1, in.T, in.Hq, in.D}, torch::TensorOptions().dtype(t));
+  s->has_k = in.k != nullptr;
+  if (s->has_k)
+    s->k = torch::from_blob(const_cast<void*>(in.k), {1, in.T, in.Hk, in.D}, torch::TensorOptions().dtype(t));
+  s->inv_freq = rope_inv_freq(in.D, in.base);
+  s->pos = torch::arange(in.T, torch::TensorOptions().dtype(torch::kFloat32));
+  return s;
+}
+
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  return x * cos + rotate_half(x) * sin;
+}
+
+torch::Tensor unrotate(const torch::Tensor& g, const torch::Tensor& cos, const torch::Tensor& sin) {
+  return g * cos + rotate_half_inverse(g * sin);
+}
+
+std::function<double(const void*, const void*)> rope_diff_of(std::shared_ptr<Rope> s) {
+  return [s](const void* q, const void* k) {
+    auto diff = [](const torch::Tensor& got, const void* want) {
+      const torch::Tensor w = torch::from_blob(const_cast<void*>(want), got.sizes(),
+                                               torch::TensorOptions().dtype(got.scalar_type()));
+      return (got.to(torch::kFloat32) - w.to(torch::kFloat32)).abs().max().item<double>();
+    };
+    double d = diff(s->q_out, q);
+    if (s->has_k) d = std::max(d, diff(s->k_out, k));
+    return d;
+  };
+}
+
+void wrap_grads(Rope& s, const TorchRopeInputs& in, const void* gq, const void* gk) {
+  const auto opts = torch::TensorOptions().dtype(float_type(in.bf16));
+  s.gq = torch::from_blob(const_cast<void*>(gq), {1, in.T, in.Hq, in.D}, opts);
+  if (s.has_k) s.gk = torch::from_blob(const_cast<void*>(gk), {1, in.T, in.Hk, in.D}, opts);
+}
+}  // namespace
+
+std::vector<float> torch_rope_inv_freq(int64_t D, double base) {
+  const torch::Tensor f = rope_inv_freq(D, base).contiguous();
+  return std::vector<float>(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+}
+
+TorchRopeOp torch_rope_forward(const TorchRopeInputs& in, bool cos_sin_per_call) {
+  auto s = make_rope(in);
+  if (!cos_sin_per_call) set_cos_sin(*s);
+  auto run = [s, cos_sin_per_call] {
+    torch::NoGradGuard no_grad;
+    if (cos_sin_per_call) set_cos_sin(*s);
+    s->q_out = apply_rope(s->q, s->cos, s->sin);
+    if (s->has_k) s->k_out = apply_rope(s->k, s->cos, s->sin);
+  };
+  return {run, rope_diff_of(s)};
+}
+
+TorchRopeOp torch_rope_backward_autograd(const TorchRopeInputs& in, const void* gq, const void* gk) {
+  auto s = make_rope(in);
+  wrap_grads(*s, in, gq, gk);
+  set_cos_sin(*s);  // no grad: inv_freq and positions are constants
+  // Leaves that need gradients (autograd::grad never writes into them).
+  s->q = s->q.detach().requires_grad_(true);
+  if (s->has_k) s->k = s->k.detach().requires_grad_(true);
+  auto qe = std::make_shared<torch::Tensor>(apply_rope(s->q, s->cos, s->sin));
+  auto ke = std::make_shared<torch::Tensor>(s->has_k ? apply_rope(s->k, s->cos, s->sin) : torch::Tensor());
+  auto run = [s, qe, ke] {
+    std::vector<torch::Tensor> outputs{*qe}, inputs{s->q}, grads{s->gq};
+    if (s->has_k) outputs.push_back(*ke), inputs.push_back(s->k), grads.push_back(s->gk);
+    auto d = torch::autograd::grad(outputs, inputs, grads, /*retain_graph=*/true);
+    s->q_out = d[0];
+    if (s->has_k) s->k_out = d[1];
+  };
+  return {run, rope_diff_of(s)};
+}
+
+TorchRopeOp torch_rope_backward_explicit(const TorchRopeInputs& in, const void* gq, const void* gk) {
+  auto s = make_rope(in);
+  wrap_grads(*s, in, gq, gk);
+  set_cos_sin(*s);
+  auto run = [s] {
+    torch::NoGradGuard no_grad;
+    s->q_out = unrotate(s->gq, s->cos, s->sin);
+    if (s->has_k) s->k_out = unrotate(s->gk, s->cos, s->sin);
+  };
+  return {run, rope_diff_of(s)};
+}
+
+TorchOp torch_rope_cos_sin(int64_t T, int64_t D, double base) {
+  auto s = std::make_shared<std::pair<torch::Tensor, torch::Tensor>>();
+  const torch::Tensor inv_freq = rope_inv_freq(D, base);
+  const torch::Tensor pos = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32));
+  auto run = [s, inv_freq, pos] {
+    torch::NoGradGuard no_grad;
+    *s = hf_cos_sin(inv_freq, pos);
   };
   return {run, nullptr};
 }

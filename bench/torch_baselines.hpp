@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace posenc_bench {
 
@@ -48,11 +49,49 @@ TorchOp torch_embed_forward_sinusoidal(const TorchEmbedInputs& in);
 TorchOp torch_embed_backward_autograd(const TorchEmbedInputs& in, const float* dout);
 // The explicit formula into given accumulators: dE.index_add_(0, ids, dout * scale);
 // dPE.index_add_(0, pos, dout). dE [V, C], dPE [P, C] f32.
-TorchOp torch_embed_backward_index_add(const TorchEmbedInputs& in, const float* dout, float* dE,
-                                       float* dPE);
+TorchOp torch_embed_backward_index_add(const TorchEmbedInputs& in, const float* dout, float* dE, float* dPE);
 
 // The HF table: inv_freq = 1 / base^(arange(0, d, 2) / d); angles = outer(arange(N), inv_freq);
 // stack(sin, cos, -1).flatten(-2) -> [N, d] float32, interleaved.
 TorchOp torch_sinusoidal_table(int64_t N, int64_t d, double base);
+
+// ---- RoPE (bench_rope.cpp): HF transformers' Llama recipe, HalfSplit pairs, default scaling ----
+//   inv_freq = 1 / base^(arange(0, D, 2) / D)                    float32, once (a module buffer in
+//   HF) freqs = outer(arange(T).float(), inv_freq); emb = cat(freqs, freqs, -1) cos =
+//   emb.cos().to(x.dtype); sin = emb.sin().to(x.dtype)     [T, D], viewed as [1, T, 1, D] q' = q *
+//   cos + rotate_half(q) * sin, rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2], -1); k alike
+// q, k are [B=1, T, H, D] contiguous; outputs are allocated per call, as in eager user code.
+
+struct TorchRopeInputs {
+  const void* q = nullptr;  // [1, T, Hq, D] f32 or bf16, never written
+  const void* k = nullptr;  // [1, T, Hk, D], or nullptr: q alone
+  int64_t T = 0, Hq = 0, Hk = 0, D = 0;
+  bool bf16 = false;
+  double base = 10000.0;
+};
+
+struct TorchRopeOp {
+  std::function<void()> run;
+  // max |result - expected| over q and k (k ignored without k) of the last run; expected in the
+  // inputs' dtype and layout: q', k' for the forward, dq, dk for the backward.
+  std::function<double(const void* q, const void* k)> max_abs_diff;
+};
+
+// HF's float32 inv_freq as torch computes it (D / 2 values).
+std::vector<float> torch_rope_inv_freq(int64_t D, double base);
+
+// Forward under NoGradGuard. cos_sin_per_call: freqs, cat, cos, sin (and the bf16 casts) in every
+// call, as HF's LlamaRotaryEmbedding.forward does once per model forward; otherwise cos and sin are
+// computed once here and only the rotation is timed.
+TorchRopeOp torch_rope_forward(const TorchRopeInputs& in, bool cos_sin_per_call);
+// Backward by autograd: the forward graph (leaves q, k; cos, sin without grad) is built once and
+// each call is torch::autograd::grad({q', k'}, {q, k}, {dq', dk'}, retain_graph): the gradients
+// are returned, not accumulated. gq, gk: dq', dk' in q's and k's dtype and shape.
+TorchRopeOp torch_rope_backward_autograd(const TorchRopeInputs& in, const void* gq, const void* gk);
+// Backward by the explicit formula, cos and sin precomputed (saved from the forward):
+// dq = dq' * cos + rotate_half_inverse(dq' * sin), rotate_half_inverse(y) = cat(y2, -y1); dk alike.
+TorchRopeOp torch_rope_backward_explicit(const TorchRopeInputs& in, const void* gq, const void* gk);
+// cos and sin [T, D] float32 alone (freqs, cat, cos, sin), from a precomputed inv_freq.
+TorchOp torch_rope_cos_sin(int64_t T, int64_t D, double base);
 
 }  // namespace posenc_bench
