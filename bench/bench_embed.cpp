@@ -123,9 +123,9 @@ void embed_fwd_posenc(benchmark::State& st, DType t, bool sinusoidal) {
   const EmbedInputs& in = embed_inputs(t);
   pb::Buffer out(static_cast<size_t>(kB * kT * kC * esize(t)));
   const TensorView out_v = TensorView::contiguous(out.data(), t, {kB, kT, kC});
-  const posenc::PeSource pe =
-      sinusoidal ? posenc::PeSource::sinusoidal(sin_config(kC, posenc::Precision::Exact))
-                 : posenc::PeSource::table(view2(in.pe, t, kT, kC));
+  const posenc::PeSource pe = sinusoidal
+                                  ? posenc::PeSource::sinusoidal(sin_config(kC, posenc::Precision::Exact))
+                                  : posenc::PeSource::table(view2(in.pe, t, kT, kC));
   const TensorView E = view2(in.E, t, kV, kC), ids = ids_view(in);
   timed(st, fwd_bytes(t, sinusoidal),
         [&] { posenc::embed_forward(out_v, ids, E, pe, posenc::Positions::offset(0), in.scale); });
@@ -141,12 +141,11 @@ void embed_fwd_proto(benchmark::State& st, Proto kind) {
   for (int64_t r = 0; r < kT; ++r) rows[static_cast<size_t>(r)] = r;
   auto run = [&] {
     if (kind == Proto::Bf16Avx2)
-      return pb::proto_embed_forward_bf16_avx2(out.as<uint16_t>(), in.E.as<uint16_t>(),
-                                               in.ids.data(), in.pe.as<uint16_t>(), rows.data(), kT,
-                                               kC, in.scale);
-    pb::proto_embed_forward(
-        out.as<float>(), in.E.as<float>(), in.ids.data(), in.pe.as<float>(), rows.data(), kT, kC,
-        in.scale, kind == Proto::Plain ? pb::StoreKind::Plain : pb::StoreKind::NonTemporal);
+      return pb::proto_embed_forward_bf16_avx2(out.as<uint16_t>(), in.E.as<uint16_t>(), in.ids.data(),
+                                               in.pe.as<uint16_t>(), rows.data(), kT, kC, in.scale);
+    pb::proto_embed_forward(out.as<float>(), in.E.as<float>(), in.ids.data(), in.pe.as<float>(), rows.data(),
+                            kT, kC, in.scale,
+                            kind == Proto::Plain ? pb::StoreKind::Plain : pb::StoreKind::NonTemporal);
     return true;
   };
   if (!run()) {
@@ -171,9 +170,8 @@ void embed_bwd_posenc(benchmark::State& st) {
   const TensorView dE_v = view2(dE, DType::F32, kV, kC), dPE_v = view2(dPE, DType::F32, kT, kC);
   const TensorView dout_v = TensorView::contiguous(dout.data(), DType::F32, {kB, kT, kC});
   const TensorView ids = ids_view(in);
-  timed(st, bwd_bytes(), [&] {
-    posenc::embed_backward(dE_v, dPE_v, dout_v, ids, posenc::Positions::offset(0), in.scale);
-  });
+  timed(st, bwd_bytes(),
+        [&] { posenc::embed_backward(dE_v, dPE_v, dout_v, ids, posenc::Positions::offset(0), in.scale); });
 }
 
 void sin_table_posenc(benchmark::State& st, int64_t N, int64_t d, posenc::Precision p) {
@@ -187,8 +185,7 @@ void copy_ceiling(benchmark::State& st, int64_t bytes, pb::CopyKind kind) {
   const auto half = static_cast<size_t>(bytes / 2);
   pb::Buffer src(half), dst(half);
   std::memset(src.data(), 0x3c, half);
-  timed(st, 2 * static_cast<int64_t>(half),
-        [&] { pb::parallel_copy(dst.data(), src.data(), half, kind); });
+  timed(st, 2 * static_cast<int64_t>(half), [&] { pb::parallel_copy(dst.data(), src.data(), half, kind); });
 }
 
 #ifdef POSENC_BENCH_TORCH
@@ -210,14 +207,13 @@ enum class TorchCase { Fwd, FwdOut, FwdSin, BwdAutograd, BwdIndexAdd };
 // below 2.5, so a few ulps: torch's add_out may fuse the multiply); bf16 within 0.05 (torch rounds
 // E * scale to bf16 before the add: 2 roundings of <= 2^-7 relative); the sinusoidal source within
 // 2e-3 (torch's float32 angles pos * omega are off by up to ~5e-4 at positions near 4096).
-bool torch_matches(benchmark::State& st, const pb::TorchOp& op, const EmbedInputs& in,
-                   bool sinusoidal) {
+bool torch_matches(benchmark::State& st, const pb::TorchOp& op, const EmbedInputs& in, bool sinusoidal) {
   if (!op.max_abs_diff) return true;
   op.run();
   pb::Buffer ref(static_cast<size_t>(kT * kC * esize(in.dtype)));
-  const posenc::PeSource pe =
-      sinusoidal ? posenc::PeSource::sinusoidal(sin_config(kC, posenc::Precision::Exact))
-                 : posenc::PeSource::table(view2(in.pe, in.dtype, kT, kC));
+  const posenc::PeSource pe = sinusoidal
+                                  ? posenc::PeSource::sinusoidal(sin_config(kC, posenc::Precision::Exact))
+                                  : posenc::PeSource::table(view2(in.pe, in.dtype, kT, kC));
   posenc::embed_forward(TensorView::contiguous(ref.data(), in.dtype, {kB, kT, kC}), ids_view(in),
                         view2(in.E, in.dtype, kV, kC), pe, posenc::Positions::offset(0), in.scale);
   const double diff = op.max_abs_diff(ref.data());
@@ -253,8 +249,7 @@ void embed_torch(benchmark::State& st, DType t, TorchCase c) {
       } else {
         dE = pb::Buffer(static_cast<size_t>(kV * kC * 4));
         dPE = pb::Buffer(static_cast<size_t>(kT * kC * 4));
-        op = pb::torch_embed_backward_index_add(ti, dout.as<float>(), dE.as<float>(),
-                                                dPE.as<float>());
+        op = pb::torch_embed_backward_index_add(ti, dout.as<float>(), dE.as<float>(), dPE.as<float>());
       }
       break;
   }
@@ -270,12 +265,10 @@ void sin_table_torch(benchmark::State& st, int64_t N, int64_t d) {
 // ---- registration ----
 
 template <typename F, typename... Args>
-void add(const std::string& op, const std::string& impl, const std::string& shape,
-         const std::string& dt, F f, Args... args) {
+void add(const std::string& op, const std::string& impl, const std::string& shape, const std::string& dt, F f,
+         Args... args) {
   const std::string name = op + "/" + impl + "/" + shape + "/" + dt;
-  benchmark::RegisterBenchmark(name.c_str(), f, args...)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark(name.c_str(), f, args...)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 void register_all() {
@@ -283,15 +276,14 @@ void register_all() {
   for (DType t : {DType::F32, DType::BF16}) {
     const std::string dt = dtype_label(t);
     add("embed_fwd_table", "posenc", kEmbedShape, dt, embed_fwd_posenc, t, false);
-    add("embed_fwd_table", "copy", kEmbedShape, dt, copy_ceiling, fwd_bytes(t, false),
-        pb::CopyKind::Memcpy);
+    add("embed_fwd_table", "copy", kEmbedShape, dt, copy_ceiling, fwd_bytes(t, false), pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
     add("embed_fwd_table", "torch", kEmbedShape, dt, embed_torch, t, TorchCase::Fwd);
     add("embed_fwd_table", "torch_out", kEmbedShape, dt, embed_torch, t, TorchCase::FwdOut);
 #endif
   }
-  add("embed_fwd_table", "copy_temporal", kEmbedShape, "f32", copy_ceiling,
-      fwd_bytes(DType::F32, false), pb::CopyKind::Temporal);
+  add("embed_fwd_table", "copy_temporal", kEmbedShape, "f32", copy_ceiling, fwd_bytes(DType::F32, false),
+      pb::CopyKind::Temporal);
   add("embed_fwd_table", "proto_plain", kEmbedShape, "f32", embed_fwd_proto, Proto::Plain);
   add("embed_fwd_table", "proto_nt", kEmbedShape, "f32", embed_fwd_proto, Proto::NonTemporal);
   add("embed_fwd_table", "proto_avx2", kEmbedShape, "bf16", embed_fwd_proto, Proto::Bf16Avx2);
@@ -300,16 +292,14 @@ void register_all() {
   add("embed_fwd_sinusoidal", "copy", kEmbedShape, "f32", copy_ceiling, fwd_bytes(DType::F32, true),
       pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
-  add("embed_fwd_sinusoidal", "torch", kEmbedShape, "f32", embed_torch, DType::F32,
-      TorchCase::FwdSin);
+  add("embed_fwd_sinusoidal", "torch", kEmbedShape, "f32", embed_torch, DType::F32, TorchCase::FwdSin);
 #endif
 
   add("embed_bwd", "posenc", kEmbedShape, "f32", embed_bwd_posenc);
   add("embed_bwd", "copy", kEmbedShape, "f32", copy_ceiling, bwd_bytes(), pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
   add("embed_bwd", "torch", kEmbedShape, "f32", embed_torch, DType::F32, TorchCase::BwdAutograd);
-  add("embed_bwd", "torch_index_add", kEmbedShape, "f32", embed_torch, DType::F32,
-      TorchCase::BwdIndexAdd);
+  add("embed_bwd", "torch_index_add", kEmbedShape, "f32", embed_torch, DType::F32, TorchCase::BwdIndexAdd);
 #endif
 
   for (int64_t N : {int64_t{4096}, int64_t{131072}}) {
@@ -352,8 +342,7 @@ int main(int argc, char** argv) {
                                        "--benchmark_report_aggregates_only=true",
                                        "--benchmark_enable_random_interleaving=true"};
   std::vector<char*> args(argv, argv + argc);
-  for (auto it = defaults.rbegin(); it != defaults.rend(); ++it)
-    args.insert(args.begin() + 1, it->data());
+  for (auto it = defaults.rbegin(); it != defaults.rend(); ++it) args.insert(args.begin() + 1, it->data());
   int nargs = static_cast<int>(args.size());
   benchmark::Initialize(&nargs, args.data());
   if (benchmark::ReportUnrecognizedArguments(nargs, args.data())) return 1;

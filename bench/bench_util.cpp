@@ -26,8 +26,7 @@ int to_threads(const char* s, const char* what) {
   char* end = nullptr;
   const long n = std::strtol(s, &end, 10);
   if (end == s || *end != '\0' || n < 1 || n > 1024)
-    throw std::invalid_argument(std::string(what) + " must be an integer in [1, 1024], got '" + s +
-                                "'");
+    throw std::invalid_argument(std::string(what) + " must be an integer in [1, 1024], got '" + s + "'");
   return static_cast<int>(n);
 }
 }  // namespace
@@ -53,8 +52,7 @@ Buffer random_floats(posenc::DType t, int64_t n, uint64_t seed, float a) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     // 24 random bits -> [-a, a]
-    const float u =
-        static_cast<float>(mix(s ^ static_cast<uint64_t>(i)) >> 40) * (1.0f / 16777216.0f);
+    const float u = static_cast<float>(mix(s ^ static_cast<uint64_t>(i)) >> 40) * (1.0f / 16777216.0f);
     const float v = (2.0f * u - 1.0f) * a;
     if (t == posenc::DType::BF16)
       buf.as<uint16_t>()[i] = posenc::f32_to_bf16_bits(v);

@@ -16,15 +16,14 @@ enum class StoreKind {
 
 // out [N, C], E [V, C], P [R, C] contiguous fp32; ids, rows [N]; out rows 16-byte aligned for
 // NonTemporal.
-void proto_embed_forward(float* out, const float* E, const int64_t* ids, const float* P,
-                         const int64_t* rows, int64_t N, int64_t C, float scale, StoreKind kind);
+void proto_embed_forward(float* out, const float* E, const int64_t* ids, const float* P, const int64_t* rows,
+                         int64_t N, int64_t C, float scale, StoreKind kind);
 
 // The same for bf16 E, P and out (fp32 math, one round-to-nearest-even to bf16, as posenc), 16
 // columns at a time with AVX2 (pmovzxwd to widen, packusdw to narrow) when the CPU has it; false if
 // it has not (then nothing is written). A target attribute, not a build flag: the rest of the
 // binary stays baseline x86-64.
-bool proto_embed_forward_bf16_avx2(uint16_t* out, const uint16_t* E, const int64_t* ids,
-                                   const uint16_t* P, const int64_t* rows, int64_t N, int64_t C,
-                                   float scale);
+bool proto_embed_forward_bf16_avx2(uint16_t* out, const uint16_t* E, const int64_t* ids, const uint16_t* P,
+                                   const int64_t* rows, int64_t N, int64_t C, float scale);
 
 }  // namespace posenc_bench
