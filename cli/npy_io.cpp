@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "cli_error.hpp"
+#include "writers.hpp"
 
 namespace posenc::cli {
 namespace {
@@ -143,23 +144,7 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
 }
 
 void write_npy_f32(ByteSink& out, const NpyF32& a) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text(a.shape) + ", }";
-  // magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
-  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-  header += '\n';
-  const auto n = static_cast<uint16_t>(header.size());
-  const unsigned char preamble[10] = {0x93,
-                                      'N',
-                                      'U',
-                                      'M',
-                                      'P',
-                                      'Y',
-                                      1,
-                                      0,
-                                      static_cast<unsigned char>(n & 0xff),
-                                      static_cast<unsigned char>(n >> 8)};
-  out.write(preamble, sizeof preamble);
-  out.write(header);
+  write_npy_header(out, "<f4", shape_text(a.shape));
   if constexpr (std::endian::native == std::endian::little) {
     out.write(a.data.data(), a.data.size() * sizeof(float));
   } else {

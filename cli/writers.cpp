@@ -89,15 +89,16 @@ void write_csv(ByteSink& out, const Table& t) {
   }
 }
 
-void write_npy(ByteSink& out, const Table& t) {
-  std::string header = std::string("{'descr': '") + (t.dtype == DType::F32 ? "<f4" : "<f2") +
-                       "', 'fortran_order': False, 'shape': (" + std::to_string(t.rows) + ", " +
-                       std::to_string(t.cols) + "), }";
+}  // namespace
+
+void write_npy_header(ByteSink& out, std::string_view descr, std::string_view shape) {
+  std::string header = "{'descr': '" + std::string(descr) +
+                       "', 'fortran_order': False, 'shape': " + std::string(shape) + ", }";
   // magic (6) + version (2) + header length (2) + header + '\n' must be a multiple of 64.
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
-  const uint16_t hlen = static_cast<uint16_t>(header.size());
+  const auto hlen = static_cast<uint16_t>(header.size());
   const unsigned char preamble[10] = {0x93,
                                       'N',
                                       'U',
@@ -110,6 +111,13 @@ void write_npy(ByteSink& out, const Table& t) {
                                       static_cast<unsigned char>(hlen >> 8)};
   out.write(preamble, sizeof preamble);
   out.write(header);
+}
+
+namespace {
+
+void write_npy(ByteSink& out, const Table& t) {
+  write_npy_header(out, t.dtype == DType::F32 ? "<f4" : "<f2",
+                   "(" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + ")");
   write_data_le(out, t);
 }
 
