@@ -9,7 +9,8 @@ packages=(
   libplplot-dev plplot-driver-cairo    # heatmaps (PNG through cairo)
   libmpfr-dev libgmp-dev               # high-precision references in the tests
   python3 python3-numpy                # tests load the .npy output with NumPy
-  libtorch-dev libopenblas0-pthread    # LibTorch baselines in the benchmarks (OpenBLAS for its matmuls)
+  libtorch-dev libopenblas0-pthread    # LibTorch: adapter, model, trainer, benchmarks (OpenBLAS for matmuls)
+  libsentencepiece-dev                 # SentencePiece tokenizer (train and load .model files)
 )
 missing=()
 for p in "${packages[@]}"; do
