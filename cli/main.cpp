@@ -42,9 +42,9 @@ int fail(const std::string& message) {
 int main(int argc, char** argv) {
   posenc::cli::install_temp_cleanup_handlers();
 
-  CLI::App app{
-      "posenc: positional-encoding tables for Transformers (posenc " + std::string(posenc::kVersion) + ")",
-      "posenc"};
+  CLI::App app{"posenc: positional encodings for Transformers, from tables to trained models (posenc " +
+                   std::string(posenc::kVersion) + ")",
+               "posenc"};
   app.set_version_flag("--version", std::string(posenc::kVersion));
   app.require_subcommand(1);
   app.failure_message([first = std::string(argc > 1 ? argv[1] : "")](const CLI::App* a, const CLI::Error& e) {
@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
   posenc::cli::register_alibi(app);
   posenc::cli::register_t5(app);
   posenc::cli::register_inspect(app);
+#ifdef POSENC_CLI_PIPELINE
+  posenc::cli::register_demo(app);
+  posenc::cli::register_train(app);
+  posenc::cli::register_eval(app);
+  posenc::cli::register_extrapolate(app);
+#endif
 
   try {
     app.parse(argc, argv);

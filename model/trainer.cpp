@@ -443,6 +443,7 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
       if (!do_ckpt && !t.checkpoint.empty())
         save_checkpoint(t.checkpoint, model, opt, t, info, step, data_rng, result.history);
       bar.note("stopped after step " + std::to_string(step) + " (--stop-after)");
+      result.stopped = step < t.steps;
       break;
     }
   }

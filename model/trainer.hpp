@@ -57,6 +57,7 @@ struct TrainResult {
   EvalResult final_eval;
   double tokens_per_s = 0;  // input tokens per second over the steps run in this process
   int64_t resumed_from = 0;
+  bool stopped = false;  // stop_after ended the run before steps (no final evaluation)
 };
 
 // What a checkpoint carries besides the weights, for eval/demo to rebuild the same setup.

@@ -1,0 +1,316 @@
+// cli/pipeline_options.cpp — shared flags of the pipeline commands (cli/pipeline_options.hpp).
+#include "pipeline_options.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <sstream>
+#include <thread>
+
+#include "cli_error.hpp"
+#include "model/io.hpp"
+#include "posenc/threads.hpp"
+#include "validators.hpp"
+
+namespace posenc::cli {
+
+namespace {
+void positive(const char* flag, int64_t v) {
+  if (v < 1)
+    throw CliError(std::string(flag) + ": " + std::to_string(v) + " is invalid (allowed: an integer >= 1)");
+}
+}  // namespace
+
+void add_model_options(CLI::App* sub, ModelArgs& m) {
+  sub->add_option("--pe", m.pe, "Positional encoding: none, sinusoidal, learned, rope, alibi, t5")
+      ->capture_default_str();
+  sub->add_option("--layers", m.layers, "Transformer blocks")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--heads", m.heads, "Attention heads")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--kv-heads", m.kv_heads, "Key/value heads for grouped-query attention (0 = --heads)")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--dim", m.dim, "Model width (embedding size)")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--ff-mult", m.ff_mult, "MLP width as a multiple of --dim")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--ctx", m.ctx,
+                  "Context the model is built for, in tokens (default: the input length of --len)")
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--max-positions", m.max_positions, "Rows of a learned position table (default: --ctx)")
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--dropout", m.dropout, "Dropout probability")->capture_default_str();
+  sub->add_option("--ops", m.ops, "Encoding kernels: posenc (fused) or eager (LibTorch ops, the baseline)")
+      ->capture_default_str();
+  sub->add_option("--rope-scaling", m.rope_scaling,
+                  "RoPE scaling: default, linear, ntk, dynamic, yarn, llama3")
+      ->capture_default_str();
+  sub->add_option("--rope-factor", m.rope_factor, "RoPE scaling factor")->capture_default_str();
+  sub->add_option("--rope-base", m.rope_base, "RoPE base (theta)")->capture_default_str();
+  sub->add_option("--seed", m.seed, "Seed for weights, data order and dropout")->capture_default_str();
+}
+
+void add_task_options(CLI::App* sub, TaskArgs& t, bool with_symbols) {
+  sub->add_option("--task", t.task, "copy, reverse, sort (built in) or lm (needs --data)")
+      ->capture_default_str();
+  sub->add_option("--data", t.data, "Text file for --task lm (first 90% train, last 10% validation)")
+      ->type_name("FILE");
+  sub->add_option("--tokenizer", t.tokenizer, "lm tokenizer: char, word or sentencepiece")
+      ->capture_default_str();
+  sub->add_option("--spm-vocab", t.spm_vocab, "SentencePiece vocabulary size when training one on --data")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--spm-model", t.spm_model, "Load an existing SentencePiece .model instead of training one")
+      ->type_name("FILE");
+  if (with_symbols)
+    sub->add_option("--symbols", t.symbols, "Distinct data tokens of copy/reverse/sort")
+        ->capture_default_str()
+        ->transform(decimal_integer<int64_t>());
+  sub->add_option("--len", t.len, "Training length (content length for copy/reverse/sort, window for lm)")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+}
+
+void add_train_options(CLI::App* sub, TrainArgs& t) {
+  sub->add_option("--batch", t.batch, "Sequences per step")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--steps", t.steps, "Optimizer steps")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--lr", t.lr, "Peak learning rate (AdamW; linear warm-up, cosine decay to 10%)")
+      ->capture_default_str();
+  sub->add_option("--warmup", t.warmup, "Warm-up steps (-1: 5% of --steps)")->capture_default_str();
+  sub->add_option("--weight-decay", t.weight_decay, "AdamW weight decay on matrices")->capture_default_str();
+  sub->add_option("--clip", t.clip, "Gradient clipping by global norm (0: off)")->capture_default_str();
+  sub->add_option("--eval-every", t.eval_every, "Evaluate on held-out data every N steps (0: at the end)")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--eval-sequences", t.eval_sequences, "Held-out sequences per evaluation")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--threads", t.threads, "Threads (0: 1 for --dim <= 128, else all cores)")
+      ->capture_default_str();
+  sub->add_option("--device", t.device, "cpu or cuda (when LibTorch has CUDA)")->capture_default_str();
+  sub->add_option("--checkpoint", t.checkpoint, "Checkpoint file, written atomically")->type_name("FILE");
+  sub->add_option("--checkpoint-every", t.checkpoint_every, "Also checkpoint every N steps (0: at the end)")
+      ->transform(decimal_integer<int64_t>());
+  sub->add_flag("--resume", t.resume,
+                "Continue from --checkpoint (same config; same losses as an uninterrupted run)");
+  sub->add_option("--stop-after", t.stop_after,
+                  "Stop after N steps of this run (checkpointed; --resume later)")
+      ->transform(decimal_integer<int64_t>());
+  sub->add_option("--metrics-csv", t.metrics_csv, "Per-step metrics as CSV")->type_name("FILE");
+  sub->add_option("--metrics-json", t.metrics_json, "Per-step metrics as JSON")->type_name("FILE");
+  sub->add_flag("-q,--quiet", t.quiet, "No progress bar");
+}
+
+TaskSetup make_task(const TaskArgs& t, const model::Tokenizer* given) {
+  TaskSetup s;
+  const model::TaskKind kind = model::parse_task_kind(t.task);
+  s.info.task = t.task;
+  positive("--len", t.len);
+  if (kind != model::TaskKind::Lm) {
+    if (!t.data.empty()) throw CliError("--data: only used with --task lm (the task is " + t.task + ")");
+    if (t.symbols < 2)
+      throw CliError("--symbols: " + std::to_string(t.symbols) + " is invalid (allowed: >= 2)");
+    s.task = model::make_synthetic_task(kind, t.symbols);
+    s.info.symbols = t.symbols;
+    return s;
+  }
+  if (t.data.empty()) throw CliError("--data: --task lm needs a text file (--data FILE)");
+  const std::string text = model::read_file(t.data, "--data");
+  if (text.empty()) throw CliError("--data: '" + t.data + "' is empty (allowed: a non-empty text file)");
+  if (given) {
+    s.tokenizer = model::deserialize_tokenizer(given->serialize());
+  } else {
+    switch (model::parse_tokenizer_kind(t.tokenizer)) {
+      case model::TokenizerKind::Word:
+        s.tokenizer = model::build_word_tokenizer(text);
+        break;
+      case model::TokenizerKind::Char:
+        s.tokenizer = model::build_char_tokenizer(text);
+        break;
+      case model::TokenizerKind::SentencePiece:
+        if (!t.spm_model.empty()) {
+          s.tokenizer = model::load_sentencepiece(t.spm_model);
+        } else {
+          positive("--spm-vocab", t.spm_vocab);
+          model::SentencePieceOptions o;
+          o.vocab_size = t.spm_vocab;
+          s.tokenizer = model::train_sentencepiece(t.data, o);
+        }
+        break;
+    }
+  }
+  s.task = model::make_lm_task(s.tokenizer->encode(text), s.tokenizer->vocab_size());
+  s.info.tokenizer = s.tokenizer->serialize();
+  s.info.symbols = 0;
+  return s;
+}
+
+model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, const model::Task& task,
+                                     bool causal) {
+  positive("--layers", m.layers);
+  positive("--heads", m.heads);
+  positive("--dim", m.dim);
+  positive("--ff-mult", m.ff_mult);
+  positive("--len", t.len);
+  if (m.kv_heads < 0)
+    throw CliError("--kv-heads: " + std::to_string(m.kv_heads) + " is invalid (allowed: >= 0)");
+  if (m.ctx < 0) throw CliError("--ctx: " + std::to_string(m.ctx) + " is invalid (allowed: >= 1)");
+  if (m.max_positions < 0)
+    throw CliError("--max-positions: " + std::to_string(m.max_positions) + " is invalid (allowed: >= 1)");
+  if (!(m.dropout >= 0 && m.dropout < 1))
+    throw CliError("--dropout: " + std::to_string(m.dropout) + " is invalid (allowed: 0 <= p < 1)");
+  if (m.dim % m.heads != 0)
+    throw CliError("--dim: " + std::to_string(m.dim) + " is not a multiple of --heads " +
+                   std::to_string(m.heads));
+  model::ModelConfig c;
+  c.vocab_size = task.vocab_size();
+  c.dim = m.dim;
+  c.layers = m.layers;
+  c.heads = m.heads;
+  c.kv_heads = m.kv_heads;
+  c.ff_mult = m.ff_mult;
+  c.dropout = m.dropout;
+  c.causal = causal;
+  c.pe = model::parse_pe_kind(m.pe);
+  c.ops = model::parse_ops(m.ops);
+  c.rope_base = m.rope_base;
+  c.rope_factor = m.rope_factor;
+  c.seed = m.seed;
+  const int64_t need = task.input_length(t.len);
+  const int64_t ctx = m.ctx > 0 ? m.ctx : need;
+  if (ctx < need)
+    throw CliError("--ctx: " + std::to_string(ctx) + " is smaller than the training inputs (" +
+                   std::to_string(need) + " tokens for --len " + std::to_string(t.len) + ")");
+  c.max_positions = ctx;
+  if (m.max_positions > 0) {
+    if (c.pe == model::PeKind::Learned && ctx > m.max_positions)
+      throw CliError("--ctx: " + std::to_string(ctx) + " is larger than the learned table (--max-positions " +
+                     std::to_string(m.max_positions) + " rows)");
+    c.max_positions = m.max_positions;
+  }
+  const char* types[] = {"default", "linear", "ntk", "dynamic", "yarn", "llama3"};
+  bool found = false;
+  for (int i = 0; i < 6; ++i)
+    if (m.rope_scaling == types[i]) c.rope_scaling = static_cast<RopeType>(i), found = true;
+  if (!found)
+    throw CliError("--rope-scaling: '" + m.rope_scaling +
+                   "' is invalid (allowed: default, linear, ntk, dynamic, yarn, llama3)");
+  if (c.pe == model::PeKind::Rope && c.rope_scaling != RopeType::Default) {
+    // The scalings describe a model trained at some length and run at a longer one: train at ctx.
+    c.max_positions = ctx;
+  }
+  model::validate(c);
+  return c;
+}
+
+model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t) {
+  positive("--batch", a.batch);
+  positive("--steps", a.steps);
+  positive("--eval-sequences", a.eval_sequences);
+  if (a.eval_every < 0)
+    throw CliError("--eval-every: " + std::to_string(a.eval_every) + " is invalid (allowed: >= 0)");
+  if (!(a.lr > 0)) throw CliError("--lr: " + std::to_string(a.lr) + " is invalid (allowed: > 0)");
+  if (a.resume && a.checkpoint.empty()) throw CliError("--resume: needs --checkpoint FILE");
+  if (a.threads < 0)
+    throw CliError("--threads: " + std::to_string(a.threads) + " is invalid (allowed: >= 0)");
+  model::TrainConfig c;
+  c.steps = a.steps;
+  c.batch = a.batch;
+  c.train_len = t.len;
+  c.lr = a.lr;
+  c.warmup = a.warmup;
+  c.weight_decay = a.weight_decay;
+  c.clip = a.clip;
+  c.eval_every = a.eval_every;
+  c.eval_sequences = a.eval_sequences;
+  c.device = a.device;
+  c.checkpoint = a.checkpoint;
+  c.checkpoint_every = a.checkpoint_every;
+  c.resume = a.resume;
+  c.stop_after = a.stop_after;
+  c.metrics_csv = a.metrics_csv;
+  c.metrics_json = a.metrics_json;
+  c.progress = !a.quiet;
+  return c;
+}
+
+int apply_threads(int requested, int64_t dim) {
+  int n = requested;
+  if (n <= 0) n = dim <= 128 ? 1 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+  posenc::set_num_threads(n);
+  return n;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& text, const char* option) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    int64_t v = 0;
+    const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || p != item.data() + item.size() || v < 1)
+      throw CliError(std::string(option) + ": '" + item +
+                     "' is invalid (allowed: comma-separated integers >= 1)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw CliError(std::string(option) + ": empty list");
+  return out;
+}
+
+std::vector<std::string> parse_name_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace posenc::cli
+
+namespace posenc::cli {
+
+std::vector<LengthResult> evaluate_lengths(model::Transformer& m, const model::Task& task,
+                                           const std::vector<int64_t>& lens, int64_t batch, int64_t sequences,
+                                           uint64_t seed) {
+  std::vector<LengthResult> out;
+  for (int64_t len : lens) {
+    LengthResult r;
+    r.len = len;
+    r.input_tokens = task.input_length(len);
+    if (m->max_length() >= 0 && r.input_tokens > m->max_length()) {
+      r.status = "not_applicable";
+      r.reason = "length " + std::to_string(len) + " needs " + std::to_string(r.input_tokens) +
+                 " positions; the learned table has " + std::to_string(m->max_length()) + " rows";
+    } else {
+      r.eval = model::evaluate(m, task, len, batch, sequences, seed);
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::string describe_model(model::Transformer& m) {
+  const model::ModelConfig& c = m->cfg;
+  int64_t params = 0;
+  for (const auto& p : m->parameters()) params += p.numel();
+  std::string s = std::string(c.causal ? "decoder" : "encoder") + ", " + std::to_string(c.layers) +
+                  " layers, dim " + std::to_string(c.dim) + ", " + std::to_string(c.heads) + " heads";
+  if (c.kv() != c.heads) s += " (" + std::to_string(c.kv()) + " kv)";
+  s += ", pe " + std::string(model::to_string(c.pe));
+  if (c.pe == model::PeKind::Learned) s += " (" + std::to_string(c.max_positions) + " positions)";
+  if (c.ops == model::Ops::Eager) s += " [eager ops]";
+  s += ", " + std::to_string(params) + " parameters";
+  return s;
+}
+
+}  // namespace posenc::cli

@@ -1,0 +1,90 @@
+// cli/pipeline_options.hpp — the model and training flags shared by `posenc train`, `eval`, `demo` and
+// `extrapolate`, and what turns them into a model config, a task and a tokenizer.
+//
+// Lengths: --len L is the training length: for copy/reverse/sort the content length (sequences
+// [BOS x1..xn SEP y1..yn] with n <= L, i.e. up to 2L + 1 input tokens), for lm the window in tokens.
+// --ctx is the context the model is built for (default: the input length of --len); a learned table
+// has --max-positions rows (default --ctx), and --ctx larger than that table is an error.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/tasks.hpp"
+#include "model/tokenizer.hpp"
+#include "model/trainer.hpp"
+
+namespace posenc::cli {
+
+struct ModelArgs {
+  int64_t layers = 2, heads = 4, kv_heads = 0, dim = 64, ff_mult = 4;
+  int64_t ctx = 0, max_positions = 0;
+  double dropout = 0.0;
+  std::string pe = "sinusoidal", ops = "posenc";
+  std::string rope_scaling = "default";
+  double rope_factor = 1.0, rope_base = 10000.0;
+  uint64_t seed = 0;
+};
+
+struct TaskArgs {
+  std::string task = "copy", data, tokenizer = "char", spm_model;
+  int64_t spm_vocab = 256, symbols = 16, len = 16;
+};
+
+struct TrainArgs {
+  int64_t batch = 32, steps = 500, warmup = -1, eval_every = 0, eval_sequences = 256;
+  double lr = 3e-3, weight_decay = 0.01, clip = 1.0;
+  int threads = 0;
+  std::string device = "cpu", checkpoint, metrics_csv, metrics_json;
+  int64_t checkpoint_every = 0, stop_after = 0;
+  bool resume = false, quiet = false;
+};
+
+void add_model_options(CLI::App* sub, ModelArgs& m);
+void add_task_options(CLI::App* sub, TaskArgs& t, bool with_symbols = true);
+void add_train_options(CLI::App* sub, TrainArgs& t);
+
+// A task and what a checkpoint must remember of it (task name, symbols, serialized tokenizer).
+struct TaskSetup {
+  std::unique_ptr<model::Task> task;
+  std::unique_ptr<model::Tokenizer> tokenizer;  // lm only
+  model::RunInfo info;
+};
+// Builds the task: copy/reverse/sort from --symbols; lm from --data with a tokenizer built from the file
+// (word/char), trained on it or loaded from --spm-model (sentencepiece), or `given` (a checkpoint's).
+TaskSetup make_task(const TaskArgs& t, const model::Tokenizer* given = nullptr);
+
+// The model config for a task: checks every size (CliError naming the flag), derives --ctx and
+// --max-positions from --len when not given.
+model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, const model::Task& task,
+                                     bool causal = true);
+model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t);
+
+// Thread count: --threads, or 1 for models with dim <= 128 (small matrix products run fastest on one
+// thread here), else the number of cores. Sets LibTorch's and posenc's.
+int apply_threads(int requested, int64_t dim);
+
+// "[1, 2, 4]" parsing for --eval-lens and --pes.
+std::vector<int64_t> parse_int_list(const std::string& text, const char* option);
+std::vector<std::string> parse_name_list(const std::string& text);
+
+}  // namespace posenc::cli
+
+namespace posenc::cli {
+
+// One evaluation cell: status "ok", or "not_applicable" when a learned table has fewer rows than the
+// inputs of that length need (never clamped).
+struct LengthResult {
+  int64_t len = 0, input_tokens = 0;
+  std::string status = "ok", reason;
+  model::EvalResult eval;
+};
+std::vector<LengthResult> evaluate_lengths(model::Transformer& m, const model::Task& task,
+                                           const std::vector<int64_t>& lens, int64_t batch, int64_t sequences,
+                                           uint64_t seed);
+// "decoder, 2 layers, dim 64, 4 heads (2 kv), pe rope, 103,424 parameters"
+std::string describe_model(model::Transformer& m);
+
+}  // namespace posenc::cli
