@@ -94,14 +94,16 @@ void render_heatmap(const Table& table, const std::string& png_path, const Heatm
   // Image cells: idata[ix][iy], sampled at the centre of each cell's span of columns / rows.
   const int64_t nx = std::min(table.cols, kMaxCellsX), ny = std::min(table.rows, kMaxCellsY);
   if (nx < 1 || ny < 1) throw CliError("--plot: the table is empty");
-  std::vector<PLFLT> cells(static_cast<size_t>(nx * ny));
-  std::vector<const PLFLT*> columns(static_cast<size_t>(nx));
-  for (int64_t ix = 0; ix < nx; ++ix) {
-    const int64_t c = (2 * ix + 1) * table.cols / (2 * nx);
-    PLFLT* col = cells.data() + ix * ny;
+  // plimagefr takes the data as nodes: n + 1 nodes (the last column and row repeated) make n cells
+  // that each span exactly one column / row of [x0, x1] x [y0, y1].
+  std::vector<PLFLT> cells(static_cast<size_t>((nx + 1) * (ny + 1)));
+  std::vector<const PLFLT*> columns(static_cast<size_t>(nx + 1));
+  for (int64_t ix = 0; ix <= nx; ++ix) {
+    const int64_t c = (2 * std::min(ix, nx - 1) + 1) * table.cols / (2 * nx);
+    PLFLT* col = cells.data() + ix * (ny + 1);
     columns[static_cast<size_t>(ix)] = col;
-    for (int64_t iy = 0; iy < ny; ++iy) {
-      const int64_t r = (2 * iy + 1) * table.rows / (2 * ny);
+    for (int64_t iy = 0; iy <= ny; ++iy) {
+      const int64_t r = (2 * std::min(iy, ny - 1) + 1) * table.rows / (2 * ny);
       col[iy] = std::clamp(static_cast<double>(table.at(r, c)), -style.value_range, style.value_range);
     }
   }
@@ -135,8 +137,8 @@ void render_heatmap(const Table& table, const std::string& png_path, const Heatm
   plvpor(std::max(0.10, 0.07 + 0.0125 * digits), 0.84, 0.10, 0.92);
   plwind(x0, x1, y1, y0);  // y reversed: row 0 at the top, as the table is printed
   set_diverging_cmap1();
-  plimagefr(columns.data(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), x0, x1, y0, y1, -vr, vr, -vr, vr,
-            nullptr, nullptr);
+  plimagefr(columns.data(), static_cast<PLINT>(nx + 1), static_cast<PLINT>(ny + 1), x0, x1, y0, y1, -vr, vr,
+            -vr, vr, nullptr, nullptr);
   plcol0(1);
   plslabelfunc(label_ticks, const_cast<std::vector<int64_t>*>(&table.positions));
   // A short table gets one tick per row, so that every row shows its position.
