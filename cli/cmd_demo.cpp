@@ -341,8 +341,10 @@ void run_demo(const DemoArgs& a) {
   }
   if (cfg.pe != model::PeKind::None) written.push_back("pe_heatmap.png");
   if (table.defined()) {
-    MatrixPlot p =
-        matrix_of(at::matmul(table, table.t()), pe_name + ": PE(p) . PE(q)", "position q", "position p");
+    const std::string what = cfg.pe == model::PeKind::Rope
+                                 ? "rope: (R_p u) . (R_q u), one unit vector rotated to p and to q"
+                                 : pe_name + ": PE(p) . PE(q)";
+    MatrixPlot p = matrix_of(at::matmul(table, table.t()), what, "position q", "position p");
     write_png(dir / "pe_similarity.png", p);
     written.push_back("pe_similarity.png");
   }
