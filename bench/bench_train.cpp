@@ -156,7 +156,7 @@ Options parse(int argc, char** argv) {
 }
 
 Size make_size(const std::string& name, bool quick) {
-  if (name == "small") return {"small", 64, 2, 4, 0, 64, 32, quick ? 3 : 10, quick ? 2 : 3};
+  if (name == "small") return {"small", 64, 2, 4, 0, 64, 32, quick ? 2 : 10, quick ? 1 : 3};
   return {"medium", 256, 4, 8, 4, 256, 8, quick ? 1 : 2, 1};
 }
 

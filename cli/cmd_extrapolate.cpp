@@ -39,7 +39,7 @@ void run_extrapolate(const ExtrapolateArgs& a) {
   const std::vector<int64_t> lens = a.eval_lens.empty() ? std::vector<int64_t>{L, 2 * L, 4 * L, 8 * L}
                                                         : parse_int_list(a.eval_lens, "--eval-lens");
   const bool lm = s.task->kind() == model::TaskKind::Lm;
-  const model::TrainConfig tc = make_train_config(a.train, a.task);
+  const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);
   if (!tc.checkpoint.empty() || tc.resume) throw CliError("--checkpoint/--resume: not used by extrapolate");
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);

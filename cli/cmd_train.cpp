@@ -32,7 +32,7 @@ void run_train(const TrainCmd& a) {
   TaskSetup s = make_task(a.task);
   const model::ModelConfig cfg = make_model_config(a.model, a.task, *s.task);
   const int threads = apply_threads(a.train.threads, cfg.dim);
-  const model::TrainConfig tc = make_train_config(a.train, a.task);
+  const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);
   model::Transformer m(cfg);
   std::fprintf(stderr,
                "posenc train: %s\n  task %s, length <= %lld, batch %lld, %lld steps, lr %g, %d thread%s\n",
@@ -96,6 +96,8 @@ void run_eval(const EvalCmd& a) {
       j[lm ? "ppl" : "accuracy"] = metric;
     } else {
       std::printf("%8lld %10s %12s   (%s)\n", static_cast<long long>(r.len), "n/a", "n/a", r.reason.c_str());
+      j["loss"] = nullptr;
+      j[lm ? "ppl" : "accuracy"] = nullptr;
       j["reason"] = r.reason;
     }
     rows.push_back(j);

@@ -211,7 +211,7 @@ model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, cons
   return c;
 }
 
-model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t) {
+model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed) {
   positive("--batch", a.batch);
   positive("--steps", a.steps);
   positive("--eval-sequences", a.eval_sequences);
@@ -239,6 +239,7 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t) {
   c.metrics_csv = a.metrics_csv;
   c.metrics_json = a.metrics_json;
   c.progress = !a.quiet;
+  c.seed = seed;
   return c;
 }
 

@@ -60,7 +60,8 @@ TaskSetup make_task(const TaskArgs& t, const model::Tokenizer* given = nullptr);
 // --max-positions from --len when not given.
 model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, const model::Task& task,
                                      bool causal = true);
-model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t);
+// seed: --seed, which fixes the data order, dropout and the held-out batches as well as the weights.
+model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed);
 
 // Thread count: --threads, or 1 for models with dim <= 128 (small matrix products run fastest on one
 // thread here), else the number of cores. Sets LibTorch's and posenc's.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +21,17 @@ namespace {
               std::string("a writable/readable path (") + std::strerror(err) + ")");
 }
 }  // namespace
+
+void check_writable_path(const std::string& path, const char* what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw Error("posenc::model", what, "'" + path + "'", "a file path (it is a directory)");
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    throw Error("posenc::model", what, "'" + path + "'",
+                "a path in an existing directory ('" + parent.string() + "' does not exist)");
+}
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -50,6 +62,9 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
 }
 
 std::string read_file(const std::string& path, const char* what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error("posenc::model", what, "'" + path + "'", "a readable file (it is a directory)");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw Error("posenc::model", what, "'" + path + "'",

@@ -11,6 +11,9 @@
 namespace posenc::model {
 
 void write_file_atomic(const std::string& path, std::string_view bytes);
+// Throws posenc::Error when path is a directory or its directory does not exist (checked before a long
+// run, so that it does not fail only when writing its results).
+void check_writable_path(const std::string& path, const char* what);
 // The whole file; a missing or unreadable file is a posenc::Error naming the path.
 std::string read_file(const std::string& path, const char* what = "file");
 

@@ -313,6 +313,9 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
   if (t.eval_every < 0) fail("eval_every", std::to_string(t.eval_every), ">= 0");
   if (t.eval_sequences < 1) fail("eval_sequences", std::to_string(t.eval_sequences), ">= 1");
   if (t.resume && t.checkpoint.empty()) fail("resume", "true", "only with a checkpoint path");
+  if (!t.checkpoint.empty()) check_writable_path(t.checkpoint, "checkpoint");
+  if (!t.metrics_csv.empty()) check_writable_path(t.metrics_csv, "metrics_csv");
+  if (!t.metrics_json.empty()) check_writable_path(t.metrics_json, "metrics_json");
   if (task.vocab_size() != model->cfg.vocab_size)
     fail("vocab_size", std::to_string(model->cfg.vocab_size),
          std::to_string(task.vocab_size()) + " (the task's vocabulary)");

@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config git
+  libhwy-dev                           # Highway: SIMD of the CPU kernels (run-time dispatch)
   libgtest-dev libbenchmark-dev        # tests, benchmarks
   libcli11-dev nlohmann-json3-dev      # the posenc command
   libplplot-dev plplot-driver-cairo    # heatmaps (PNG through cairo)

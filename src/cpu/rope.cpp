@@ -3,9 +3,12 @@
 // (the backward is the forward with sin negated).
 #include "cpu/rope.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/rope_simd.h"
 #include "dispatch.hpp"
 #include "exact/sincos.hpp"
 
@@ -89,8 +92,8 @@ void apply(const TensorView& x, const TensorView& out, const RopeTable& tab, int
 }
 }  // namespace
 
-void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
-                int64_t rot, float sign) {
+void rope_apply_scalar(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
+                       int64_t rot, float sign) {
   dispatch_float(x.dtype, [&](auto xt) {
     dispatch_float(out.dtype, [&](auto ot) {
       constexpr DType X = decltype(xt)::value, O = decltype(ot)::value;
@@ -100,6 +103,35 @@ void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& tab
         apply<X, O, PairLayout::Interleaved>(x, out, table, rot, sign);
     });
   });
+}
+
+void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
+                int64_t rot, float sign) {
+  // The vectorised kernel (rope_simd.cpp, same bits) needs a contiguous last dim.
+  if (x.stride(3) != 1 || out.stride(3) != 1) return rope_apply_scalar(x, out, table, layout, rot, sign);
+  RopeRowsArgs a;
+  a.x = x.data;
+  a.out = out.data;
+  a.xt = x.dtype;
+  a.ot = out.dtype;
+  a.layout = layout;
+  a.T = x.size(1);
+  a.H = x.size(2);
+  a.D = x.size(3);
+  a.rot = rot;
+  for (int d = 0; d < 3; ++d) a.xs[d] = x.stride(d), a.os[d] = out.stride(d);
+  a.in_place = x.data == out.data && x.strides == out.strides && x.dtype == out.dtype;
+  a.sign = sign;
+  a.cos = table.cos.data();
+  a.sin = table.sin.data();
+  a.rows = table.rows.data();
+  const int64_t N = x.size(0) * a.T;
+  // Contiguous blocks of tokens per thread, as schedule(static).
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    rope_rows_simd(a, N * t / nt, N * (t + 1) / nt);
+  }
 }
 
 }  // namespace posenc::detail::cpu

@@ -27,7 +27,12 @@ RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
 
 // out[b, t, h, :] = rotation of x[b, t, h, :] by the token's row of `table`, with sin negated when
 // sign < 0 (the backward pass). x and out are [B, T, H, D]; out may alias x exactly (in place).
+// Vectorised (rope_simd.cpp, the best Highway target of the CPU) when the last dims of x and out are
+// contiguous; rope_apply_scalar otherwise. Both give the same bits.
 void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
                 int64_t rot, float sign);
+// The scalar kernel: one pair at a time, any strides.
+void rope_apply_scalar(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
+                       int64_t rot, float sign);
 
 }  // namespace posenc::detail::cpu

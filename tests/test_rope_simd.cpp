@@ -1,0 +1,282 @@
+// The vectorised RoPE rotation (src/cpu/rope_simd.cpp) on every Highway target this binary was
+// built with and this CPU runs, against a plain scalar reference bit for bit: both pair layouts,
+// partial rotary (rot not a multiple of any vector length), GQA and odd head counts, in place and
+// out of place, strided views ([B, H, T, D], padded rows, a strided last dim that takes the scalar
+// path), f32 / bf16 / f16 storage in every in/out combination, forward and backward, and special
+// values (NaN with payloads, infinities, subnormals, f16 overflow, bf16 rounding ties).
+#include <gtest/gtest.h>
+
+#include <hwy/targets.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/rope.hpp"
+#include "cpu/rope_simd.h"
+#include "dispatch.hpp"
+#include "posenc/posenc.hpp"
+#include "test_util.hpp"
+
+using namespace posenc;
+
+namespace {
+
+float load_as_f32(DType t, const void* base, int64_t off) {
+  return detail::dispatch_float(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    return Elem<T>::load(static_cast<const typename Elem<T>::storage*>(base) + off);
+  });
+}
+void store_f32(DType t, void* base, int64_t off, float v) {
+  detail::dispatch_float(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    Elem<T>::store(static_cast<typename Elem<T>::storage*>(base) + off, v);
+  });
+}
+
+// Memory layouts of a [B, T, H, D] view.
+enum class Strides { Contiguous, Bhtd, Padded, LastDim2 };
+
+struct Buf {
+  std::vector<unsigned char> bytes;
+  TensorView view;
+};
+
+Buf make_buf(DType t, int64_t B, int64_t T, int64_t H, int64_t D, Strides k) {
+  int64_t s[4];
+  switch (k) {
+    case Strides::Contiguous:
+      s[3] = 1, s[2] = D, s[1] = H * D, s[0] = T * H * D;
+      break;
+    case Strides::Bhtd:
+      s[3] = 1, s[1] = D, s[2] = T * D, s[0] = H * T * D;
+      break;
+    case Strides::Padded:  // rows of D + 3, tokens padded by 1, batches by 5
+      s[3] = 1, s[2] = D + 3, s[1] = H * (D + 3) + 1, s[0] = T * s[1] + 5;
+      break;
+    case Strides::LastDim2:
+      s[3] = 2, s[2] = 2 * D + 1, s[1] = H * s[2], s[0] = T * s[1];
+      break;
+  }
+  const int64_t numel = (B - 1) * s[0] + (T - 1) * s[1] + (H - 1) * s[2] + (D - 1) * s[3] + 1;
+  Buf b;
+  b.bytes.assign(static_cast<size_t>(numel * dtype_size(t)), 0xa5);  // gaps must stay 0xa5
+  b.view = TensorView::strided(b.bytes.data(), t, {B, T, H, D}, {s[0], s[1], s[2], s[3]});
+  return b;
+}
+
+// Random values of every kind the dtype holds, specials included.
+void fill(Buf& b, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const TensorView& v = b.view;
+  for (int64_t i0 = 0; i0 < v.size(0); ++i0)
+    for (int64_t i1 = 0; i1 < v.size(1); ++i1)
+      for (int64_t i2 = 0; i2 < v.size(2); ++i2)
+        for (int64_t i3 = 0; i3 < v.size(3); ++i3) {
+          const uint32_t r = rng();
+          const uint32_t kind = r % 16;
+          if (v.dtype == DType::F32) {
+            auto* p = v.at<uint32_t>({i0, i1, i2, i3});
+            if (kind == 0)
+              *p = rng();  // any bits: NaNs with payloads, infinities, subnormals
+            else if (kind == 1)
+              *p = (rng() & 0x807fffffu);  // f32 subnormals
+            else if (kind == 2)
+              *p = 0x7f800000u | (rng() & 0x807fffffu);  // NaN / inf
+            else {
+              std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+              const float scales[] = {1.0f, 1e-6f, 7e4f, 3e38f, 1e-40f, 65504.0f};
+              float f = u(rng) * scales[kind % 6];
+              if (kind == 3) {  // a bf16 tie, then perhaps one ulp off
+                uint32_t w = std::bit_cast<uint32_t>(f);
+                w = (w & 0xffff0000u) | 0x8000u | (rng() & 1u);
+                f = std::bit_cast<float>(w);
+              }
+              *p = std::bit_cast<uint32_t>(f);
+            }
+          } else {
+            auto* p = v.at<uint16_t>({i0, i1, i2, i3});
+            if (kind < 3) {
+              *p = static_cast<uint16_t>(rng());  // any bits
+            } else {
+              std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+              *p = v.dtype == DType::BF16 ? f32_to_bf16_bits(u(rng)) : f32_to_f16_bits(u(rng));
+            }
+          }
+        }
+}
+
+// The rotation, one pair at a time, with HF's cos / sin (rope_cos_sin: column a and column b of a
+// pair hold the same value). Pass-through dims are copied (converted) out of place, untouched in
+// place.
+void reference(const TensorView& x, const TensorView& out, bool in_place, const RopeConfig& cfg,
+               const std::vector<int64_t>& pos, float sign) {
+  const int64_t B = x.size(0), T = x.size(1), H = x.size(2), D = x.size(3), r = cfg.rot();
+  std::vector<float> cos(static_cast<size_t>(B * T * r)), sin(cos.size());
+  rope_cos_sin(TensorView::contiguous(cos.data(), DType::F32, {B * T, r}),
+               TensorView::contiguous(sin.data(), DType::F32, {B * T, r}), cfg, pos,
+               *std::max_element(pos.begin(), pos.end()) + 1);
+  const bool split = cfg.layout == PairLayout::HalfSplit;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t n = b * T + t;
+        const auto* xp = x.at<const unsigned char>({b, t, h, 0});
+        auto* op = out.at<unsigned char>({b, t, h, 0});
+        for (int64_t i = 0; i < r / 2; ++i) {
+          const int64_t ia = split ? i : 2 * i, ib = split ? i + r / 2 : 2 * i + 1;
+          const float c = cos[static_cast<size_t>(n * r + ia)];
+          const float si = sign * sin[static_cast<size_t>(n * r + ia)];
+          const float xa = load_as_f32(x.dtype, xp, ia * x.stride(3));
+          const float xb = load_as_f32(x.dtype, xp, ib * x.stride(3));
+          store_f32(out.dtype, op, ia * out.stride(3), xa * c - xb * si);
+          store_f32(out.dtype, op, ib * out.stride(3), xb * c + xa * si);
+        }
+        if (!in_place)
+          for (int64_t d = r; d < D; ++d)
+            store_f32(out.dtype, op, d * out.stride(3), load_as_f32(x.dtype, xp, d * x.stride(3)));
+      }
+}
+
+struct Case {
+  DType xt, ot;
+  PairLayout layout;
+  int64_t D, rot, Hq, Hk;
+  bool in_place;
+  Strides strides;
+  bool forward;
+  Precision precision;
+  std::string name() const {
+    return std::string(dtype_name(xt)) + "->" + std::string(dtype_name(ot)) +
+           (layout == PairLayout::HalfSplit ? " halfsplit" : " interleaved") + " D=" + std::to_string(D) +
+           " r=" + std::to_string(rot) + " Hq=" + std::to_string(Hq) + " Hk=" + std::to_string(Hk) +
+           (in_place ? " in-place" : " out-of-place") + " strides=" + std::to_string(static_cast<int>(strides)) +
+           (forward ? " fwd" : " bwd") + (precision == Precision::Exact ? " exact" : " hf");
+  }
+};
+
+// Runs one case through posenc::rope_forward / rope_backward (which dispatch to the current target)
+// and through the reference; every byte of q, k and their outputs must agree.
+void check_case(const Case& c, uint32_t seed) {
+  const int64_t B = 2, T = 5;
+  RopeConfig cfg;
+  cfg.head_dim = c.D;
+  cfg.rotary_dim = c.rot;
+  cfg.layout = c.layout;
+  cfg.precision = c.precision;
+  cfg.max_position_embeddings = 64;
+  if (seed % 2 == 1) {  // attention_scaling != 1
+    cfg.scaling.type = RopeType::Yarn;
+    cfg.scaling.factor = 4.0;
+    cfg.scaling.original_max_position_embeddings = 16;
+  }
+  std::vector<int64_t> pos = test::random_ints(static_cast<size_t>(B * T), 40, seed);
+  pos[1] = pos[0];  // a repeated position: a shared table row
+  const TensorView ids = TensorView::contiguous(pos.data(), DType::I64, {B, T});
+
+  Buf q = make_buf(c.xt, B, T, c.Hq, c.D, c.strides), k = make_buf(c.xt, B, T, c.Hk, c.D, c.strides);
+  fill(q, seed * 7 + 1);
+  fill(k, seed * 7 + 2);
+  Buf qo = make_buf(c.ot, B, T, c.Hq, c.D, c.strides), ko = make_buf(c.ot, B, T, c.Hk, c.D, c.strides);
+  Buf rq = q, rk = k, rqo = qo, rko = ko;  // the reference's copies
+  for (Buf* b : {&rq, &rk, &rqo, &rko}) b->view.data = b->bytes.data();
+
+  RopeTensors rt{q.view, k.view};
+  if (!c.in_place) rt.q_out = qo.view, rt.k_out = ko.view;
+  const float sign = c.forward ? 1.0f : -1.0f;
+  if (c.forward)
+    rope_forward(rt, cfg, Positions::ids(ids));
+  else
+    rope_backward(rt, cfg, Positions::ids(ids));
+  reference(rq.view, c.in_place ? rq.view : rqo.view, c.in_place, cfg, pos, sign);
+  reference(rk.view, c.in_place ? rk.view : rko.view, c.in_place, cfg, pos, sign);
+
+  ASSERT_TRUE(q.bytes == rq.bytes) << c.name();
+  ASSERT_TRUE(k.bytes == rk.bytes) << c.name();
+  ASSERT_TRUE(qo.bytes == rqo.bytes) << c.name();
+  ASSERT_TRUE(ko.bytes == rko.bytes) << c.name();
+}
+
+// (D, rot): rot / 2 pairs = 1, 3, 5, 8, 17, 32, 65, 64 — not multiples of 4, 8 or 16 — and
+// pass-through dims (0, 2, 6, 30, ...) that are not either.
+const std::pair<int64_t, int64_t> kDims[] = {{2, 2},   {8, 6},   {10, 10},  {16, 16},
+                                             {40, 34}, {96, 64}, {136, 130}, {128, 128}};
+
+void check_all(const std::string& target) {
+  SCOPED_TRACE(target);
+  uint32_t seed = 1;
+  const DType types[] = {DType::F32, DType::BF16, DType::F16};
+  for (DType xt : types)
+    for (DType ot : types)
+      for (PairLayout layout : {PairLayout::HalfSplit, PairLayout::Interleaved})
+        for (const auto& [D, rot] : kDims)
+          for (bool in_place : {false, true}) {
+            if (in_place && xt != ot) continue;
+            for (Strides s : {Strides::Contiguous, Strides::Bhtd, Strides::Padded, Strides::LastDim2})
+              for (bool fwd : {true, false}) {
+                const int64_t Hq = 3 + 2 * (seed % 3), Hk = seed % 2 == 0 ? 1 : Hq;  // MQA or MHA
+                const Precision p = seed % 3 == 0 ? Precision::HfCompat : Precision::Exact;
+                check_case({xt, ot, layout, D, rot, Hq, Hk, in_place, s, fwd, p}, seed++);
+                if (testing::Test::HasFatalFailure()) return;
+              }
+          }
+}
+
+}  // namespace
+
+// Every target compiled into the library that this CPU supports: the dispatch must really switch
+// (rope_simd_target) and each must give the reference's bits.
+TEST(RopeSimd, EveryTargetMatchesTheScalarReferenceBitForBit) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    ASSERT_EQ(detail::cpu::rope_simd_target(), target) << hwy::TargetName(target);
+    std::printf("target %s\n", hwy::TargetName(target));
+    check_all(hwy::TargetName(target));
+    if (HasFatalFailure()) break;
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// The best target, several threads (rows split over them) and the shape of the benchmark's rows:
+// the same bits as one thread.
+TEST(RopeSimd, ThreadsDoNotChangeBits) {
+  const int64_t T = 67, H = 5, D = 128;
+  RopeConfig cfg;
+  cfg.head_dim = D;
+  for (DType t : {DType::F32, DType::BF16}) {
+    Buf x = make_buf(t, 1, T, H, D, Strides::Contiguous);
+    fill(x, 99);
+    Buf y = x;
+    y.view.data = y.bytes.data();
+    test::with_threads(1, [&] { rope_forward({x.view, {}}, cfg, Positions::offset(3)); });
+    test::with_threads(3, [&] { rope_forward({y.view, {}}, cfg, Positions::offset(3)); });
+    ASSERT_TRUE(x.bytes == y.bytes);
+  }
+}
+
+// The conversions alone, every f16 and bf16 bit pattern through f32 and back (out-of-place
+// pass-through dims: rot = 2 of D = 65538 / ... would be large; use many heads of D = 2 + 64).
+TEST(RopeSimd, PassThroughConvertsEveryBitPatternLikeTheScalarCode) {
+  const int64_t H = 1024, D = 66;  // 64 pass-through dims per head: 65536 values
+  RopeConfig cfg;
+  cfg.head_dim = D;
+  cfg.rotary_dim = 2;
+  for (DType xt : {DType::F16, DType::BF16})
+    for (DType ot : {DType::F32, DType::F16, DType::BF16}) {
+      Buf x = make_buf(xt, 1, 1, H, D, Strides::Contiguous);
+      auto* p = static_cast<uint16_t*>(x.view.data);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t d = 0; d < D; ++d) p[h * D + d] = static_cast<uint16_t>(h * 64 + (d >= 2 ? d - 2 : d));
+      Buf o = make_buf(ot, 1, 1, H, D, Strides::Contiguous), ro = o;
+      ro.view.data = ro.bytes.data();
+      rope_forward({x.view, {}, o.view, {}}, cfg, Positions::offset(0));
+      reference(x.view, ro.view, false, cfg, {0}, 1.0f);
+      ASSERT_TRUE(o.bytes == ro.bytes) << dtype_name(xt) << "->" << dtype_name(ot);
+    }
+}
