@@ -41,12 +41,15 @@ RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
   t.num_rows = static_cast<int64_t>(uniq.size());
   t.cos.resize(static_cast<size_t>(t.num_rows * half));
   t.sin.resize(t.cos.size());
-#pragma omp parallel for schedule(static)
-  for (int64_t u = 0; u < t.num_rows; ++u)
-    for (int64_t i = 0; i < half; ++i) {
-      const auto j = static_cast<size_t>(u * half + i);
-      rope_angle(f, precision, uniq[static_cast<size_t>(u)], i, t.cos[j], t.sin[j]);
-    }
+  // rope_angle of every (row, frequency), compiled for the CPU's target (rope_simd.cpp: the precision
+  // branch out of the loop; fma and roundsd inline instead of libm calls): 1.2x (Exact) and 1.15x
+  // (HfCompat) on AVX2.
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), k = omp_get_thread_num();
+    rope_table_rows_simd(f, precision, uniq.data(), t.num_rows * k / nt, t.num_rows * (k + 1) / nt, half,
+                         t.cos.data(), t.sin.data());
+  }
   t.rows.resize(pos.size());
   const auto n_tok = static_cast<int64_t>(pos.size());
 #pragma omp parallel for schedule(static)

@@ -8,11 +8,14 @@
 // x' = x c - y s, y' = y c + x s (two products, then one sub / add, exactly as the scalar code), and
 // stored back; the last r/2 mod N pairs and the pass-through dims' tail go through the same scalar
 // code as rope.cpp.
+#include "cpu/rope_simd.h"
+
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
-#include "cpu/rope_simd.h"
+#include "exact/sincos.hpp"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/rope_simd.cpp"
@@ -46,7 +49,8 @@ HWY_INLINE VF F16ToF32(VU h) {
   // Zero or subnormal: mant * 2^-24 (exact), then the sign.
   const VF subf = hn::Mul(hn::ConvertTo(df, hn::BitCast(di, mant)), hn::Set(df, 5.9604644775390625e-08f));
   const VU sub = hn::Or(hn::BitCast(du, subf), sign);
-  const VU r = hn::IfThenElse(exp == hn::Zero(du), sub, hn::IfThenElse(exp == hn::Set(du, 31u), special, normal));
+  const VU r =
+      hn::IfThenElse(exp == hn::Zero(du), sub, hn::IfThenElse(exp == hn::Set(du, 31u), special, normal));
   return hn::BitCast(df, r);
 }
 
@@ -63,7 +67,8 @@ HWY_INLINE VU F32ToF16(VF v) {
   const auto is_inf = hn::RebindMask(du, ai > hn::Set(di, 0x477ff000 - 1));
   const auto is_sub = hn::RebindMask(du, hn::Set(di, 0x38800000) > ai);
   // Below the smallest normal: add 0.5 so the FPU rounds the subnormal mantissa to nearest-even.
-  const VU sub = hn::Sub(hn::BitCast(du, hn::Add(hn::BitCast(df, a), hn::Set(df, 0.5f))), hn::Set(du, 0x3f000000u));
+  const VU sub =
+      hn::Sub(hn::BitCast(du, hn::Add(hn::BitCast(df, a), hn::Set(df, 0.5f))), hn::Set(du, 0x3f000000u));
   const VU mant_odd = hn::And(hn::ShiftRight<13>(a), hn::Set(du, 1u));
   const VU norm = hn::ShiftRight<13>(hn::Add(hn::Add(a, hn::Set(du, 0xc8000fffu)), mant_odd));
   VU r = hn::IfThenElse(is_sub, sub, norm);
@@ -81,7 +86,8 @@ HWY_INLINE VU F32ToBF16(VF v) {
   const auto is_nan =
       hn::RebindMask(du, hn::BitCast(di, hn::And(u, hn::Set(du, 0x7fffffffu))) > hn::Set(di, 0x7f800000));
   const VU hi = hn::ShiftRight<16>(u);
-  const VU rounded = hn::ShiftRight<16>(hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), hn::And(hi, hn::Set(du, 1u)))));
+  const VU rounded =
+      hn::ShiftRight<16>(hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), hn::And(hi, hn::Set(du, 1u)))));
   return hn::IfThenElse(is_nan, hn::Or(hi, hn::Set(du, 0x40u)), rounded);
 }
 
@@ -135,7 +141,7 @@ struct Io16 {
   static HWY_INLINE void StorePairs(VF a, VF b, S* p) {
     const VU ba = ToBits(a), bb = ToBits(b);
     const VU w = std::endian::native == std::endian::little ? hn::Or(ba, hn::ShiftLeft<16>(bb))
-                                                             : hn::Or(bb, hn::ShiftLeft<16>(ba));
+                                                            : hn::Or(bb, hn::ShiftLeft<16>(ba));
     hn::StoreU(w, DU(), reinterpret_cast<uint32_t*>(p));
   }
 };
@@ -234,6 +240,28 @@ void RopeRows(const RopeRowsArgs& a, int64_t n0, int64_t n1) {
   }
 }
 
+// ---- the cos / sin table: rope_angle (rope.cpp), verbatim but for the hoisted branch ----
+
+void RopeTableRows(const RopeFreqs& f, Precision precision, const int64_t* pos, int64_t u0, int64_t u1,
+                   int64_t half, float* cos, float* sin) {
+  if (precision == Precision::Exact) {
+    for (int64_t u = u0; u < u1; ++u)
+      for (int64_t i = 0; i < half; ++i) {
+        const exact::SinCos r = exact::sincos_pos(pos[u], f.omega[static_cast<size_t>(i)]);
+        cos[u * half + i] = static_cast<float>(r.cos * f.attention_scaling);
+        sin[u * half + i] = static_cast<float>(r.sin * f.attention_scaling);
+      }
+  } else {
+    const auto att = static_cast<float>(f.attention_scaling);
+    for (int64_t u = u0; u < u1; ++u)
+      for (int64_t i = 0; i < half; ++i) {
+        const float a = static_cast<float>(pos[u]) * f.omega_f32[static_cast<size_t>(i)];
+        cos[u * half + i] = static_cast<float>(std::cos(static_cast<double>(a))) * att;
+        sin[u * half + i] = static_cast<float>(std::sin(static_cast<double>(a))) * att;
+      }
+  }
+}
+
 int64_t RopeTarget() {
   return HWY_TARGET;
 }
@@ -246,9 +274,15 @@ namespace posenc::detail::cpu {
 
 HWY_EXPORT(RopeRows);
 HWY_EXPORT(RopeTarget);
+HWY_EXPORT(RopeTableRows);
 
 void rope_rows_simd(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
   HWY_DYNAMIC_DISPATCH(RopeRows)(a, n_begin, n_end);
+}
+
+void rope_table_rows_simd(const RopeFreqs& f, Precision precision, const int64_t* pos, int64_t u_begin,
+                          int64_t u_end, int64_t half, float* cos, float* sin) {
+  HWY_DYNAMIC_DISPATCH(RopeTableRows)(f, precision, pos, u_begin, u_end, half, cos, sin);
 }
 
 int64_t rope_simd_target() {

@@ -11,6 +11,7 @@
 
 #include "posenc/dtype.hpp"
 #include "posenc/rope.hpp"
+#include "rope_freq.hpp"
 
 namespace posenc::detail::cpu {
 
@@ -32,6 +33,12 @@ struct RopeRowsArgs {
 // Rotates tokens n_begin .. n_end - 1 (n = b*T + t) on the best target of this CPU. Single-threaded:
 // the caller splits the tokens over threads.
 void rope_rows_simd(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end);
+
+// Rows u_begin .. u_end - 1 of the cos / sin table ([*, half] each) of the distinct positions pos[u],
+// with rope_angle's values: the same scalar code, compiled for the CPU's target (fma and roundsd
+// inline instead of libm calls for Exact) with the precision branch out of the loop.
+void rope_table_rows_simd(const RopeFreqs& f, Precision precision, const int64_t* pos, int64_t u_begin,
+                          int64_t u_end, int64_t half, float* cos, float* sin);
 
 // The Highway target (an HWY_* bit; hwy::TargetName names it) that rope_rows_simd runs on now, so a
 // test can check that hwy::SetSupportedTargetsForTest took effect.
