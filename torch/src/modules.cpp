@@ -1,6 +1,7 @@
 // torch/src/modules.cpp — torch::nn modules over the autograd functions (posenc/torch/modules.hpp).
 #include "posenc/torch/modules.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "posenc/error.hpp"
@@ -65,9 +66,25 @@ void TokenEmbeddingImpl::reset() {
 }
 at::Tensor TokenEmbeddingImpl::forward(const at::Tensor& ids, const PositionArg& pos) {
   const float s = embed_scale(options.scale, options.dim);
-  std::optional<SinusoidalConfig> sin;
-  if (options.pe == EmbedPe::Sinusoidal) sin = options.sinusoidal;
-  return embed(ids, weight, options.pe == EmbedPe::Learned ? pe_weight : at::Tensor(), sin, s, pos);
+  if (options.pe == EmbedPe::Sinusoidal) {
+    int64_t need = 0;  // rows the call reads; invalid positions are left to the kernel's checks
+    if (pos.ids.defined())
+      need = pos.ids.numel() > 0 ? pos.ids.max().item<int64_t>() + 1 : 1;
+    else if (ids.dim() == 2)
+      need = pos.offset + ids.size(1);
+    if (need >= 1 && need <= kMaxCachedRows) {
+      if (!sin_table.defined() || sin_table.size(0) < need) {
+        const int64_t rows = std::min(
+            kMaxCachedRows, std::max<int64_t>({need, 512, sin_table.defined() ? 2 * sin_table.size(0) : 0}));
+        at::Tensor t = at::empty({rows, options.dim}, at::kFloat);
+        sinusoidal_table(view(t, "sin_table"), options.sinusoidal, int64_t{0});
+        sin_table = t;
+      }
+      return embed(ids, weight, sin_table, std::nullopt, s, pos);
+    }
+    return embed(ids, weight, at::Tensor(), options.sinusoidal, s, pos);
+  }
+  return embed(ids, weight, options.pe == EmbedPe::Learned ? pe_weight : at::Tensor(), std::nullopt, s, pos);
 }
 
 RotaryEmbeddingImpl::RotaryEmbeddingImpl(const RopeConfig& c) : cfg(c) {

@@ -61,6 +61,11 @@ class TokenEmbeddingImpl : public torch::nn::Cloneable<TokenEmbeddingImpl> {
   at::Tensor forward(const at::Tensor& ids, const PositionArg& pos = {});
   TokenEmbeddingOptions options;
   at::Tensor weight, pe_weight;  // pe_weight undefined unless pe == Learned
+  // Sinusoidal: the exact table of positions 0 .. rows-1, computed once and grown on demand (a cache,
+  // neither a parameter nor a buffer: not saved). The fused kernel then reads rows instead of evaluating
+  // sin/cos per call; the values are the same bits. Positions past kMaxCachedRows are computed on the fly.
+  at::Tensor sin_table;
+  static constexpr int64_t kMaxCachedRows = int64_t{1} << 20;
 };
 TORCH_MODULE(TokenEmbedding);
 
