@@ -20,8 +20,15 @@ void register_alibi(CLI::App& app);
 void register_t5(CLI::App& app);
 // posenc inspect: what a config.json's RoPE does, in words and a wavelength plot.
 void register_inspect(CLI::App& app);
+// posenc bench: the benchmark suite as one table (posenc vs memcpy vs LibTorch eager GB/s).
+void register_bench(CLI::App& app);
 
-#ifdef POSENC_CLI_PIPELINE  // built when LibTorch is found (cli/CMakeLists.txt)
+#ifdef POSENC_CLI_PIPELINE_FORWARD
+// demo / train / eval / extrapolate in `posenc`: run posenc-pipeline with the same arguments.
+void register_pipeline_forwarders(CLI::App& app);
+#endif
+
+// The pipeline commands, in posenc-pipeline (built when LibTorch is found, cli/CMakeLists.txt).
 // posenc demo: the pipeline step by step on one sentence, with pictures.
 void register_demo(CLI::App& app);
 // posenc train / eval: a small Transformer with any encoding on built-in tasks or a text file.
@@ -29,6 +36,5 @@ void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 // posenc extrapolate: one model per encoding, evaluated past its training length.
 void register_extrapolate(CLI::App& app);
-#endif
 
 }  // namespace posenc::cli
