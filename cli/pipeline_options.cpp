@@ -196,13 +196,12 @@ model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, cons
                      std::to_string(m.max_positions) + " rows)");
     c.max_positions = m.max_positions;
   }
-  const char* types[] = {"default", "linear", "ntk", "dynamic", "yarn", "llama3"};
-  bool found = false;
-  for (int i = 0; i < 6; ++i)
-    if (m.rope_scaling == types[i]) c.rope_scaling = static_cast<RopeType>(i), found = true;
-  if (!found)
+  // LongRoPE needs per-frequency factor lists, which have no flags: not offered here.
+  const std::optional<RopeType> type = model::find_rope_type(m.rope_scaling);
+  if (!type || *type == RopeType::LongRope)
     throw CliError("--rope-scaling: '" + m.rope_scaling +
                    "' is invalid (allowed: default, linear, ntk, dynamic, yarn, llama3)");
+  c.rope_scaling = *type;
   if (c.pe == model::PeKind::Rope && c.rope_scaling != RopeType::Default) {
     // The scalings describe a model trained at some length and run at a longer one: train at ctx.
     c.max_positions = ctx;

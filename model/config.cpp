@@ -29,6 +29,11 @@ PeKind parse_pe_kind(std::string_view s) {
   throw Error("posenc::model", "pe", "'" + std::string(s) + "'",
               "none, sinusoidal, learned, rope, alibi, t5");
 }
+std::optional<RopeType> find_rope_type(std::string_view s) {
+  for (int i = 0; i < 7; ++i)
+    if (s == kRopeTypes[i]) return static_cast<RopeType>(i);
+  return std::nullopt;
+}
 const char* to_string(Ops o) {
   return o == Ops::Posenc ? "posenc" : "eager";
 }
@@ -147,11 +152,10 @@ ModelConfig model_config_from_json(std::string_view text) {
     if (!seen.count(it.key())) fail(it.key(), it.value().dump(), "a known model config field");
   c.pe = parse_pe_kind(pe);
   c.ops = parse_ops(ops);
-  bool found = false;
-  for (int i = 0; i < 7; ++i)
-    if (rope_scaling == kRopeTypes[i]) c.rope_scaling = static_cast<RopeType>(i), found = true;
-  if (!found)
+  const std::optional<RopeType> type = find_rope_type(rope_scaling);
+  if (!type)
     fail("rope_scaling", "'" + rope_scaling + "'", "default, linear, ntk, dynamic, yarn, llama3, longrope");
+  c.rope_scaling = *type;
   validate(c);
   return c;
 }

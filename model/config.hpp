@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,8 @@ enum class Ops : uint8_t { Posenc, Eager };
 
 const char* to_string(PeKind);
 PeKind parse_pe_kind(std::string_view);  // "none|sinusoidal|learned|rope|alibi|t5" (also "nope")
+// HF's rope_type names ("default", "linear", "ntk", "dynamic", "yarn", "llama3", "longrope"); nullopt if unknown.
+std::optional<RopeType> find_rope_type(std::string_view);
 const char* to_string(Ops);
 Ops parse_ops(std::string_view);  // "posenc|eager"
 

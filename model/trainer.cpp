@@ -255,9 +255,8 @@ void check_same_config(const ModelConfig& have, const ModelConfig& want, const s
   }
 }
 
-Checkpoint read_checkpoint_meta(const std::string& path) {
-  Opened o;
-  open_checkpoint(path, o);
+// The metadata plus the serialized tokenizer.
+Checkpoint meta_and_tokenizer(Opened& o, const std::string& path) {
   Checkpoint c = meta_of(o, path);
   c10::IValue tok;
   o.ar.read("tokenizer", tok);
@@ -265,13 +264,16 @@ Checkpoint read_checkpoint_meta(const std::string& path) {
   return c;
 }
 
+Checkpoint read_checkpoint_meta(const std::string& path) {
+  Opened o;
+  open_checkpoint(path, o);
+  return meta_and_tokenizer(o, path);
+}
+
 Transformer load_model(const std::string& path, Checkpoint* meta) {
   Opened o;
   open_checkpoint(path, o);
-  Checkpoint c = meta_of(o, path);
-  c10::IValue tok;
-  o.ar.read("tokenizer", tok);
-  c.info.tokenizer = tok.toStringRef();
+  const Checkpoint c = meta_and_tokenizer(o, path);
   Transformer model(c.model);
   load_weights(o, model, path);
   if (meta) *meta = c;

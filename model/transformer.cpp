@@ -21,7 +21,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& c) : cfg(c) {
   drop = register_module("drop", torch::nn::Dropout(c.dropout));
 }
 
-at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& bias, bool keep_weights) {
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
+                                  bool keep_weights) {
   const int64_t B = x.size(0), T = x.size(1), H = cfg.heads, Hk = cfg.kv(), hd = cfg.head_dim();
   at::Tensor q = wq(x).view({B, T, H, hd});
   at::Tensor k = wk(x).view({B, T, Hk, hd});
@@ -42,10 +43,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& bias, b
   }
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
   if (bias.defined()) scores = scores + bias.unsqueeze(0);
-  if (cfg.causal) {
-    const at::Tensor future = at::ones({T, T}, at::TensorOptions().dtype(at::kBool)).triu(1);
-    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
-  }
+  if (future.defined()) scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   at::Tensor w = at::softmax(scores, -1);
   if (keep_weights) last_weights = w.detach();
   w = drop(w);
@@ -62,8 +60,9 @@ BlockImpl::BlockImpl(const ModelConfig& c) {
   drop = register_module("drop", torch::nn::Dropout(c.dropout));
 }
 
-at::Tensor BlockImpl::forward(const at::Tensor& x, const at::Tensor& bias, bool keep_weights) {
-  at::Tensor h = x + drop(attn(ln1(x), bias, keep_weights));
+at::Tensor BlockImpl::forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
+                              bool keep_weights) {
+  at::Tensor h = x + drop(attn(ln1(x), bias, future, keep_weights));
   return h + drop(fc2(at::gelu(fc1(ln2(h)))));
 }
 
@@ -144,7 +143,10 @@ at::Tensor TransformerImpl::hidden(const at::Tensor& ids, bool keep_weights) {
   } else if (cfg.pe == PeKind::T5) {
     bias = cfg.ops == Ops::Posenc ? t5(T, T, 0) : lt::eager::t5_bias(t5->weight, t5->cfg, T, T);
   }
-  for (const auto& b : *blocks) x = b->as<Block>()->forward(x, bias, keep_weights);
+  // The causal mask, built once per forward for all layers (true = a key after the query: masked).
+  at::Tensor future;
+  if (cfg.causal) future = at::ones({T, T}, x.options().dtype(at::kBool)).triu(1);
+  for (const auto& b : *blocks) x = b->as<Block>()->forward(x, bias, future, keep_weights);
   return ln_f(x);
 }
 

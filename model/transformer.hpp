@@ -24,9 +24,11 @@ namespace posenc::model {
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& c);
-  // x [B, T, C]; bias [H, T, T] or undefined. Stores the attention weights [B, H, T, T] in `last_weights`
-  // when keep_weights.
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& bias, bool keep_weights);
+  // x [B, T, C]; bias [H, T, T] or undefined; future [T, T] bool, true where the key comes after the query
+  // (causal mask), or undefined. Stores the attention weights [B, H, T, T] in `last_weights` when
+  // keep_weights.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
+                     bool keep_weights);
 
   ModelConfig cfg;
   torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
@@ -38,7 +40,8 @@ TORCH_MODULE(Attention);
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& c);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& bias, bool keep_weights);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
+                     bool keep_weights);
 
   torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
   Attention attn{nullptr};
