@@ -16,6 +16,7 @@
 #include <string>
 
 #include "check.hpp"
+#include "exact/sincos_turns.hpp"
 
 namespace posenc {
 
@@ -406,6 +407,18 @@ RopeFreqs rope_freqs(const RopeConfig& cfg, int64_t seq_len, const char* where) 
     case RopeType::LongRope:
       longrope(cfg, seq_len, f);
       break;
+  }
+  // Exact angles are reduced in quarter turns (exact/sincos_turns.hpp), which needs pos * omega_i <
+  // 2^51: omega_i <= 2^16 leaves room for every position. Only LongRoPE factors < 1 can go above 1.
+  f.w_hi.resize(f.omega.size());
+  f.w_lo.resize(f.omega.size());
+  for (size_t i = 0; i < f.omega.size(); ++i) {
+    if (!(f.omega[i].hi <= 65536.0))
+      fail(where, "omega[" + std::to_string(i) + "] (the scaled frequency)", to_str(f.omega[i].hi),
+           "<= 65536 rad per position (check scaling.short_factor / long_factor)");
+    const DD w = exact::quarter_turns(f.omega[i]);
+    f.w_hi[i] = w.hi;
+    f.w_lo[i] = w.lo;
   }
   return f;
 }

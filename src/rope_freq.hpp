@@ -13,6 +13,9 @@ struct RopeFreqs {
   std::vector<exact::DD> omega;  // Exact: omega_i, i < r/2, in double-double
   std::vector<float> omega_f32;  // HfCompat: HF's float32 inv_freq, bit for bit where HF's ops allow
   double attention_scaling = 1.0;
+  // Exact: omega_i in quarter turns (exact::quarter_turns), hi and lo parts, for exact::sincos_turns
+  // and the vectorised table (cpu/sincos_simd.h).
+  std::vector<double> w_hi, w_lo;
 };
 
 // Validates cfg (throws posenc::Error naming the field, with `where`) and computes the frequencies

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "check.hpp"
 #include "cpu/kernels.hpp"
-#include "exact/sincos.hpp"
+#include "cpu/sincos_simd.h"
+#include "exact/sincos_turns.hpp"
 #include "sinusoidal_plan.hpp"
 
 namespace posenc {
@@ -94,12 +96,19 @@ SinusoidalPlan::SinusoidalPlan(const SinusoidalConfig& c, const char* where) : c
       }
     }
   }
+  w_hi.resize(n);
+  w_lo.resize(n);
+  for (size_t k = 0; k < n; ++k) {
+    const exact::DD w = exact::quarter_turns(omega[k]);
+    w_hi[k] = w.hi;
+    w_lo[k] = w.lo;
+  }
 }
 
 void SinusoidalPlan::sincos(int64_t pos, int64_t i, float& s, float& c) const {
   const auto k = static_cast<size_t>(i);
   if (cfg.precision == Precision::Exact) {
-    const exact::SinCos r = exact::sincos_pos(pos, omega[k]);
+    const exact::SinCosD r = exact::sincos_turns(static_cast<double>(pos), w_hi[k], w_lo[k]);
     s = static_cast<float>(r.sin);
     c = static_cast<float>(r.cos);
   } else if (cfg.preset == SinusoidalPreset::Marian) {
@@ -119,6 +128,19 @@ void SinusoidalPlan::row(int64_t pos, float* out) const {
     return;
   }
   if (is_concat_t2t(cfg.preset) && cfg.dim % 2 != 0) out[cfg.dim - 1] = 0.0f;
+  if (cfg.precision == Precision::Exact) {
+    // Vectorised exact angles (cpu/sincos_simd.h: the bits of sincos()), then the columns.
+    thread_local std::vector<float> buf;
+    buf.resize(static_cast<size_t>(2 * nfreq));
+    float* sn = buf.data();
+    float* cs = sn + nfreq;
+    cpu::sincos_rows_simd(&pos, 0, 1, w_hi.data(), w_lo.data(), nfreq, 1.0, sn, cs, nfreq);
+    for (size_t k = 0; k < static_cast<size_t>(nfreq); ++k) {
+      out[sin_col[k]] = sn[k];
+      if (cos_col[k] >= 0) out[cos_col[k]] = cs[k];
+    }
+    return;
+  }
   for (int64_t i = 0; i < nfreq; ++i) {
     float s, c;
     sincos(pos, i, s, c);

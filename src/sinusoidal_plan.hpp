@@ -16,6 +16,7 @@ struct SinusoidalPlan {
   SinusoidalConfig cfg;
   int64_t nfreq = 0;
   std::vector<exact::DD> omega;           // Exact: omega_i to ~2^-98
+  std::vector<double> w_hi, w_lo;         // Exact: omega_i in quarter turns (exact::quarter_turns)
   std::vector<float> omega_f32;           // HfCompat, float recipe: the float32 frequency
   std::vector<double> omega_f64;          // HfCompat, Marian's float64 recipe: base^(2i/d) (a divisor)
   std::vector<int64_t> sin_col, cos_col;  // column of sin / cos of frequency i, -1 when absent

@@ -10,7 +10,7 @@
 
 #include "cpu/rope_simd.h"
 #include "dispatch.hpp"
-#include "exact/sincos.hpp"
+#include "exact/sincos_turns.hpp"
 
 namespace posenc::detail::cpu {
 
@@ -18,7 +18,7 @@ void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i,
   const auto k = static_cast<size_t>(i);
   if (precision == Precision::Exact) {
     // One rounding: cos * attention_scaling is formed in double.
-    const exact::SinCos r = exact::sincos_pos(pos, f.omega[k]);
+    const exact::SinCosD r = exact::sincos_turns(static_cast<double>(pos), f.w_hi[k], f.w_lo[k]);
     c = static_cast<float>(r.cos * f.attention_scaling);
     s = static_cast<float>(r.sin * f.attention_scaling);
   } else {

@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "exact/sincos.hpp"
+#include "cpu/sincos_simd.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/rope_simd.cpp"
@@ -245,12 +245,8 @@ void RopeRows(const RopeRowsArgs& a, int64_t n0, int64_t n1) {
 void RopeTableRows(const RopeFreqs& f, Precision precision, const int64_t* pos, int64_t u0, int64_t u1,
                    int64_t half, float* cos, float* sin) {
   if (precision == Precision::Exact) {
-    for (int64_t u = u0; u < u1; ++u)
-      for (int64_t i = 0; i < half; ++i) {
-        const exact::SinCos r = exact::sincos_pos(pos[u], f.omega[static_cast<size_t>(i)]);
-        cos[u * half + i] = static_cast<float>(r.cos * f.attention_scaling);
-        sin[u * half + i] = static_cast<float>(r.sin * f.attention_scaling);
-      }
+    // Vectorised exact angles (sincos_simd.cpp), the bits of rope_angle.
+    sincos_rows_simd(pos, u0, u1, f.w_hi.data(), f.w_lo.data(), half, f.attention_scaling, sin, cos, half);
   } else {
     const auto att = static_cast<float>(f.attention_scaling);
     for (int64_t u = u0; u < u1; ++u)

@@ -35,8 +35,8 @@ struct RopeRowsArgs {
 void rope_rows_simd(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end);
 
 // Rows u_begin .. u_end - 1 of the cos / sin table ([*, half] each) of the distinct positions pos[u],
-// with rope_angle's values: the same scalar code, compiled for the CPU's target (fma and roundsd
-// inline instead of libm calls for Exact) with the precision branch out of the loop.
+// with rope_angle's values: Exact through sincos_rows_simd (vectorised exact angles), HfCompat the
+// same scalar code as rope_angle compiled for the CPU's target, the precision branch out of the loop.
 void rope_table_rows_simd(const RopeFreqs& f, Precision precision, const int64_t* pos, int64_t u_begin,
                           int64_t u_end, int64_t half, float* cos, float* sin);
 
