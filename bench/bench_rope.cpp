@@ -9,6 +9,7 @@
 //         rope        the copy ceiling, shared by rope_fwd and rope_bwd (same bytes)
 //         rope_table  the cos/sin table alone, [T, r/2] pairs (summarize.py prints ms per call)
 //   impl  posenc_exact, posenc_hf   Precision::Exact, Precision::HfCompat
+//         posenc_cached, posenc_hf_cached   the same with a posenc::RopeCache built before timing
 //         copy                      std::memcpy ceiling
 //         inplace_pass              a second ceiling (op rope): load and store back bytes / 2 in
 //         place torch, torch_pre          rope_fwd: HF formula with cos/sin computed in the call /
@@ -162,6 +163,22 @@ void rope_posenc(benchmark::State& st, const std::string&, const Shape& sh, DTyp
       posenc::rope_forward(rt, cfg, pos);
     else
       posenc::rope_backward(rt, cfg, pos);
+  });
+}
+
+// The same with a posenc::RopeCache built once before timing (as a model does once per forward).
+void rope_posenc_cached(benchmark::State& st, const std::string&, const Shape& sh, DType t, bool fwd,
+                        Precision p) {
+  const RopeInputs& in = rope_inputs(t);
+  posenc::RopeTensors rt{view4(in.qw, t, kHq), {}};
+  if (sh.Hk) rt.k = view4(in.kw, t, sh.Hk);
+  const posenc::RopeCache cache =
+      posenc::make_rope_cache(rope_config(p), posenc::Positions::offset(0), 1, kT);
+  timed(st, rope_bytes(sh, t), [&] {
+    if (fwd)
+      posenc::rope_forward(rt, cache);
+    else
+      posenc::rope_backward(rt, cache);
   });
 }
 
@@ -377,6 +394,8 @@ void register_all() {
         const std::string op = fwd ? "rope_fwd" : "rope_bwd";
         add(op, "posenc_exact", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::Exact);
         add(op, "posenc_hf", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::HfCompat);
+        add(op, "posenc_cached", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::Exact);
+        add(op, "posenc_hf_cached", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::HfCompat);
 #ifdef POSENC_BENCH_TORCH
         add(op, "torch", sh->name, dt, rope_torch, *sh, t, fwd ? TorchCase::Fwd : TorchCase::BwdAutograd);
         add(op, fwd ? "torch_pre" : "torch_explicit", sh->name, dt, rope_torch, *sh, t,

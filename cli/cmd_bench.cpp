@@ -7,7 +7,9 @@
 // their rows by (op, shape, dtype), as bench/summarize.py does (names are <op>/<impl>/<shape>/<dtype>,
 // see the header comments of bench/bench_rope.cpp and bench/bench_embed.cpp):
 //   posenc  rope_fwd, rope_bwd: posenc_exact (--precision hf_compat: posenc_hf); embed_*: posenc
-//           (one precision); sin_table_exact / sin_table_hf (chosen by --precision): posenc
+//           (one precision); sin_table_exact / sin_table_hf (chosen by --precision): posenc;
+//           rope_fwd+cache, rope_bwd+cache: posenc_cached / posenc_hf_cached (a RopeCache built
+//           before timing) against torch_pre / torch_explicit (HF with cos/sin given)
 //   copy    the memcpy ceiling of the same bytes (read + written), same run: op "rope" for the RoPE
 //           ops, the same op otherwise
 //   torch   LibTorch eager, the formula as HF writes it (impl "torch"; rope_fwd: cos/sin computed in
@@ -80,9 +82,12 @@ struct Case {
   std::string group;   // rope, embed, table (for --ops)
   std::string op, shape, dtype;
   std::string posenc_impl, copy_op;
+  std::string torch_impl = "torch";
+  std::string label;  // the op column; empty: op
   std::string posenc_name() const { return op + "/" + posenc_impl + "/" + shape + "/" + dtype; }
   std::string copy_name() const { return copy_op + "/copy/" + shape + "/" + dtype; }
-  std::string torch_name() const { return op + "/torch/" + shape + "/" + dtype; }
+  std::string torch_name() const { return op + "/" + torch_impl + "/" + shape + "/" + dtype; }
+  const std::string& shown() const { return label.empty() ? op : label; }
 };
 
 const std::vector<std::string> kOpNames = {"rope",      "rope_fwd",        "rope_bwd",
@@ -100,6 +105,15 @@ std::vector<Case> plan(const BenchArgs& a) {
     for (const char* dt : {"f32", "bf16"})
       for (const char* op : {"rope_fwd", "rope_bwd"})
         all.push_back({kRopeBinary, "rope", op, shape, dt, hf ? "posenc_hf" : "posenc_exact", "rope"});
+  // With the cos/sin built once per forward (posenc::RopeCache; HF's rotary module does the same), next
+  // to HF's apply_rotary_pos_emb with cos/sin given (torch_pre) and the explicit backward formula.
+  for (const std::string& shape : rope_shapes)
+    for (const char* dt : {"f32", "bf16"})
+      for (const char* op : {"rope_fwd", "rope_bwd"}) {
+        const bool fwd = std::string(op) == "rope_fwd";
+        all.push_back({kRopeBinary, "rope", op, shape, dt, hf ? "posenc_hf_cached" : "posenc_cached", "rope",
+                       fwd ? "torch_pre" : "torch_explicit", std::string(op) + "+cache"});
+      }
   const std::string embed_shape = "V32000_C4096_T4096_B1";
   for (const char* dt : {"f32", "bf16"})
     all.push_back({kEmbedBinary, "embed", "embed_fwd_table", embed_shape, dt, "posenc", "embed_fwd_table"});
@@ -540,7 +554,7 @@ void run_bench(const BenchArgs& a) {
     header.push_back(h);
   lines.push_back(header);
   for (const Row& r : rows) {
-    std::vector<std::string> l = {r.c->op, r.c->shape, r.c->dtype};
+    std::vector<std::string> l = {r.c->shown(), r.c->shape, r.c->dtype};
     if (several) l.push_back(std::to_string(r.threads));
     l.push_back(fmt_gbps(r.posenc));
     l.push_back(fmt_gbps(r.copy));
@@ -566,7 +580,7 @@ void run_bench(const BenchArgs& a) {
     sl.push_back(h);
     const size_t per = cases.size();
     for (size_t i = 0; i < per; ++i) {
-      std::vector<std::string> l = {cases[i].op, cases[i].shape, cases[i].dtype};
+      std::vector<std::string> l = {cases[i].shown(), cases[i].shape, cases[i].dtype};
       for (size_t k = 0; k < threads_reported.size(); ++k) l.push_back(fmt_gbps(rows[k * per + i].posenc));
       const Row& first = rows[i];
       const Row& last = rows[(threads_reported.size() - 1) * per + i];
@@ -601,7 +615,7 @@ void run_bench(const BenchArgs& a) {
       machine["benchmark_library_build_type"] = context_seen["library_build_type"];
     json jrows = json::array();
     for (const Row& r : rows)
-      jrows.push_back({{"op", r.c->op},
+      jrows.push_back({{"op", r.c->shown()},
                        {"shape", r.c->shape},
                        {"dtype", r.c->dtype},
                        {"threads", r.threads},

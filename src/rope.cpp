@@ -30,6 +30,19 @@ int64_t seq_len_for(int64_t seq_len, const std::vector<int64_t>& pos, const char
 }
 }  // namespace
 
+namespace detail {
+struct RopeCacheData {
+  RopeConfig cfg;
+  int64_t batch = 0, seq = 0, seq_len = 0;
+  cpu::RopeTable table;
+};
+}  // namespace detail
+
+const detail::RopeCacheData& detail_rope_cache_data(const RopeCache& c, const char* where) {
+  if (c.data_ == nullptr) fail(where, "cache", "empty", "a cache from posenc::make_rope_cache");
+  return *c.data_;
+}
+
 void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::span<const int64_t> positions,
                   int64_t seq_len) {
   constexpr const char* where = "posenc::rope_cos_sin";
@@ -93,21 +106,47 @@ TensorView check_qk(const char* where, const char* name, const char* out_name, c
   return out;
 }
 
+// Checks q, k and their outputs against cfg; returns the views to write.
+struct CheckedQk {
+  TensorView qo, ko;
+  bool has_k = false;
+};
+CheckedQk check_tensors(const char* where, const RopeTensors& t, const RopeConfig& cfg) {
+  CheckedQk c;
+  c.qo = check_qk(where, "q", "q_out", t.q, t.q_out, cfg, nullptr);
+  c.has_k = t.k.data != nullptr;
+  if (c.has_k)
+    c.ko = check_qk(where, "k", "k_out", t.k, t.k_out, cfg, &t.q);
+  else if (t.k_out.data != nullptr)
+    fail(where, "k_out", "a tensor", "empty when k is empty");
+  return c;
+}
+
+void apply_table(const RopeTensors& t, const CheckedQk& c, const detail::cpu::RopeTable& tab,
+                 const RopeConfig& cfg, float sign) {
+  detail::cpu::rope_apply(t.q, c.qo, tab, cfg.layout, cfg.rot(), sign);
+  if (c.has_k) detail::cpu::rope_apply(t.k, c.ko, tab, cfg.layout, cfg.rot(), sign);
+}
+
 void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
               int64_t seq_len, float sign) {
   validate(cfg, where);
-  const TensorView qo = check_qk(where, "q", "q_out", t.q, t.q_out, cfg, nullptr);
-  const bool has_k = t.k.data != nullptr;
-  TensorView ko{};
-  if (has_k)
-    ko = check_qk(where, "k", "k_out", t.k, t.k_out, cfg, &t.q);
-  else if (t.k_out.data != nullptr)
-    fail(where, "k_out", "a tensor", "empty when k is empty");
+  const CheckedQk c = check_tensors(where, t, cfg);
   const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
   const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
-  const detail::cpu::RopeTable tab = detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
-  detail::cpu::rope_apply(t.q, qo, tab, cfg.layout, cfg.rot(), sign);
-  if (has_k) detail::cpu::rope_apply(t.k, ko, tab, cfg.layout, cfg.rot(), sign);
+  apply_table(t, c, detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos), cfg, sign);
+}
+
+void rope_run_cached(const char* where, const RopeTensors& t, const RopeCache& cache, float sign) {
+  const detail::RopeCacheData& d = detail_rope_cache_data(cache, where);
+  const CheckedQk c = check_tensors(where, t, d.cfg);
+  for (int dim = 0; dim < 2; ++dim) {
+    const int64_t want = dim == 0 ? d.batch : d.seq;
+    if (t.q.size(dim) != want)
+      fail(where, "q.shape[" + std::to_string(dim) + "]", std::to_string(t.q.size(dim)),
+           std::to_string(want) + (dim == 0 ? " (the cache's batch)" : " (the cache's seq)"));
+  }
+  apply_table(t, c, d.table, d.cfg, sign);
 }
 }  // namespace
 
@@ -117,6 +156,48 @@ void rope_forward(const RopeTensors& t, const RopeConfig& cfg, const Positions& 
 
 void rope_backward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions, int64_t seq_len) {
   rope_run("posenc::rope_backward", t, cfg, positions, seq_len, -1.0f);
+}
+
+// ---- RopeCache ----
+
+const RopeConfig& RopeCache::config() const {
+  return detail_rope_cache_data(*this, "posenc::RopeCache::config").cfg;
+}
+int64_t RopeCache::batch() const {
+  return detail_rope_cache_data(*this, "posenc::RopeCache::batch").batch;
+}
+int64_t RopeCache::seq() const {
+  return detail_rope_cache_data(*this, "posenc::RopeCache::seq").seq;
+}
+int64_t RopeCache::seq_len() const {
+  return detail_rope_cache_data(*this, "posenc::RopeCache::seq_len").seq_len;
+}
+
+RopeCache make_rope_cache(const RopeConfig& cfg, const Positions& positions, int64_t batch, int64_t seq,
+                          int64_t seq_len) {
+  constexpr const char* where = "posenc::make_rope_cache";
+  validate(cfg, where);
+  if (batch < 1) fail(where, "batch", std::to_string(batch), ">= 1");
+  if (seq < 1) fail(where, "seq", std::to_string(seq), ">= 1");
+  auto d = std::make_shared<detail::RopeCacheData>();
+  d->cfg = cfg;
+  d->batch = batch;
+  d->seq = seq;
+  const std::vector<int64_t> pos = positions.resolve(batch, seq, kMaxPosition, where);
+  d->seq_len = seq_len_for(seq_len, pos, where);
+  const detail::RopeFreqs f = detail::rope_freqs(cfg, d->seq_len, where);
+  d->table = detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
+  RopeCache c;
+  c.data_ = std::move(d);
+  return c;
+}
+
+void rope_forward(const RopeTensors& t, const RopeCache& cache) {
+  rope_run_cached("posenc::rope_forward", t, cache, 1.0f);
+}
+
+void rope_backward(const RopeTensors& t, const RopeCache& cache) {
+  rope_run_cached("posenc::rope_backward", t, cache, -1.0f);
 }
 
 }  // namespace posenc

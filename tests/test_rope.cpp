@@ -246,3 +246,100 @@ TEST(Rope, BadInputIsAnError) {
                             config(8, 8, PairLayout::HalfSplit), pos),
                Error);
 }
+
+// A RopeCache built once gives the bits of the uncached calls, forward and backward, for every
+// scaling (Dynamic and LongRoPE with the cache's seq_len), GQA, ids positions, f32 and bf16, and
+// can be reused by several calls (several layers).
+TEST(Rope, CacheGivesTheBitsOfUncachedCalls) {
+  const int64_t B = 2, T = 9, Hq = 4, Hk = 2, D = 16;
+  std::vector<RopeConfig> cfgs;
+  for (RopeType type : {RopeType::Default, RopeType::Linear, RopeType::Dynamic, RopeType::Yarn,
+                        RopeType::Llama3, RopeType::LongRope})
+    for (Precision p : {Precision::Exact, Precision::HfCompat}) {
+      RopeConfig c = config(D, type == RopeType::Yarn ? 12 : D, PairLayout::HalfSplit);
+      c.precision = p;
+      c.max_position_embeddings = 8;
+      c.scaling.type = type;
+      c.scaling.factor = 2.0;
+      if (type == RopeType::Llama3 || type == RopeType::Yarn || type == RopeType::LongRope)
+        c.scaling.original_max_position_embeddings = 4;
+      if (type == RopeType::LongRope) {
+        c.scaling.factor = 1.0;
+        const int64_t half = c.rot() / 2;
+        for (int64_t i = 0; i < half; ++i) {
+          c.scaling.short_factor.push_back(1.0 + 0.1 * static_cast<double>(i));
+          c.scaling.long_factor.push_back(2.0 + 0.3 * static_cast<double>(i));
+        }
+      }
+      cfgs.push_back(c);
+    }
+  cfgs.push_back(config(D, 8, PairLayout::Interleaved));
+  std::vector<int64_t> ids(static_cast<size_t>(B * T));
+  for (size_t n = 0; n < ids.size(); ++n) ids[n] = static_cast<int64_t>((n * 7) % 13);
+  const Positions pos = Positions::ids(TensorView::contiguous(ids.data(), DType::I64, {B, T}));
+  const std::vector<float> q0 = test::random_floats(static_cast<size_t>(B * T * Hq * D), 71);
+  const std::vector<float> k0 = test::random_floats(static_cast<size_t>(B * T * Hk * D), 72);
+  for (const RopeConfig& cfg : cfgs)
+    for (int64_t seq_len : {int64_t{0}, int64_t{32}}) {
+      SCOPED_TRACE(::testing::Message() << "rope_type " << static_cast<int>(cfg.scaling.type) << " precision "
+                                        << static_cast<int>(cfg.precision) << " seq_len " << seq_len);
+      const RopeCache cache = make_rope_cache(cfg, pos, B, T, seq_len);
+      EXPECT_EQ(cache.batch(), B);
+      EXPECT_EQ(cache.seq(), T);
+      EXPECT_EQ(cache.seq_len(), seq_len == 0 ? 13 : seq_len);
+      for (bool fwd : {true, false}) {
+        std::vector<float> qa = q0, ka = k0, qb = q0, kb = k0;
+        const RopeTensors ta{v4(qa, B, T, Hq, D), v4(ka, B, T, Hk, D)};
+        const RopeTensors tb{v4(qb, B, T, Hq, D), v4(kb, B, T, Hk, D)};
+        if (fwd) {
+          rope_forward(ta, cfg, pos, seq_len);
+          rope_forward(tb, cache);
+        } else {
+          rope_backward(ta, cfg, pos, seq_len);
+          rope_backward(tb, cache);
+        }
+        ASSERT_TRUE(test::bits_equal(qa, qb));
+        ASSERT_TRUE(test::bits_equal(ka, kb));
+        // A second layer with the same cache: again the uncached bits.
+        if (fwd) {
+          rope_forward(ta, cfg, pos, seq_len);
+          rope_forward(tb, cache);
+          ASSERT_TRUE(test::bits_equal(qa, qb));
+        }
+      }
+    }
+  // bf16 storage, out of place.
+  const RopeConfig cfg = config(D, D, PairLayout::HalfSplit);
+  std::vector<uint16_t> qh(q0.size()), oa(q0.size()), ob(q0.size());
+  for (size_t i = 0; i < q0.size(); ++i) qh[i] = f32_to_bf16_bits(q0[i]);
+  const TensorView qv = TensorView::contiguous(qh.data(), DType::BF16, {B, T, Hq, D});
+  rope_forward(RopeTensors{qv, {}, TensorView::contiguous(oa.data(), DType::BF16, {B, T, Hq, D})}, cfg, pos);
+  rope_forward(RopeTensors{qv, {}, TensorView::contiguous(ob.data(), DType::BF16, {B, T, Hq, D})},
+               make_rope_cache(cfg, pos, B, T));
+  EXPECT_EQ(oa, ob);
+}
+
+TEST(Rope, CacheMisuseIsAnError) {
+  const RopeConfig cfg = config(8, 8, PairLayout::HalfSplit);
+  std::vector<float> q(2 * 3 * 4 * 8);
+  auto arg_of = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.argument();
+    }
+    return "(no error)";
+  };
+  EXPECT_EQ(arg_of([&] { rope_forward(RopeTensors{v4(q, 2, 3, 4, 8)}, RopeCache{}); }), "cache");
+  EXPECT_EQ(arg_of([&] { (void)RopeCache{}.config(); }), "cache");
+  EXPECT_EQ(arg_of([&] { make_rope_cache(cfg, Positions::offset(0), 0, 3); }), "batch");
+  EXPECT_EQ(arg_of([&] { make_rope_cache(cfg, Positions::offset(0), 2, 0); }), "seq");
+  EXPECT_EQ(arg_of([&] { make_rope_cache(config(8, 7, PairLayout::HalfSplit), Positions::offset(0), 2, 3); }),
+            "rotary_dim");
+  const std::vector<int64_t> offs{0, 5, 9};  // 3 offsets for 2 sequences
+  EXPECT_EQ(arg_of([&] { make_rope_cache(cfg, Positions::offsets(offs), 2, 3); }).substr(0, 7), "offsets");
+  const RopeCache cache = make_rope_cache(cfg, Positions::offset(0), 2, 3);
+  EXPECT_EQ(arg_of([&] { rope_forward(RopeTensors{v4(q, 1, 6, 4, 8)}, cache); }), "q.shape[0]");
+  EXPECT_EQ(arg_of([&] { rope_backward(RopeTensors{v4(q, 2, 6, 2, 8)}, cache); }), "q.shape[1]");
+  EXPECT_EQ(arg_of([&] { rope_forward(RopeTensors{v4(q, 2, 3, 2, 16)}, cache); }).substr(0, 7), "q.shape");
+}

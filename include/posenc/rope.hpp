@@ -39,6 +39,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -117,5 +118,41 @@ void rope_backward(const RopeTensors& t, const RopeConfig& cfg, const Positions&
 
 // A [B, H, T, D] tensor viewed as [B, T, H, D] (strides permuted; no copy).
 TensorView bhtd(const TensorView& v);
+
+// ---- cos/sin built once, used by every layer ----
+// The calls above build the cos/sin of their positions on every call (once per (position,
+// frequency), shared by heads and by q and k). A model calls RoPE in every layer with the same
+// positions: build a RopeCache once per forward pass (as HF's rotary module returns cos/sin once per
+// forward) and pass it to each layer's rope_forward / rope_backward. The results are the bits of the
+// uncached calls with the same config, positions and seq_len.
+//
+// Immutable after construction; copies share the table (a shared_ptr), so a cache can be kept by an
+// autograd node for the backward pass. Memory: 2 * 4 * (distinct positions) * r/2 bytes + 8 per token.
+namespace detail {
+struct RopeCacheData;
+}
+class RopeCache {
+ public:
+  RopeCache() = default;
+  bool empty() const { return data_ == nullptr; }
+  const RopeConfig& config() const;  // throws posenc::Error if empty()
+  int64_t batch() const;             // B and T of the positions it was built for
+  int64_t seq() const;
+  int64_t seq_len() const;  // the sequence length its frequencies were computed for
+
+ private:
+  friend RopeCache make_rope_cache(const RopeConfig&, const Positions&, int64_t, int64_t, int64_t);
+  friend const detail::RopeCacheData& detail_rope_cache_data(const RopeCache&, const char*);
+  std::shared_ptr<const detail::RopeCacheData> data_;
+};
+
+// cos/sin of `positions` resolved for a [batch, seq] grid of tokens; seq_len as in rope_forward (0 =
+// max position + 1). Throws posenc::Error naming the argument (config, positions, sizes).
+RopeCache make_rope_cache(const RopeConfig& cfg, const Positions& positions, int64_t batch, int64_t seq,
+                          int64_t seq_len = 0);
+// rope_forward / rope_backward with the cache's config, positions and frequencies. q and k must be
+// [cache.batch(), cache.seq(), H, cache.config().head_dim].
+void rope_forward(const RopeTensors& t, const RopeCache& cache);
+void rope_backward(const RopeTensors& t, const RopeCache& cache);
 
 }  // namespace posenc

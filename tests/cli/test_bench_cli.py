@@ -78,13 +78,15 @@ def case_rope_json(cli):
     _, out, _ = cli.run("bench", *TINY, "--ops", "rope_fwd", "--dtype", "f32", "--json", out_json,
                         timeout=150)
     doc, rows = load_rows(out_json)
-    check([(r["op"], r["shape"], r["dtype"]) for r in rows] == [("rope_fwd", GQA, "f32")],
+    # The per-call row and the row with a RopeCache built before timing (--ops rope_fwd names both).
+    check([(r["op"], r["shape"], r["dtype"]) for r in rows] == [("rope_fwd", GQA, "f32"),
+                                                                ("rope_fwd+cache", GQA, "f32")],
           f"rows {[(r['op'], r['shape'], r['dtype']) for r in rows]}")
-    r = rows[0]
-    check(r["posenc_GBps"] is not None and r["copy_GBps"] is not None, f"posenc or copy missing: {r}")
-    check(isinstance(r["threads"], int) and r["threads"] >= 1, f"threads {r['threads']!r}")
-    if r["torch_eager_GBps"] is None:  # a build without LibTorch: said so under the table
-        check(any("torch" in n for n in doc.get("notes", [])), f"torch is null without a note: {doc}")
+    for r in rows:
+        check(r["posenc_GBps"] is not None and r["copy_GBps"] is not None, f"posenc or copy missing: {r}")
+        check(isinstance(r["threads"], int) and r["threads"] >= 1, f"threads {r['threads']!r}")
+        if r["torch_eager_GBps"] is None:  # a build without LibTorch: said so under the table
+            check(any("torch" in n for n in doc.get("notes", [])), f"torch is null without a note: {doc}")
     check_table(out, rows)
     check(doc["machine"]["precision"] == "exact", f"precision {doc['machine']['precision']!r}")
 
@@ -94,7 +96,9 @@ def case_threads_scaling(cli):
     _, out, _ = cli.run("bench", *TINY, "--ops", "rope_fwd", "--dtype", "f32", "--threads", "1,2",
                         "--json", out_json, timeout=150)
     doc, rows = load_rows(out_json)
-    check([r["threads"] for r in rows] == [1, 2], f"threads per row {[r['threads'] for r in rows]}")
+    check([(r["op"], r["threads"]) for r in rows] == [("rope_fwd", 1), ("rope_fwd+cache", 1), ("rope_fwd", 2),
+                                                      ("rope_fwd+cache", 2)],
+          f"(op, threads) per row {[(r['op'], r['threads']) for r in rows]}")
     check(doc["machine"]["threads"] == [1, 2], f"machine.threads {doc['machine']['threads']}")
     text = check_table(out, rows)
     check("scaling" in text and "posenc@1" in text and "posenc@2" in text, f"no scaling table:\n{text}")
@@ -138,6 +142,8 @@ rows = [
     it("rope/copy/" + G, 7.0, 0), it("rope/copy/" + G, 9.0, 1),
     it("rope_fwd/torch/" + G, 0.25),
     it("rope_bwd/posenc_exact/" + G, 1.5),
+    it("rope_fwd/posenc_cached/" + G, 12.0), it("rope_fwd/torch_pre/" + G, 0.5),
+    it("rope_bwd/posenc_cached/" + G, 10.0), it("rope_bwd/torch_explicit/" + G, 2.0),
     {{"name": "rope_bwd/torch/" + G + "/real_time", "run_name": "rope_bwd/torch/" + G + "/real_time",
       "run_type": "iteration", "error_occurred": True, "error_message": "torch output differs on purpose"}},
 ]
@@ -165,7 +171,14 @@ def case_fake_rows(cli):
                         "--threads", "2", "--json", out_json)
     doc, rows = load_rows(out_json)
     by_op = {r["op"]: r for r in rows}
-    check(sorted(by_op) == ["rope_bwd", "rope_fwd"] and all(r["shape"] == GQA for r in rows), f"rows {rows}")
+    check(sorted(by_op) == ["rope_bwd", "rope_bwd+cache", "rope_fwd", "rope_fwd+cache"] and
+          all(r["shape"] == GQA for r in rows), f"rows {rows}")
+    # The cached rows pair posenc_cached with HF given cos/sin (torch_pre) and the explicit backward.
+    fc, bc = by_op["rope_fwd+cache"], by_op["rope_bwd+cache"]
+    check(close(fc["posenc_GBps"], 12.0) and close(fc["torch_eager_GBps"], 0.5) and
+          close(fc["ratio_vs_copy"], 1.5) and close(fc["ratio_vs_torch"], 24.0), f"rope_fwd+cache {fc}")
+    check(close(bc["posenc_GBps"], 10.0) and close(bc["torch_eager_GBps"], 2.0) and
+          close(bc["ratio_vs_torch"], 5.0), f"rope_bwd+cache {bc}")
     fwd, bwd = by_op["rope_fwd"], by_op["rope_bwd"]
     # The median aggregate wins over the repetitions and the mean; single runs are averaged.
     check(close(fwd["posenc_GBps"], 2.0), f"rope_fwd posenc {fwd['posenc_GBps']} (median 2.0)")
@@ -190,7 +203,8 @@ def case_fake_rows(cli):
     check(len(filt) == 1, f"argv {argv}")
     for name in ("rope_fwd/posenc_exact/" + GQA + "/f32", "rope/copy/" + GQA + "/f32",
                  "rope_fwd/torch/" + GQA + "/f32", "rope_bwd/posenc_exact/" + GQA + "/f32",
-                 "rope_bwd/torch/" + GQA + "/f32"):
+                 "rope_bwd/torch/" + GQA + "/f32", "rope_fwd/posenc_cached/" + GQA + "/f32",
+                 "rope_fwd/torch_pre/" + GQA + "/f32", "rope_bwd/torch_explicit/" + GQA + "/f32"):
         check(name in filt[0], f"filter {filt[0]} does not name {name}")
     check("bf16" not in filt[0] and "T4096_H32_D128" not in filt[0], f"filter {filt[0]} asks for more")
 
