@@ -22,14 +22,16 @@ AttentionImpl::AttentionImpl(const ModelConfig& c) : cfg(c) {
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
-                                  bool keep_weights) {
+                                  const posenc::RopeCache& rope, bool keep_weights) {
   const int64_t B = x.size(0), T = x.size(1), H = cfg.heads, Hk = cfg.kv(), hd = cfg.head_dim();
   at::Tensor q = wq(x).view({B, T, H, hd});
   at::Tensor k = wk(x).view({B, T, Hk, hd});
   at::Tensor v = wv(x).view({B, T, Hk, hd});
   if (cfg.pe == PeKind::Rope) {
-    // seq_len = T keeps dynamic/LongRoPE frequencies fixed for the whole sequence.
-    auto qk = cfg.ops == Ops::Posenc ? lt::rope(q, k, cfg.rope_config(), {}, false, T)
+    // posenc: cos/sin from the forward pass's cache (seq_len = T keeps dynamic/LongRoPE frequencies
+    // fixed for the whole sequence).
+    auto qk = cfg.ops == Ops::Posenc ? (rope.empty() ? lt::rope(q, k, cfg.rope_config(), {}, false, T)
+                                                     : lt::rope(q, k, rope, false))
                                      : lt::eager::rope(q, k, cfg.rope_config(), false);
     q = qk.first;
     k = qk.second;
@@ -61,8 +63,8 @@ BlockImpl::BlockImpl(const ModelConfig& c) {
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
-                              bool keep_weights) {
-  at::Tensor h = x + drop(attn(ln1(x), bias, future, keep_weights));
+                              const posenc::RopeCache& rope, bool keep_weights) {
+  at::Tensor h = x + drop(attn(ln1(x), bias, future, rope, keep_weights));
   return h + drop(fc2(at::gelu(fc1(ln2(h)))));
 }
 
@@ -146,7 +148,11 @@ at::Tensor TransformerImpl::hidden(const at::Tensor& ids, bool keep_weights) {
   // The causal mask, built once per forward for all layers (true = a key after the query: masked).
   at::Tensor future;
   if (cfg.causal) future = at::ones({T, T}, x.options().dtype(at::kBool)).triu(1);
-  for (const auto& b : *blocks) x = b->as<Block>()->forward(x, bias, future, keep_weights);
+  // RoPE's cos/sin, built once per forward for all layers (positions 0 .. T-1, frequencies for T).
+  posenc::RopeCache rope;
+  if (cfg.pe == PeKind::Rope && cfg.ops == Ops::Posenc)
+    rope = posenc::make_rope_cache(cfg.rope_config(), posenc::Positions::offset(0), ids.size(0), T, T);
+  for (const auto& b : *blocks) x = b->as<Block>()->forward(x, bias, future, rope, keep_weights);
   return ln_f(x);
 }
 

@@ -25,10 +25,11 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& c);
   // x [B, T, C]; bias [H, T, T] or undefined; future [T, T] bool, true where the key comes after the query
-  // (causal mask), or undefined. Stores the attention weights [B, H, T, T] in `last_weights` when
-  // keep_weights.
+  // (causal mask), or undefined; rope: the RoPE cos/sin of this forward pass (built once for all layers),
+  // empty unless pe is RoPE with posenc ops. Stores the attention weights [B, H, T, T] in `last_weights`
+  // when keep_weights.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
-                     bool keep_weights);
+                     const posenc::RopeCache& rope, bool keep_weights);
 
   ModelConfig cfg;
   torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
@@ -41,7 +42,7 @@ class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& c);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& future,
-                     bool keep_weights);
+                     const posenc::RopeCache& rope, bool keep_weights);
 
   torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
   Attention attn{nullptr};

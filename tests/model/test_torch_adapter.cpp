@@ -417,6 +417,29 @@ TEST_F(Adapter, RopeGradientWhenOnlyQIsUsed) {
   }
 }
 
+TEST_F(Adapter, RopeWithCacheEqualsRopeWithoutIt) {
+  // The cached overload (cos/sin built once per forward, as the Transformer does) gives the same
+  // values and gradients, bit for bit, as the call that builds them itself; an empty cache is an error.
+  RopeConfig cfg;
+  cfg.head_dim = 16;
+  cfg.scaling.type = RopeType::Dynamic;
+  cfg.scaling.factor = 2.0;
+  cfg.max_position_embeddings = 4;
+  const at::Tensor q0 = at::randn({2, 6, 4, 16}), k0 = at::randn({2, 6, 2, 16});
+  const at::Tensor gq = at::randn_like(q0), gk = at::randn_like(k0);
+  const posenc::RopeCache cache = posenc::make_rope_cache(cfg, posenc::Positions::offset(0), 2, 6, 6);
+  Tensors got[2];
+  for (int c = 0; c < 2; ++c) {
+    const at::Tensor q = q0.clone().requires_grad_(true), k = k0.clone().requires_grad_(true);
+    auto [qo, ko] = c == 0 ? pt::rope(q, k, cfg, {}, false, 6) : pt::rope(q, k, cache);
+    ((qo * gq).sum() + (ko * gk).sum()).backward();
+    got[c] = {qo.detach(), ko.detach(), q.grad(), k.grad()};
+  }
+  for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(at::equal(got[0][i], got[1][i])) << i;
+  EXPECT_THROW(pt::rope(q0, k0, posenc::RopeCache{}), posenc::Error);
+  EXPECT_THROW(pt::rope(q0.narrow(1, 0, 5), k0.narrow(1, 0, 5), cache), posenc::Error);  // T differs
+}
+
 TEST_F(Adapter, T5BiasGradient) {
   const int64_t H = 3, Tq = 4, Tk = 5;
   for (const bool bidirectional : {true, false}) {

@@ -173,6 +173,7 @@ struct RopeArgs {
   PositionArg pos;
   bool heads_first;
   int64_t seq_len;
+  RopeCache cache;  // when not empty: used instead of cfg, pos and seq_len
 };
 
 RopeTensors rope_views(const at::Tensor& q, const at::Tensor& k, const at::Tensor& qo, const at::Tensor& ko,
@@ -201,8 +202,11 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
     if (k.defined() && k.dim() != 4) fail(where, "k.dim()", std::to_string(k.dim()), "4");
     at::Tensor qo = at::empty_like(q, at::MemoryFormat::Contiguous);
     at::Tensor ko = k.defined() ? at::empty_like(k, at::MemoryFormat::Contiguous) : at::Tensor();
-    posenc::rope_forward(rope_views(q, k, qo, ko, a.heads_first), a.cfg, positions_of(a.pos, where),
-                         a.seq_len);
+    if (!a.cache.empty())
+      posenc::rope_forward(rope_views(q, k, qo, ko, a.heads_first), a.cache);
+    else
+      posenc::rope_forward(rope_views(q, k, qo, ko, a.heads_first), a.cfg, positions_of(a.pos, where),
+                           a.seq_len);
     stash(ctx, "args", a);
     ctx->saved_data["has_k"] = k.defined();
     if (k.defined()) return {qo, ko};
@@ -214,8 +218,11 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
     const at::Tensor gq = g[0].contiguous();
     const at::Tensor gk = has_k ? g[1].contiguous() : at::Tensor();
     at::Tensor dq = at::empty_like(gq), dk = has_k ? at::empty_like(gk) : at::Tensor();
-    posenc::rope_backward(rope_views(gq, gk, dq, dk, a.heads_first), a.cfg,
-                          positions_of(a.pos, "posenc::libtorch::rope"), a.seq_len);
+    if (!a.cache.empty())
+      posenc::rope_backward(rope_views(gq, gk, dq, dk, a.heads_first), a.cache);
+    else
+      posenc::rope_backward(rope_views(gq, gk, dq, dk, a.heads_first), a.cfg,
+                            positions_of(a.pos, "posenc::libtorch::rope"), a.seq_len);
     return {dq, dk, {}};
   }
 };
@@ -333,6 +340,16 @@ std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k,
   if (!q.defined()) fail("posenc::libtorch::rope", "q", "undefined", "a [B, T, H, D] float tensor");
   const c10::optional<at::Tensor> k_opt = k.defined() ? c10::optional<at::Tensor>(k) : c10::nullopt;
   const variable_list r = RopeFn::apply(q, k_opt, RopeArgs{cfg, pos, heads_first, seq_len});
+  return {r[0], r.size() > 1 ? r[1] : at::Tensor()};
+}
+
+std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k, const RopeCache& cache,
+                                       bool heads_first) {
+  if (!q.defined()) fail("posenc::libtorch::rope", "q", "undefined", "a [B, T, H, D] float tensor");
+  if (cache.empty()) fail("posenc::libtorch::rope", "cache", "empty", "a cache from posenc::make_rope_cache");
+  const c10::optional<at::Tensor> k_opt = k.defined() ? c10::optional<at::Tensor>(k) : c10::nullopt;
+  const variable_list r =
+      RopeFn::apply(q, k_opt, RopeArgs{cache.config(), {}, heads_first, cache.seq_len(), cache});
   return {r[0], r.size() > 1 ? r[1] : at::Tensor()};
 }
 

@@ -68,6 +68,10 @@ at::Tensor embed(const at::Tensor& ids, const at::Tensor& E, const at::Tensor& t
 std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k, const RopeConfig& cfg,
                                        const PositionArg& pos = {}, bool heads_first = false,
                                        int64_t seq_len = 0);
+// The same with cos/sin from a posenc::RopeCache (posenc/rope.hpp), built once per forward pass and
+// shared by the layers; q and k must be [cache.batch(), cache.seq(), H, D] (or heads first).
+std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k, const RopeCache& cache,
+                                       bool heads_first = false);
 
 // T5 relative bias [H, Tq, Tk] from table [num_buckets, H]; query positions q_offset .. q_offset+Tq-1,
 // key positions 0 .. Tk-1.
