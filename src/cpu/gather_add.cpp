@@ -1,12 +1,19 @@
 // CPU kernel for the row combinations of the forward passes (embed + PE, PE add, learned gather):
 // one template for every dtype triple, threads over tokens so each streams through contiguous rows.
+// Rows contiguous along C take the vectorised kernel (combine_simd.cpp, same bits); other strides
+// take the scalar template below.
+#include <omp.h>
+
+#include <cstdint>
+
+#include "cpu/combine_simd.h"
 #include "cpu/kernels.hpp"
 #include "dispatch.hpp"
 
 namespace posenc::detail::cpu {
 
 namespace {
-enum class Mode { Gather, Accumulate, Embed };
+using Mode = CombineMode;
 
 template <Mode M, DType O, DType P, DType E>
 void combine(const RowCombine& op) {
@@ -49,15 +56,75 @@ void dispatch_out_p(const RowCombine& op) {
     dispatch_float(op.P.dtype, [&](auto p) { combine<M, decltype(o)::value, decltype(p)::value, E>(op); });
   });
 }
+
+// Non-temporal stores skip reading out's lines before writing them (+15% for f32 in
+// bench/proto_gather_add.cpp) but leave out in memory, not in the cache: only for outputs past this
+// size, about a server L3's share, which the next op would not find in the cache anyway.
+constexpr int64_t kStreamMinBytes = int64_t{16} << 20;
+
+// The bytes [first, last) that a view's elements occupy (empty if it has no elements).
+struct ByteSpan {
+  uintptr_t first = 0, last = 0;
+};
+ByteSpan byte_span(const TensorView& v) {
+  int64_t lo = 0, hi = 0;
+  for (int d = 0; d < v.ndim; ++d) {
+    if (v.size(d) == 0) return {};
+    (v.stride(d) < 0 ? lo : hi) += (v.size(d) - 1) * v.stride(d);
+  }
+  const auto base = reinterpret_cast<uintptr_t>(v.data);
+  const int64_t es = dtype_size(v.dtype);
+  return {base + static_cast<uintptr_t>(lo * es), base + static_cast<uintptr_t>((hi + 1) * es)};
+}
+bool overlap(const TensorView& a, const TensorView& b) {
+  const ByteSpan x = byte_span(a), y = byte_span(b);
+  return x.first < x.last && y.first < y.last && x.first < y.last && y.first < x.last;
+}
 }  // namespace
 
-void combine_rows(const RowCombine& op) {
+void combine_rows_scalar(const RowCombine& op) {
   if (op.E != nullptr) {
     dispatch_float(op.E->dtype, [&](auto e) { dispatch_out_p<Mode::Embed, decltype(e)::value>(op); });
   } else if (op.accumulate) {
     dispatch_out_p<Mode::Accumulate, DType::F32>(op);
   } else {
     dispatch_out_p<Mode::Gather, DType::F32>(op);
+  }
+}
+
+void combine_rows(const RowCombine& op) {
+  const bool unit = op.out.stride(2) == 1 && op.P.stride(1) == 1 && (op.E == nullptr || op.E->stride(1) == 1);
+  if (!unit) return combine_rows_scalar(op);
+  CombineRowsArgs a;
+  a.mode = op.E != nullptr ? CombineMode::Embed
+           : op.accumulate ? CombineMode::Accumulate
+                           : CombineMode::Gather;
+  a.out = op.out.data;
+  a.P = op.P.data;
+  a.ot = op.out.dtype;
+  a.pt = op.P.dtype;
+  a.T = op.out.size(1);
+  a.C = op.out.size(2);
+  a.os[0] = op.out.stride(0);
+  a.os[1] = op.out.stride(1);
+  a.ps = op.P.stride(0);
+  a.rows = op.rows;
+  a.scale = op.scale;
+  if (op.E != nullptr) {
+    a.E = op.E->data;
+    a.et = op.E->dtype;
+    a.es = op.E->stride(0);
+    a.ids = op.ids;
+  }
+  const int64_t N = op.out.size(0) * a.T;
+  // Accumulate reads out: ordinary stores there.
+  a.stream = a.mode != CombineMode::Accumulate && N * a.C * dtype_size(a.ot) >= kStreamMinBytes &&
+             !overlap(op.out, op.P) && (op.E == nullptr || !overlap(op.out, *op.E));
+  // Contiguous blocks of tokens per thread, as schedule(static).
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    combine_rows_simd(a, N * t / nt, N * (t + 1) / nt);
   }
 }
 

@@ -1,11 +1,13 @@
 // CPU kernel for the deterministic gradient scatter of the backward passes (dE, dPE, d of a learned
 // table): tokens are grouped by key with a stable sort, each group is summed in token order in fp32 by one
 // thread, and the sum is added to its row once. Same bits for any thread count; untouched rows stay as they
-// were (no dense zero-fill).
+// were (no dense zero-fill). Rows contiguous along C take the vectorised kernel (combine_simd.cpp, same
+// bits); other strides take the scalar template below.
 #include <algorithm>
 #include <numeric>
 #include <vector>
 
+#include "cpu/combine_simd.h"
 #include "cpu/kernels.hpp"
 #include "dispatch.hpp"
 
@@ -40,23 +42,61 @@ void scatter(TensorView dst, const TensorView& src, const std::vector<int64_t>& 
     }
   }
 }
-}  // namespace
 
-void scatter_add_rows(TensorView dst, const TensorView& src, const int64_t* keys, float scale) {
+// Tokens grouped by key: order is 0 .. N-1 stably sorted by key (increasing n within a key), group g is
+// order[group_start[g]] .. order[group_start[g + 1] - 1].
+struct Groups {
+  std::vector<int64_t> order, group_start;
+};
+Groups group_by_key(const TensorView& src, const int64_t* keys) {
   const int64_t N = src.size(0) * src.size(1);
-  std::vector<int64_t> order(static_cast<size_t>(N));
+  Groups r;
+  std::vector<int64_t>& order = r.order;
+  order.resize(static_cast<size_t>(N));
   std::iota(order.begin(), order.end(), int64_t{0});
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
-  std::vector<int64_t> group_start;
   for (int64_t j = 0; j < N; ++j)
     if (j == 0 || keys[order[static_cast<size_t>(j)]] != keys[order[static_cast<size_t>(j - 1)]])
-      group_start.push_back(j);
-  group_start.push_back(N);
+      r.group_start.push_back(j);
+  r.group_start.push_back(N);
+  return r;
+}
+}  // namespace
+
+void scatter_add_rows_scalar(TensorView dst, const TensorView& src, const int64_t* keys, float scale) {
+  const Groups gr = group_by_key(src, keys);
   dispatch_float(dst.dtype, [&](auto d) {
     dispatch_float(src.dtype, [&](auto s) {
-      scatter<decltype(d)::value, decltype(s)::value>(dst, src, order, group_start, keys, scale);
+      scatter<decltype(d)::value, decltype(s)::value>(dst, src, gr.order, gr.group_start, keys, scale);
     });
   });
+}
+
+void scatter_add_rows(TensorView dst, const TensorView& src, const int64_t* keys, float scale) {
+  if (dst.stride(1) != 1 || src.stride(2) != 1) return scatter_add_rows_scalar(dst, src, keys, scale);
+  const Groups gr = group_by_key(src, keys);
+  ScatterRowsArgs a;
+  a.dst = dst.data;
+  a.src = src.data;
+  a.dt = dst.dtype;
+  a.st = src.dtype;
+  a.T = src.size(1);
+  a.C = src.size(2);
+  a.ds = dst.stride(0);
+  a.ss[0] = src.stride(0);
+  a.ss[1] = src.stride(1);
+  a.order = gr.order.data();
+  a.group_start = gr.group_start.data();
+  a.keys = keys;
+  a.scale = scale;
+  // Chunks of 4 groups handed out dynamically (group sizes vary), as the scalar kernel's schedule.
+  const int64_t G = static_cast<int64_t>(gr.group_start.size()) - 1, chunks = (G + 3) / 4;
+#pragma omp parallel
+  {
+    std::vector<float> acc(static_cast<size_t>(a.C));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t k = 0; k < chunks; ++k) scatter_rows_simd(a, 4 * k, std::min(4 * k + 4, G), acc.data());
+  }
 }
 
 }  // namespace posenc::detail::cpu
