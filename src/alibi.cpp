@@ -6,6 +6,7 @@
 #include <string>
 
 #include "check.hpp"
+#include "cuda/cuda_ops.hpp"
 #include "posenc/positions.hpp"
 
 namespace posenc {
@@ -79,7 +80,7 @@ void alibi_bias(TensorView out, const AlibiConfig& cfg, std::span<const int64_t>
                 std::span<const int64_t> key_positions) {
   constexpr const char* where = "posenc::alibi_bias";
   validate(cfg, where);
-  detail::check_float_view(where, "out", out, 3);
+  detail::check_float_view(where, "out", out, 3, out.device);
   detail::check_size(where, "out", out, 0, cfg.num_heads, "cfg.num_heads (H)");
   detail::check_size(where, "out", out, 1, static_cast<int64_t>(query_positions.size()),
                      "query_positions.size() (Tq)");
@@ -99,6 +100,10 @@ void alibi_bias(TensorView out, const AlibiConfig& cfg, std::span<const int64_t>
            "f32 or bf16 (f16 holds |bias| < 65520 only)");
   }
   if (out.numel() == 0) return;
+  if (out.device == Device::CUDA) {
+    detail::cuda::DeviceViews(where).add("out", out);
+    return detail::cuda::alibi_bias(where, out, cfg, slopes, query_positions, key_positions);
+  }
   detail::cpu::alibi_bias(out, cfg, slopes.data(), query_positions.data(), key_positions.data());
 }
 

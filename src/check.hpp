@@ -28,10 +28,13 @@ inline std::string to_str(float v) {
   return std::string(buf, r.ptr);
 }
 
-// view must be on the CPU, non-null (unless empty), with the given rank and a float dtype.
-void check_float_view(const char* where, const char* name, const TensorView& v, int ndim);
-// view must be on the CPU with the given rank and dtype i32 or i64.
-void check_int_view(const char* where, const char* name, const TensorView& v, int ndim);
+// view must be on `device` (the call's: the CPU unless the entry point runs CUDA views, src/cuda), non-null
+// (unless empty), with the given rank and a float dtype.
+void check_float_view(const char* where, const char* name, const TensorView& v, int ndim,
+                      Device device = Device::CPU);
+// view must be on `device` with the given rank and dtype i32 or i64.
+void check_int_view(const char* where, const char* name, const TensorView& v, int ndim,
+                    Device device = Device::CPU);
 // v.size(dim) must equal expected (named by what it must match).
 void check_size(const char* where, const char* name, const TensorView& v, int dim, int64_t expected,
                 const std::string& must_match);

@@ -5,6 +5,7 @@
 
 #include "check.hpp"
 #include "cpu/kernels.hpp"
+#include "cuda/cuda_ops.hpp"
 #include "sinusoidal_plan.hpp"
 
 namespace posenc {
@@ -47,8 +48,8 @@ void check_scale(const char* where, float scale) {
   if (!std::isfinite(scale)) fail(where, "scale", detail::to_str(scale), "a finite number (1 or sqrt(C))");
 }
 
-void check_embedding(const char* where, const char* name, const TensorView& E) {
-  detail::check_float_view(where, name, E, 2);
+void check_embedding(const char* where, const char* name, const TensorView& E, Device device) {
+  detail::check_float_view(where, name, E, 2, device);
   if (E.size(0) < 1)
     fail(where, std::string(name) + ".shape[0] (vocabulary V)", std::to_string(E.size(0)), ">= 1");
 }
@@ -58,15 +59,32 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
                    const Positions& positions, float scale) {
   constexpr const char* where = "posenc::embed_forward";
   check_scale(where, scale);
-  check_embedding(where, "E", E);
-  detail::check_float_view(where, "out", out, 3);
+  const Device dev = out.device;
+  check_embedding(where, "E", E, dev);
+  detail::check_float_view(where, "out", out, 3, dev);
   detail::check_writable(where, "out", out);
   const int64_t C = E.size(1);
   detail::check_size(where, "out", out, 2, C, "E.shape[1] (C)");
-  detail::check_int_view(where, "ids", ids, 2);
+  detail::check_int_view(where, "ids", ids, 2, dev);
   detail::check_size(where, "ids", ids, 0, out.size(0), "out.shape[0] (B)");
   detail::check_size(where, "ids", ids, 1, out.size(1), "out.shape[1] (T)");
-  const std::vector<int64_t> id = read_ids(where, ids, E.size(0));
+  // GPU: ids stay on the device (checked against V there); the kernels run from detail::cuda.
+  const bool gpu = dev == Device::CUDA;
+  std::vector<int64_t> id;
+  if (gpu)
+    detail::cuda::DeviceViews(where)
+        .add("out", out)
+        .add("E", E)
+        .add("ids", ids)
+        .disjoint("out", out, "E", E)
+        .disjoint("out", out, "ids", ids);
+  else
+    id = read_ids(where, ids, E.size(0));
+  detail::cuda::CombineCall gop;
+  gop.out = out;
+  gop.E = &E;
+  gop.ids = &ids;
+  gop.scale = scale;
 
   detail::cpu::RowCombine op;
   op.out = out;
@@ -75,10 +93,16 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
   op.scale = scale;
   if (pe.is_table()) {
     const TensorView& P = pe.table_view();
-    detail::check_float_view(where, "pe table", P, 2);
+    detail::check_float_view(where, "pe table", P, 2, dev);
     detail::check_size(where, "pe table", P, 1, C, "E.shape[1] (C)");
     if (P.size(0) < 1) fail(where, "pe table.shape[0] (max positions P)", std::to_string(P.size(0)), ">= 1");
     const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), P.size(0) - 1, where);
+    if (gpu) {
+      detail::cuda::DeviceViews(where).add("out", out).add("pe table", P).disjoint("out", out, "pe table", P);
+      gop.table = &P;
+      gop.pos = &pos;
+      return detail::cuda::combine_rows(where, gop);
+    }
     op.P = P;
     op.rows = pos.data();
     detail::cpu::combine_rows(op);
@@ -87,6 +111,11 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
     if (plan.cfg.dim != C)
       fail(where, "sinusoidal dim", std::to_string(plan.cfg.dim), std::to_string(C) + " (E.shape[1])");
     const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), kMaxPosition, where);
+    if (gpu) {
+      gop.plan = &plan;
+      gop.pos = &pos;
+      return detail::cuda::combine_rows(where, gop);
+    }
     const detail::cpu::PositionTable table = detail::cpu::make_position_table(plan, pos);
     op.P = table.view();
     op.rows = table.rows.data();
@@ -98,21 +127,49 @@ void embed_backward(TensorView dE, TensorView dPE, const TensorView& dout, const
                     const Positions& positions, float scale) {
   constexpr const char* where = "posenc::embed_backward";
   check_scale(where, scale);
-  check_embedding(where, "dE", dE);
+  const Device dev = dout.device;
+  check_embedding(where, "dE", dE, dev);
   detail::check_writable(where, "dE", dE);
-  detail::check_float_view(where, "dout", dout, 3);
+  detail::check_float_view(where, "dout", dout, 3, dev);
   const int64_t C = dE.size(1);
   detail::check_size(where, "dout", dout, 2, C, "dE.shape[1] (C)");
-  detail::check_int_view(where, "ids", ids, 2);
+  detail::check_int_view(where, "ids", ids, 2, dev);
   detail::check_size(where, "ids", ids, 0, dout.size(0), "dout.shape[0] (B)");
   detail::check_size(where, "ids", ids, 1, dout.size(1), "dout.shape[1] (T)");
   std::vector<int64_t> pos;
   if (dPE.data != nullptr) {
-    detail::check_float_view(where, "dPE", dPE, 2);
+    detail::check_float_view(where, "dPE", dPE, 2, dev);
     detail::check_size(where, "dPE", dPE, 1, C, "dE.shape[1] (C)");
     detail::check_writable(where, "dPE", dPE);
     if (dPE.size(0) < 1) fail(where, "dPE.shape[0] (max positions P)", std::to_string(dPE.size(0)), ">= 1");
     pos = positions.resolve(dout.size(0), dout.size(1), dPE.size(0) - 1, where);
+  }
+  if (dev == Device::CUDA) {
+    detail::cuda::DeviceViews dv(where);
+    dv.add("dE", dE)
+        .add("dout", dout)
+        .add("ids", ids)
+        .disjoint("dE", dE, "dout", dout)
+        .disjoint("dE", dE, "ids", ids);
+    if (dPE.data != nullptr)
+      dv.add("dPE", dPE)
+          .disjoint("dPE", dPE, "dout", dout)
+          .disjoint("dPE", dPE, "ids", ids)
+          .disjoint("dPE", dPE, "dE", dE);
+    detail::cuda::ScatterCall op;
+    op.dst = dE;
+    op.src = dout;
+    op.ids = &ids;
+    op.scale = scale;
+    detail::cuda::scatter_add_rows(where, op);
+    if (dPE.data != nullptr) {
+      op.dst = dPE;
+      op.ids = nullptr;
+      op.keys = &pos;
+      op.scale = 1.0f;
+      detail::cuda::scatter_add_rows(where, op);
+    }
+    return;
   }
   const std::vector<int64_t> id = read_ids(where, ids, dE.size(0));
   detail::cpu::scatter_add_rows(dE, dout, id.data(), scale);

@@ -6,6 +6,7 @@
 
 #include "check.hpp"
 #include "cpu/kernels.hpp"
+#include "cuda/cuda_ops.hpp"
 #include "dispatch.hpp"
 
 namespace posenc {
@@ -29,8 +30,8 @@ double normal(uint64_t seed, uint64_t k) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
-void check_table(const char* where, const char* name, const TensorView& t) {
-  detail::check_float_view(where, name, t, 2);
+void check_table(const char* where, const char* name, const TensorView& t, Device device = Device::CPU) {
+  detail::check_float_view(where, name, t, 2, device);
   if (t.size(0) < 1)
     fail(where, std::string(name) + ".shape[0] (max positions P)", std::to_string(t.size(0)), ">= 1");
   if (t.size(1) < 1)
@@ -40,10 +41,22 @@ void check_table(const char* where, const char* name, const TensorView& t) {
 // Checks x [B, T, C] against table [P, C] and resolves positions into [0, P).
 std::vector<int64_t> prepare(const char* where, const char* xname, const TensorView& x,
                              const TensorView& table, const Positions& positions) {
-  check_table(where, "table", table);
-  detail::check_float_view(where, xname, x, 3);
+  check_table(where, "table", table, x.device);
+  detail::check_float_view(where, xname, x, 3, x.device);
   detail::check_size(where, xname, x, 2, table.size(1), "table.shape[1] (C)");
   return positions.resolve(x.size(0), x.size(1), table.size(0) - 1, where);
+}
+
+// The GPU's gather / add (x = out, or accumulated into).
+void gather_cuda(const char* where, const char* xname, TensorView x, const TensorView& table,
+                 const std::vector<int64_t>& pos, bool accumulate) {
+  detail::cuda::DeviceViews(where).add(xname, x).add("table", table).disjoint(xname, x, "table", table);
+  detail::cuda::CombineCall op;
+  op.out = x;
+  op.table = &table;
+  op.accumulate = accumulate;
+  op.pos = &pos;
+  detail::cuda::combine_rows(where, op);
 }
 }  // namespace
 
@@ -86,6 +99,7 @@ void learned_forward(TensorView out, const TensorView& table, const Positions& p
   constexpr const char* where = "posenc::learned_forward";
   const std::vector<int64_t> pos = prepare(where, "out", out, table, positions);
   detail::check_writable(where, "out", out);
+  if (out.device == Device::CUDA) return gather_cuda(where, "out", out, table, pos, false);
   detail::cpu::RowCombine op;
   op.out = out;
   op.P = table;
@@ -97,6 +111,7 @@ void learned_add(TensorView x, const TensorView& table, const Positions& positio
   constexpr const char* where = "posenc::learned_add";
   const std::vector<int64_t> pos = prepare(where, "x", x, table, positions);
   detail::check_writable(where, "x", x);
+  if (x.device == Device::CUDA) return gather_cuda(where, "x", x, table, pos, true);
   detail::cpu::RowCombine op;
   op.out = x;
   op.P = table;
@@ -109,6 +124,18 @@ void learned_backward(TensorView dtable, const TensorView& dout, const Positions
   constexpr const char* where = "posenc::learned_backward";
   const std::vector<int64_t> pos = prepare(where, "dout", dout, dtable, positions);
   detail::check_writable(where, "dtable", dtable);
+  if (dout.device == Device::CUDA) {
+    detail::cuda::DeviceViews(where)
+        .add("dtable", dtable)
+        .add("dout", dout)
+        .disjoint("dtable", dtable, "dout", dout);
+    detail::cuda::ScatterCall op;
+    op.dst = dtable;
+    op.src = dout;
+    op.keys = &pos;
+    detail::cuda::scatter_add_rows(where, op);
+    return;
+  }
   detail::cpu::scatter_add_rows(dtable, dout, pos.data(), 1.0f);
 }
 

@@ -7,6 +7,7 @@
 
 #include "check.hpp"
 #include "cpu/rope.hpp"
+#include "cuda/cuda_ops.hpp"
 #include "dispatch.hpp"
 #include "rope_freq.hpp"
 
@@ -35,6 +36,8 @@ struct RopeCacheData {
   RopeConfig cfg;
   int64_t batch = 0, seq = 0, seq_len = 0;
   cpu::RopeTable table;
+  RopeFreqs freqs;           // for CUDA views: the GPU computes cos/sin on the fly from these
+  std::vector<int64_t> pos;  // (the bits of the table)
 };
 }  // namespace detail
 
@@ -84,8 +87,8 @@ void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::sp
 namespace {
 // Checks one of q / k and its output; returns the view to write (out, or x itself in place).
 TensorView check_qk(const char* where, const char* name, const char* out_name, const TensorView& x,
-                    const TensorView& out, const RopeConfig& cfg, const TensorView* q) {
-  detail::check_float_view(where, name, x, 4);
+                    const TensorView& out, const RopeConfig& cfg, const TensorView* q, Device dev) {
+  detail::check_float_view(where, name, x, 4, dev);
   detail::check_size(where, name, x, 3, cfg.head_dim, "head_dim");
   if (x.size(2) < 1) fail(where, std::string(name) + ".shape[2] (heads)", std::to_string(x.size(2)), ">= 1");
   if (q != nullptr) {
@@ -99,7 +102,7 @@ TensorView check_qk(const char* where, const char* name, const char* out_name, c
     detail::check_writable(where, name, x);
     return x;
   }
-  detail::check_float_view(where, out_name, out, 4);
+  detail::check_float_view(where, out_name, out, 4, dev);
   for (int d = 0; d < 4; ++d)
     detail::check_size(where, out_name, out, d, x.size(d), std::string(name) + ".shape");
   detail::check_writable(where, out_name, out);
@@ -113,10 +116,10 @@ struct CheckedQk {
 };
 CheckedQk check_tensors(const char* where, const RopeTensors& t, const RopeConfig& cfg) {
   CheckedQk c;
-  c.qo = check_qk(where, "q", "q_out", t.q, t.q_out, cfg, nullptr);
+  c.qo = check_qk(where, "q", "q_out", t.q, t.q_out, cfg, nullptr, t.q.device);
   c.has_k = t.k.data != nullptr;
   if (c.has_k)
-    c.ko = check_qk(where, "k", "k_out", t.k, t.k_out, cfg, &t.q);
+    c.ko = check_qk(where, "k", "k_out", t.k, t.k_out, cfg, &t.q, t.q.device);
   else if (t.k_out.data != nullptr)
     fail(where, "k_out", "a tensor", "empty when k is empty");
   return c;
@@ -128,12 +131,41 @@ void apply_table(const RopeTensors& t, const CheckedQk& c, const detail::cpu::Ro
   if (c.has_k) detail::cpu::rope_apply(t.k, c.ko, tab, cfg.layout, cfg.rot(), sign);
 }
 
+// CUDA views: q and k in one launch, cos/sin computed on the GPU (src/cuda/rope.cu; the same bits).
+void apply_cuda(const char* where, const RopeTensors& t, const CheckedQk& c, const detail::RopeFreqs& f,
+                const std::vector<int64_t>& pos, const RopeConfig& cfg, float sign) {
+  detail::cuda::DeviceViews dv(where);
+  dv.add("q", t.q).add("q_out", c.qo).disjoint("q_out", c.qo, "q", t.q, true);
+  if (c.has_k)
+    dv.add("k", t.k)
+        .add("k_out", c.ko)
+        .disjoint("k_out", c.ko, "k", t.k, true)
+        .disjoint("k_out", c.ko, "q", t.q)
+        .disjoint("q_out", c.qo, "k", t.k)
+        .disjoint("k_out", c.ko, "q_out", c.qo);
+  detail::cuda::RopeCall rc;
+  rc.q = t.q;
+  rc.q_out = c.qo;
+  if (c.has_k) {
+    rc.k = t.k;
+    rc.k_out = c.ko;
+  }
+  rc.freqs = &f;
+  rc.precision = cfg.precision;
+  rc.layout = cfg.layout;
+  rc.rot = cfg.rot();
+  rc.sign = sign;
+  rc.pos = &pos;
+  detail::cuda::rope(where, rc);
+}
+
 void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
               int64_t seq_len, float sign) {
   validate(cfg, where);
   const CheckedQk c = check_tensors(where, t, cfg);
   const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
   const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
+  if (t.q.device == Device::CUDA) return apply_cuda(where, t, c, f, pos, cfg, sign);
   apply_table(t, c, detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos), cfg, sign);
 }
 
@@ -146,6 +178,7 @@ void rope_run_cached(const char* where, const RopeTensors& t, const RopeCache& c
       fail(where, "q.shape[" + std::to_string(dim) + "]", std::to_string(t.q.size(dim)),
            std::to_string(want) + (dim == 0 ? " (the cache's batch)" : " (the cache's seq)"));
   }
+  if (t.q.device == Device::CUDA) return apply_cuda(where, t, c, d.freqs, d.pos, d.cfg, sign);
   apply_table(t, c, d.table, d.cfg, sign);
 }
 }  // namespace
@@ -187,6 +220,8 @@ RopeCache make_rope_cache(const RopeConfig& cfg, const Positions& positions, int
   d->seq_len = seq_len_for(seq_len, pos, where);
   const detail::RopeFreqs f = detail::rope_freqs(cfg, d->seq_len, where);
   d->table = detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
+  d->freqs = f;
+  d->pos = pos;
   RopeCache c;
   c.data_ = std::move(d);
   return c;

@@ -10,6 +10,7 @@
 #include "check.hpp"
 #include "cpu/kernels.hpp"
 #include "cpu/sincos_simd.h"
+#include "cuda/cuda_ops.hpp"
 #include "exact/sincos_turns.hpp"
 #include "sinusoidal_plan.hpp"
 
@@ -162,7 +163,7 @@ double sinusoidal_frequency(const SinusoidalConfig& cfg, int64_t i) {
 void sinusoidal_table(TensorView out, const SinusoidalConfig& cfg, std::span<const int64_t> positions) {
   constexpr const char* where = "posenc::sinusoidal_table";
   const detail::SinusoidalPlan plan(cfg, where);
-  detail::check_float_view(where, "out", out, 2);
+  detail::check_float_view(where, "out", out, 2, out.device);
   detail::check_size(where, "out", out, 1, cfg.dim, "dim");
   detail::check_size(where, "out", out, 0, static_cast<int64_t>(positions.size()), "positions.size()");
   detail::check_writable(where, "out", out);
@@ -170,12 +171,17 @@ void sinusoidal_table(TensorView out, const SinusoidalConfig& cfg, std::span<con
     if (positions[n] < 0 || positions[n] > kMaxPosition)
       fail(where, "positions[" + std::to_string(n) + "]", std::to_string(positions[n]),
            "0 .. " + std::to_string(kMaxPosition));
+  if (out.device == Device::CUDA) {
+    detail::cuda::DeviceViews(where).add("out", out);
+    detail::cuda::sinusoidal_rows(where, plan, positions, out);
+    return;
+  }
   detail::cpu::sinusoidal_rows(plan, positions.data(), out);
 }
 
 void sinusoidal_table(TensorView out, const SinusoidalConfig& cfg, int64_t first) {
   constexpr const char* where = "posenc::sinusoidal_table";
-  detail::check_float_view(where, "out", out, 2);
+  detail::check_float_view(where, "out", out, 2, out.device);
   const int64_t N = out.size(0);
   if (first < 0 || first > kMaxPosition || (N > 0 && first + N - 1 > kMaxPosition))
     fail(where, "first", std::to_string(first),
@@ -198,10 +204,20 @@ std::vector<float> sinusoidal_table(const SinusoidalConfig& cfg, int64_t num_pos
 void sinusoidal_add(TensorView x, const SinusoidalConfig& cfg, const Positions& positions) {
   constexpr const char* where = "posenc::sinusoidal_add";
   const detail::SinusoidalPlan plan(cfg, where);
-  detail::check_float_view(where, "x", x, 3);
+  detail::check_float_view(where, "x", x, 3, x.device);
   detail::check_size(where, "x", x, 2, cfg.dim, "dim");
   detail::check_writable(where, "x", x);
   const std::vector<int64_t> pos = positions.resolve(x.size(0), x.size(1), kMaxPosition, where);
+  if (x.device == Device::CUDA) {
+    detail::cuda::DeviceViews(where).add("x", x);
+    detail::cuda::CombineCall op;
+    op.out = x;
+    op.accumulate = true;
+    op.plan = &plan;
+    op.pos = &pos;
+    detail::cuda::combine_rows(where, op);
+    return;
+  }
   const detail::cpu::PositionTable pe = detail::cpu::make_position_table(plan, pos);
   detail::cpu::RowCombine op;
   op.out = x;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "check.hpp"
+#include "cuda/cuda_ops.hpp"
 #include "posenc/positions.hpp"
 
 namespace posenc {
@@ -46,8 +47,8 @@ void check_call(const char* where, const char* table_name, const TensorView& tab
                 const TensorView& bias, const T5BiasConfig& cfg, std::span<const int64_t> q,
                 std::span<const int64_t> k) {
   validate(cfg, where);
-  detail::check_float_view(where, table_name, table, 2);
-  detail::check_float_view(where, bias_name, bias, 3);
+  detail::check_float_view(where, table_name, table, 2, bias.device);
+  detail::check_float_view(where, bias_name, bias, 3, bias.device);
   detail::check_size(where, table_name, table, 0, cfg.num_buckets, "cfg.num_buckets");
   detail::check_size(where, bias_name, bias, 0, table.size(1),
                      std::string(table_name) + ".shape[1] (heads H)");
@@ -86,6 +87,10 @@ void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig
   check_call(where, "table", table, "out", out, cfg, query_positions, key_positions);
   detail::check_writable(where, "out", out);
   if (out.numel() == 0) return;
+  if (out.device == Device::CUDA) {
+    detail::cuda::DeviceViews(where).add("out", out).add("table", table).disjoint("out", out, "table", table);
+    return detail::cuda::t5_bias_forward(where, out, table, cfg, query_positions, key_positions);
+  }
   detail::cpu::t5_bias_forward(out, table, cfg, query_positions.data(), key_positions.data());
 }
 
@@ -95,6 +100,13 @@ void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasCon
   check_call(where, "dtable", dtable, "dout", dout, cfg, query_positions, key_positions);
   detail::check_writable(where, "dtable", dtable);
   if (dout.numel() == 0) return;
+  if (dout.device == Device::CUDA) {
+    detail::cuda::DeviceViews(where)
+        .add("dtable", dtable)
+        .add("dout", dout)
+        .disjoint("dtable", dtable, "dout", dout);
+    return detail::cuda::t5_bias_backward(where, dtable, dout, cfg, query_positions, key_positions);
+  }
   detail::cpu::t5_bias_backward(dtable, dout, cfg, query_positions.data(), key_positions.data());
 }
 

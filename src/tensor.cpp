@@ -79,9 +79,13 @@ std::string TensorView::describe() const {
 namespace detail {
 
 namespace {
-void check_common(const char* where, const char* name, const TensorView& v, int ndim) {
-  if (v.device != Device::CPU)
-    fail(where, std::string(name) + ".device", "cuda", "cpu (this build has no CUDA kernels)");
+const char* device_name(Device d) {
+  return d == Device::CPU ? "cpu" : "cuda";
+}
+void check_common(const char* where, const char* name, const TensorView& v, int ndim, Device device) {
+  if (v.device != device)
+    fail(where, std::string(name) + ".device", device_name(v.device),
+         std::string(device_name(device)) + " (all tensors of a call on one device)");
   if (v.ndim != ndim)
     fail(where, std::string(name) + ".ndim", std::to_string(v.ndim) + " (" + v.describe() + ")",
          std::to_string(ndim));
@@ -90,16 +94,16 @@ void check_common(const char* where, const char* name, const TensorView& v, int 
 }
 }  // namespace
 
-void check_float_view(const char* where, const char* name, const TensorView& v, int ndim) {
+void check_float_view(const char* where, const char* name, const TensorView& v, int ndim, Device device) {
   if (!is_float(v.dtype))
     fail(where, std::string(name) + ".dtype", std::string(dtype_name(v.dtype)), "f32, f16 or bf16");
-  check_common(where, name, v, ndim);
+  check_common(where, name, v, ndim, device);
 }
 
-void check_int_view(const char* where, const char* name, const TensorView& v, int ndim) {
+void check_int_view(const char* where, const char* name, const TensorView& v, int ndim, Device device) {
   if (!is_int(v.dtype))
     fail(where, std::string(name) + ".dtype", std::string(dtype_name(v.dtype)), "i32 or i64");
-  check_common(where, name, v, ndim);
+  check_common(where, name, v, ndim, device);
 }
 
 void check_size(const char* where, const char* name, const TensorView& v, int dim, int64_t expected,

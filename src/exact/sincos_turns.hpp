@@ -101,10 +101,13 @@ POSENC_HD inline SinCosD sincos_turns(double pos, double w_hi, double w_lo) {
   const double r_lo = re - (r_hi - r0);
   // sin and cos of r
   const double z = r_hi * r_hi;
-  double ps = kSinC[7], pc = kCosC[7];
+  // Local copies: CUDA device code cannot index namespace-scope constexpr arrays (same values).
+  constexpr double sc[8] = {kSinC[0], kSinC[1], kSinC[2], kSinC[3], kSinC[4], kSinC[5], kSinC[6], kSinC[7]};
+  constexpr double cc[8] = {kCosC[0], kCosC[1], kCosC[2], kCosC[3], kCosC[4], kCosC[5], kCosC[6], kCosC[7]};
+  double ps = sc[7], pc = cc[7];
   for (int j = 6; j >= 0; --j) {
-    ps = ps * z + kSinC[j];
-    pc = pc * z + kCosC[j];
+    ps = ps * z + sc[j];
+    pc = pc * z + cc[j];
   }
   const double s0 = r_hi + (r_hi * z) * ps;
   const double c0 = (1.0 - 0.5 * z) + (z * z) * pc;

@@ -2,11 +2,15 @@
 // forward and the backward side by side, both calling the core kernels.
 #include "posenc/torch/functional.hpp"
 
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/version.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "posenc/cuda.hpp"
 #include "posenc/error.hpp"
 
 namespace posenc::libtorch {
@@ -40,16 +44,45 @@ const T& unstash(AutogradContext* ctx, const char* key) {
   return static_cast<const Box<T>*>(ctx->saved_data.at(key).toCapsule().get())->value;
 }
 
-// Positions over views of pos.ids; the ids tensor must stay alive for the call (it is owned by pos).
-Positions positions_of(const PositionArg& pos, const char* where) {
+// Positions over views of pos.ids; the ids tensor must stay alive for the call (pos owns it, or, for ids
+// on a GPU, this object owns their CPU copy: the core resolves positions on the host). Converts to the
+// const Positions& of the call it is passed to.
+struct PositionsOf {
+  at::Tensor host_ids;
+  Positions positions;
+  operator const Positions&() const { return positions; }  // NOLINT: implicit by design
+};
+PositionsOf positions_of(const PositionArg& pos, const char* where) {
   if (!pos.ids.defined()) {
     if (pos.offset < 0) fail(where, "offset", std::to_string(pos.offset), "an integer >= 0");
-    return Positions::offset(pos.offset);
+    return {at::Tensor(), Positions::offset(pos.offset)};
   }
   if (pos.ids.scalar_type() != at::kLong && pos.ids.scalar_type() != at::kInt)
     fail(where, "position_ids.dtype", dtype_name(pos.ids), "int64 or int32");
-  return Positions::ids(view(pos.ids, "position_ids"));
+  PositionsOf r;
+  r.host_ids = pos.ids.is_cuda() ? pos.ids.to(at::kCPU) : pos.ids;
+  r.positions = Positions::ids(view(r.host_ids, "position_ids"));
+  return r;
 }
+
+// posenc's CUDA kernels run on LibTorch's current stream of t's GPU for the scope (LibTorch >= 2.3 tells
+// its stream handle through c10::Stream::native_handle; older ones: the default stream, which is
+// LibTorch's default stream too). Nothing for CPU tensors.
+class StreamScope {
+ public:
+  explicit StreamScope(const at::Tensor& t) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+    if (t.defined() && t.is_cuda())
+      guard_.emplace(
+          c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(t.device()).native_handle());
+#else
+    (void)t;
+#endif
+  }
+
+ private:
+  std::optional<CudaStreamGuard> guard_;
+};
 
 void check_same_device(const char* where, const at::Tensor& a, const char* an, const at::Tensor& b,
                        const char* bn) {
@@ -68,6 +101,7 @@ struct SinusoidalAddFn : torch::autograd::Function<SinusoidalAddFn> {
   static at::Tensor forward(AutogradContext*, const at::Tensor& x, const SinusoidalConfig& cfg,
                             const PositionArg& pos) {
     at::Tensor out = fresh_copy(x);
+    const StreamScope stream(out);
     posenc::sinusoidal_add(view(out, "x"), cfg, positions_of(pos, "posenc::libtorch::sinusoidal_add"));
     return out;
   }
@@ -80,6 +114,7 @@ struct LearnedAddFn : torch::autograd::Function<LearnedAddFn> {
                             const PositionArg& pos) {
     check_same_device("posenc::libtorch::learned_add", x, "x", table, "table");
     at::Tensor out = fresh_copy(x);
+    const StreamScope stream(out);
     posenc::learned_add(view(out, "x"), view(table, "table"),
                         positions_of(pos, "posenc::libtorch::learned_add"));
     stash(ctx, "pos", pos);
@@ -89,6 +124,7 @@ struct LearnedAddFn : torch::autograd::Function<LearnedAddFn> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list g) {
     const at::Tensor dout = g[0].contiguous();
+    const StreamScope stream(dout);
     at::Tensor dtable;
     if (ctx->needs_input_grad(1)) {
       const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["table_dtype"].toInt());
@@ -118,7 +154,8 @@ struct EmbedFn : torch::autograd::Function<EmbedFn> {
     if (E.dim() != 2) fail(where, "E.dim()", std::to_string(E.dim()), "2 ([V, C])");
     const float s = static_cast<float>(scale);
     at::Tensor out = at::empty({ids.size(0), ids.size(1), E.size(1)}, E.options().requires_grad(false));
-    const Positions positions = positions_of(pos, where);
+    const StreamScope stream(out);
+    const PositionsOf positions = positions_of(pos, where);
     if (table.defined() || sinusoidal) {
       const PeSource src =
           table.defined() ? PeSource::table(view(table, "table")) : PeSource::sinusoidal(*sinusoidal);
@@ -145,6 +182,7 @@ struct EmbedFn : torch::autograd::Function<EmbedFn> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list g) {
     const at::Tensor dout = g[0].contiguous();
+    const StreamScope stream(dout);
     const at::Tensor ids = ctx->get_saved_variables()[0];
     const bool has_table = ctx->saved_data["has_table"].toBool();
     const bool need_E = ctx->needs_input_grad(1), need_table = has_table && ctx->needs_input_grad(2);
@@ -201,6 +239,7 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
     if (q.dim() != 4) fail(where, "q.dim()", std::to_string(q.dim()), "4");
     if (k.defined() && k.dim() != 4) fail(where, "k.dim()", std::to_string(k.dim()), "4");
     at::Tensor qo = at::empty_like(q, at::MemoryFormat::Contiguous);
+    const StreamScope stream(q);
     at::Tensor ko = k.defined() ? at::empty_like(k, at::MemoryFormat::Contiguous) : at::Tensor();
     if (!a.cache.empty())
       posenc::rope_forward(rope_views(q, k, qo, ko, a.heads_first), a.cache);
@@ -216,6 +255,7 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
     const auto& a = unstash<RopeArgs>(ctx, "args");
     const bool has_k = ctx->saved_data["has_k"].toBool();
     const at::Tensor gq = g[0].contiguous();
+    const StreamScope stream(gq);
     const at::Tensor gk = has_k ? g[1].contiguous() : at::Tensor();
     at::Tensor dq = at::empty_like(gq), dk = has_k ? at::empty_like(gk) : at::Tensor();
     if (!a.cache.empty())
@@ -248,6 +288,7 @@ struct T5BiasFn : torch::autograd::Function<T5BiasFn> {
     check_lengths(where, Tq, Tk, q_offset);
     if (table.dim() != 2) fail(where, "table.dim()", std::to_string(table.dim()), "2 ([num_buckets, H])");
     at::Tensor out = at::empty({table.size(1), Tq, Tk}, table.options().requires_grad(false));
+    const StreamScope stream(out);
     const auto qp = iota(q_offset, Tq), kp = iota(0, Tk);
     posenc::t5_bias_forward(view(out, "out"), view(table, "table"), cfg, qp, kp);
     stash(ctx, "cfg", cfg);
@@ -260,6 +301,7 @@ struct T5BiasFn : torch::autograd::Function<T5BiasFn> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list g) {
     const at::Tensor dout = g[0].contiguous();
+    const StreamScope stream(dout);
     const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["table_dtype"].toInt());
     at::Tensor dtable =
         at::zeros(unstash<std::vector<int64_t>>(ctx, "table_shape"), dout.options().dtype(dtype));

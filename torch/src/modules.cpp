@@ -73,12 +73,12 @@ at::Tensor TokenEmbeddingImpl::forward(const at::Tensor& ids, const PositionArg&
     else if (ids.dim() == 2)
       need = pos.offset + ids.size(1);
     if (need >= 1 && need <= kMaxCachedRows) {
-      if (!sin_table.defined() || sin_table.size(0) < need) {
+      if (!sin_table.defined() || sin_table.size(0) < need || sin_table.device() != weight.device()) {
         const int64_t rows = std::min(
             kMaxCachedRows, std::max<int64_t>({need, 512, sin_table.defined() ? 2 * sin_table.size(0) : 0}));
         at::Tensor t = at::empty({rows, options.dim}, at::kFloat);
         sinusoidal_table(view(t, "sin_table"), options.sinusoidal, int64_t{0});
-        sin_table = t;
+        sin_table = t.to(weight.device());  // computed on the CPU, kept where the weights are
       }
       return embed(ids, weight, sin_table, std::nullopt, s, pos);
     }

@@ -1,0 +1,260 @@
+// The host side shared by the CUDA kernels: errors, device views, the call's device and stream,
+// scratch, position plans, and the id check.
+#include <cuda_runtime.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cuda/common.cuh"
+#include "cuda/cuda_ops.hpp"
+#include "cuda/overlap.hpp"
+
+namespace posenc {
+
+namespace {
+thread_local void* g_stream = nullptr;
+thread_local bool g_check_ids = true;
+}  // namespace
+
+bool cuda_built() noexcept {
+  return true;
+}
+
+bool cuda_available() noexcept {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // not sticky: clear it
+    return false;
+  }
+  return n > 0;
+}
+
+void set_cuda_stream(void* stream) noexcept {
+  g_stream = stream;
+}
+void* cuda_stream() noexcept {
+  return g_stream;
+}
+
+namespace detail::cuda {
+
+void set_check_ids(bool on) noexcept {
+  g_check_ids = on;
+}
+bool check_ids() noexcept {
+  return g_check_ids;
+}
+
+void throw_cuda(const char* where, const char* what, cudaError_t e) {
+  cudaGetLastError();  // clear a non-sticky error so later calls start clean
+  throw Error(where, std::string("CUDA status of ") + what,
+              std::string(cudaGetErrorName(e)) + " (" + cudaGetErrorString(e) + ")", "cudaSuccess");
+}
+
+// ---- DeviceViews ---------------------------------------------------------------------------------------------
+DeviceViews& DeviceViews::add(const char* name, const TensorView& v) {
+  if (v.numel() == 0) return *this;
+  const std::string n(name);
+  cudaPointerAttributes a{};
+  const cudaError_t e = cudaPointerGetAttributes(&a, v.data);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    throw Error(where_, n + ".device", "cuda",
+                std::string("cpu: no usable CUDA device (") + cudaGetErrorName(e) + ": " +
+                    cudaGetErrorString(e) + ")");
+  }
+  if (a.type != cudaMemoryTypeDevice && a.type != cudaMemoryTypeManaged)
+    throw Error(where_, n + ".device", "cuda, but " + n + ".data is host memory",
+                "cpu for host memory, cuda for device or managed memory");
+  if (device_ < 0) {
+    device_ = a.device;
+    first_ = name;
+  } else if (a.device != device_) {
+    throw Error(where_, n + ".device", "cuda:" + std::to_string(a.device),
+                "cuda:" + std::to_string(device_) + " (the GPU of " + first_ + ")");
+  }
+  const int64_t es = dtype_size(v.dtype);
+  if (reinterpret_cast<uintptr_t>(v.data) % static_cast<uintptr_t>(es) != 0)
+    throw Error(where_, n + ".data", "an address that is not a multiple of " + std::to_string(es) + " bytes",
+                "aligned to the element size of " + std::string(dtype_name(v.dtype)));
+  return *this;
+}
+
+DeviceViews& DeviceViews::disjoint(const char* out_name, const TensorView& out, const char* in_name,
+                                   const TensorView& in, bool allow_same) {
+  if (allow_same && same_view(out, in)) return *this;
+  if (views_overlap(out, in))
+    throw Error(where_, out_name,
+                "a view sharing memory with " + std::string(in_name) + " (" + out.describe() + " vs " +
+                    in.describe() + ")",
+                allow_same ? "exactly " + std::string(in_name) + " (in place) or memory disjoint from it"
+                           : "memory disjoint from " + std::string(in_name));
+  return *this;
+}
+
+// ---- CallScope, Scratch, Upload -------------------------------------------------------------------------------
+namespace {
+// The per-call scratch comes from the device's default memory pool (cudaMallocAsync). Its default release
+// threshold (0) hands memory back to the driver at every synchronisation, so a call after a sync would map
+// new memory; keep up to 256 MiB (raised once per device, never lowered).
+void keep_pool_memory(int device) {
+  static std::mutex m;
+  static std::vector<bool> done;
+  const std::lock_guard<std::mutex> lock(m);
+  if (device < 0) return;
+  if (static_cast<size_t>(device) >= done.size()) done.resize(static_cast<size_t>(device) + 1, false);
+  if (done[static_cast<size_t>(device)]) return;
+  done[static_cast<size_t>(device)] = true;
+  cudaMemPool_t pool = nullptr;
+  if (cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  uint64_t threshold = 0;
+  if (cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold) == cudaSuccess &&
+      threshold < (uint64_t{256} << 20)) {
+    threshold = uint64_t{256} << 20;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold);
+  }
+  cudaGetLastError();
+}
+}  // namespace
+
+CallScope::CallScope(const char* where, const void* ptr) : where_(where) {
+  check(cudaGetDevice(&old_device_), where, "cudaGetDevice");
+  device_ = old_device_;
+  if (ptr != nullptr) {
+    cudaPointerAttributes a{};
+    check(cudaPointerGetAttributes(&a, ptr), where, "cudaPointerGetAttributes");
+    if (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) device_ = a.device;
+  }
+  if (device_ != old_device_) check(cudaSetDevice(device_), where, "cudaSetDevice");
+  keep_pool_memory(device_);
+  stream_ = static_cast<cudaStream_t>(cuda_stream());
+}
+
+CallScope::~CallScope() {
+  if (device_ != old_device_) cudaSetDevice(old_device_);
+}
+
+Scratch::Scratch(const CallScope& s, size_t bytes) : scope_(s) {
+  if (bytes == 0) return;
+  check(cudaMallocAsync(&ptr_, bytes, s.stream()), s.where(), "cudaMallocAsync (per-call scratch)");
+}
+
+Scratch::~Scratch() {
+  if (ptr_ != nullptr) cudaFreeAsync(ptr_, scope_.stream());
+}
+
+void Upload::to_device(const CallScope& s, Scratch& dst) const {
+  if (bytes_.empty()) return;
+  check(cudaMemcpyAsync(dst.get(), bytes_.data(), bytes_.size(), cudaMemcpyHostToDevice, s.stream()),
+        s.where(), "cudaMemcpyAsync (per-call data to the GPU)");
+}
+
+// ---- PosPlan --------------------------------------------------------------------------------------------------
+void PosPlan::plan(const std::vector<int64_t>& pos, int64_t B, int64_t T, int64_t shift, Upload& up) {
+  offsets = true;
+  per_seq.assign(static_cast<size_t>(B), 0);
+  for (int64_t b = 0; b < B && offsets; ++b) {
+    const int64_t first = T > 0 ? pos[static_cast<size_t>(b * T)] : 0;
+    per_seq[static_cast<size_t>(b)] = first - shift;
+    for (int64_t t = 1; t < T; ++t)
+      if (pos[static_cast<size_t>(b * T + t)] != first + t) {
+        offsets = false;
+        break;
+      }
+  }
+  if (offsets) {
+    uniform = true;
+    for (int64_t b = 1; b < B; ++b)
+      if (per_seq[static_cast<size_t>(b)] != per_seq[0]) uniform = false;
+    base = B > 0 ? per_seq[0] : 0;
+    if (!uniform) seq_off = up.add(per_seq);
+    return;
+  }
+  per_token.resize(pos.size());
+  for (size_t n = 0; n < pos.size(); ++n) per_token[n] = static_cast<int32_t>(pos[n] - shift);
+  tok_off = up.add(per_token);
+}
+
+PosMap PosPlan::map(const void* device_base, int64_t T) const {
+  PosMap m;
+  m.T = T < 1 ? 1 : T;
+  m.base = base;
+  const auto* p = static_cast<const unsigned char*>(device_base);
+  if (!offsets) {
+    m.per_token = reinterpret_cast<const int32_t*>(p + tok_off);
+  } else if (!uniform) {
+    m.offsets = reinterpret_cast<const int64_t*>(p + seq_off);
+  }
+  return m;
+}
+
+// ---- the id check ---------------------------------------------------------------------------------------------
+namespace {
+template <typename I>
+__global__ void first_bad_id_kernel(const I* ids, int64_t s0, int64_t s1, int64_t B, int64_t T, int64_t V,
+                                    unsigned long long* first) {
+  const int64_t N = B * T;
+  for (int64_t n = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; n < N;
+       n += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t b = n / T, t = n - b * T;
+    const int64_t v = static_cast<int64_t>(ids[b * s0 + t * s1]);
+    if (v < 0 || v >= V) atomicMin(first, static_cast<unsigned long long>(n));
+  }
+}
+}  // namespace
+
+// Returns the first token n (b*T + t) whose id is outside [0, V), or -1; its id in *value. Waits for the
+// stream.
+int64_t find_bad_id(const CallScope& s, const TensorView& ids, int64_t V, int64_t* value) {
+  const int64_t B = ids.size(0), T = ids.size(1), N = B * T;
+  if (N == 0) return -1;
+  Scratch flag(s, sizeof(unsigned long long));
+  check(cudaMemsetAsync(flag.get(), 0xff, sizeof(unsigned long long), s.stream()), s.where(),
+        "cudaMemsetAsync");
+  const unsigned grid = blocks_for(N, 256) > 1024u ? 1024u : blocks_for(N, 256);
+  if (ids.dtype == DType::I32)
+    first_bad_id_kernel<<<grid, 256, 0, s.stream()>>>(static_cast<const int32_t*>(ids.data), ids.stride(0),
+                                                      ids.stride(1), B, T, V, flag.get<unsigned long long>());
+  else
+    first_bad_id_kernel<<<grid, 256, 0, s.stream()>>>(static_cast<const int64_t*>(ids.data), ids.stride(0),
+                                                      ids.stride(1), B, T, V, flag.get<unsigned long long>());
+  check_launch(s.where(), "first_bad_id_kernel");
+  unsigned long long first = 0;
+  check(cudaMemcpyAsync(&first, flag.get(), sizeof first, cudaMemcpyDeviceToHost, s.stream()), s.where(),
+        "cudaMemcpyAsync (id check)");
+  check(cudaStreamSynchronize(s.stream()), s.where(), "cudaStreamSynchronize (id check)");
+  if (first == ~0ull) return -1;
+  const auto n = static_cast<int64_t>(first);
+  const int64_t b = n / T, t = n - b * T;
+  const char* p =
+      static_cast<const char*>(ids.data) + (b * ids.stride(0) + t * ids.stride(1)) * dtype_size(ids.dtype);
+  if (ids.dtype == DType::I32) {
+    int32_t v = 0;
+    check(cudaMemcpy(&v, p, sizeof v, cudaMemcpyDeviceToHost), s.where(), "cudaMemcpy (id check)");
+    *value = v;
+  } else {
+    int64_t v = 0;
+    check(cudaMemcpy(&v, p, sizeof v, cudaMemcpyDeviceToHost), s.where(), "cudaMemcpy (id check)");
+    *value = v;
+  }
+  return n;
+}
+
+void check_ids_on_device(const CallScope& s, const TensorView& ids, int64_t V, const char* what) {
+  if (!check_ids()) return;
+  int64_t value = 0;
+  const int64_t n = find_bad_id(s, ids, V, &value);
+  if (n < 0) return;
+  const int64_t T = ids.size(1);
+  throw Error(s.where(), "ids[" + std::to_string(n / T) + ", " + std::to_string(n % T) + "]",
+              std::to_string(value),
+              "0 .. " + std::to_string(V - 1) + " (" + what + " = " + std::to_string(V) + ")");
+}
+
+}  // namespace detail::cuda
+}  // namespace posenc
