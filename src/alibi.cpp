@@ -6,16 +6,11 @@
 #include <string>
 
 #include "check.hpp"
+#include "cpu/alibi.hpp"
 #include "cuda/cuda_ops.hpp"
 #include "posenc/positions.hpp"
 
 namespace posenc {
-
-namespace detail::cpu {
-// out [H, Tq, Tk]; slopes [H]; q [Tq]; k [Tk]; all checked. (cpu/alibi.cpp)
-void alibi_bias(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,
-                const int64_t* k);
-}  // namespace detail::cpu
 
 using detail::fail;
 

@@ -2,9 +2,11 @@
 // MPT's gen_slopes for 1..64 heads, slope properties, bias values of both forms with and without
 // the causal mask, KV-cache decode rows, dtypes, strides, threads, and errors.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/alibi.hpp"
 #include "posenc/posenc.hpp"
 #include "test_util.hpp"
 
@@ -280,4 +283,52 @@ TEST(Alibi, Errors) {
   one.mask = AlibiMask::Causal;  // masked keys do not count
   alibi_bias(h16, one, I{0}, I{131040});
   EXPECT_EQ(f16_bits_to_f32(h[0]), -std::numeric_limits<float>::infinity());
+}
+
+// The vectorised rows (src/cpu/alibi_simd.cpp) on every Highway target compiled in and supported here:
+// the scalar kernel's bits for both forms and masks, every storage dtype, widths that leave every vector
+// tail, out-of-order and repeated positions (q = k gives +0, not -0), a finite masked value and -inf,
+// and a padded row stride.
+TEST(Alibi, EveryTargetMatchesTheScalarKernelBitForBit) {
+  const int64_t H = 5, Tq = 7;
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  const std::vector<double> slopes = alibi_slopes(H);
+  for (int64_t Tk : {1, 3, 4, 5, 8, 9, 16, 17, 40}) {
+    std::vector<int64_t> q(Tq), k(static_cast<size_t>(Tk));
+    for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = (i * 5) % 11 + (i == 3 ? 2147483000 : 0);
+    for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = (j * 3) % 13 + (j == 2 ? 2147483640 : 0);
+    for (DType t : {DType::F32, DType::BF16, DType::F16})
+      for (AlibiForm form : {AlibiForm::Relative, AlibiForm::KeyPosition})
+        for (AlibiMask mask : {AlibiMask::None, AlibiMask::Causal})
+          for (float mv : {-std::numeric_limits<float>::infinity(), -1234.5f}) {
+            if (t == DType::F16 && !(form == AlibiForm::Relative && mask == AlibiMask::Causal)) continue;
+            AlibiConfig cfg = config(H, form, mask);
+            cfg.masked_value = mv;
+            const size_t es = dtype_size(t), ld = static_cast<size_t>(Tk + 3);
+            std::vector<unsigned char> want(static_cast<size_t>(H * Tq) * ld * es, 0xAB);
+            std::vector<unsigned char> got(want.size());
+            const TensorView wv =
+                TensorView::strided(want.data(), t, {H, Tq, Tk}, {Tq * (Tk + 3), Tk + 3, 1});
+            // The f16 case keeps positions small enough for finite values (huge ones are an error).
+            std::vector<int64_t> qq = q, kk = k;
+            if (t == DType::F16) {
+              for (auto& v : qq) v %= 1000;
+              for (auto& v : kk) v %= 1000;
+            }
+            detail::cpu::alibi_bias_scalar(wv, cfg, slopes.data(), qq.data(), kk.data());
+            for (int64_t target : targets) {
+              hwy::SetSupportedTargetsForTest(target);
+              ASSERT_EQ(detail::cpu::alibi_simd_target(), target) << hwy::TargetName(target);
+              std::fill(got.begin(), got.end(), 0xAB);
+              TensorView gv = wv;
+              gv.data = got.data();
+              detail::cpu::alibi_bias(gv, cfg, slopes.data(), qq.data(), kk.data());
+              ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0)
+                  << hwy::TargetName(target) << " Tk " << Tk << " dtype " << static_cast<int>(t) << " form "
+                  << static_cast<int>(form) << " mask " << static_cast<int>(mask) << " masked " << mv;
+            }
+            hwy::SetSupportedTargetsForTest(0);
+          }
+  }
 }

@@ -1,8 +1,12 @@
 // CPU kernel for ALiBi biases: one traversal for both forms and masks, threads over (head, query
-// row) so each writes one contiguous key row. Pure elementwise: bits never depend on threads.
-#include "posenc/alibi.hpp"
+// row) so each writes one contiguous key row. Pure elementwise: bits never depend on threads. The
+// vectorised rows are in alibi_simd.cpp.
+#include "cpu/alibi.hpp"
+
+#include <omp.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "dispatch.hpp"
 
@@ -32,10 +36,38 @@ void fill(TensorView out, const AlibiConfig& cfg, const double* slopes, const in
 }
 }  // namespace
 
-// out [H, Tq, Tk]; slopes [H]; q [Tq]; k [Tk].
+void alibi_bias_scalar(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,
+                       const int64_t* k) {
+  dispatch_float(out.dtype, [&](auto o) { fill<decltype(o)::value>(out, cfg, slopes, q, k); });
+}
+
 void alibi_bias(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,
                 const int64_t* k) {
-  dispatch_float(out.dtype, [&](auto o) { fill<decltype(o)::value>(out, cfg, slopes, q, k); });
+  if (out.stride(2) != 1) return alibi_bias_scalar(out, cfg, slopes, q, k);
+  const int64_t Tk = out.size(2);
+  std::vector<double> kd(static_cast<size_t>(Tk));
+  for (int64_t j = 0; j < Tk; ++j) kd[static_cast<size_t>(j)] = static_cast<double>(k[j]);
+  AlibiRowsArgs a;
+  a.out = out.data;
+  a.ot = out.dtype;
+  a.Tq = out.size(1);
+  a.Tk = Tk;
+  a.os[0] = out.stride(0);
+  a.os[1] = out.stride(1);
+  a.slopes = slopes;
+  a.q = q;
+  a.k = k;
+  a.kd = kd.data();
+  a.causal = cfg.mask == AlibiMask::Causal;
+  a.key_form = cfg.form == AlibiForm::KeyPosition;
+  a.masked_value = cfg.masked_value;
+  const int64_t R = out.size(0) * a.Tq;
+  // Contiguous blocks of rows per thread, as schedule(static).
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    alibi_rows_simd(a, R * t / nt, R * (t + 1) / nt);
+  }
 }
 
 }  // namespace posenc::detail::cpu

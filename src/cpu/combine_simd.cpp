@@ -26,88 +26,20 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "cpu/simd_io-inl.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace posenc::detail::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 namespace {
 
-using DF = hn::ScalableTag<float>;
-using DU = hn::RebindToUnsigned<DF>;
-using DI = hn::RebindToSigned<DF>;
-using D16 = hn::Rebind<uint16_t, DF>;  // half-width: as many u16 lanes as DF has f32 lanes
-using VF = hn::Vec<DF>;
-using VU = hn::Vec<DU>;
-
-// ---- conversions, lane for lane the functions of posenc/dtype.hpp (as in rope_simd.cpp) ----
-
-// f16 bits (low 16 bits of each u32 lane) -> f32, as f16_bits_to_f32.
-HWY_INLINE VF F16ToF32(VU h) {
-  const DF df;
-  const DU du;
-  const DI di;
-  const VU sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du, 0x8000u)));
-  const VU exp = hn::And(hn::ShiftRight<10>(h), hn::Set(du, 0x1fu));
-  const VU mant = hn::And(h, hn::Set(du, 0x3ffu));
-  const VU m13 = hn::ShiftLeft<13>(mant);
-  const VU normal = hn::Or(sign, hn::Or(hn::ShiftLeft<23>(hn::Add(exp, hn::Set(du, 112u))), m13));
-  const VU special = hn::Or(sign, hn::Or(hn::Set(du, 0x7f800000u), m13));
-  // Zero or subnormal: mant * 2^-24 (exact), then the sign.
-  const VF subf = hn::Mul(hn::ConvertTo(df, hn::BitCast(di, mant)), hn::Set(df, 5.9604644775390625e-08f));
-  const VU sub = hn::Or(hn::BitCast(du, subf), sign);
-  const VU r =
-      hn::IfThenElse(exp == hn::Zero(du), sub, hn::IfThenElse(exp == hn::Set(du, 31u), special, normal));
-  return hn::BitCast(df, r);
-}
-
-// f32 -> f16 bits in the low 16 bits of each u32 lane, as f32_to_f16_bits.
-HWY_INLINE VU F32ToF16(VF v) {
-  const DF df;
-  const DU du;
-  const DI di;
-  const VU u = hn::BitCast(du, v);
-  const VU sign = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 0x8000u));
-  const VU a = hn::And(u, hn::Set(du, 0x7fffffffu));
-  const auto ai = hn::BitCast(di, a);  // a < 2^31: signed compares are unsigned ones
-  const auto is_nan = hn::RebindMask(du, ai > hn::Set(di, 0x7f800000));
-  const auto is_inf = hn::RebindMask(du, ai > hn::Set(di, 0x477ff000 - 1));
-  const auto is_sub = hn::RebindMask(du, hn::Set(di, 0x38800000) > ai);
-  // Below the smallest normal: add 0.5 so the FPU rounds the subnormal mantissa to nearest-even.
-  const VU sub =
-      hn::Sub(hn::BitCast(du, hn::Add(hn::BitCast(df, a), hn::Set(df, 0.5f))), hn::Set(du, 0x3f000000u));
-  const VU mant_odd = hn::And(hn::ShiftRight<13>(a), hn::Set(du, 1u));
-  const VU norm = hn::ShiftRight<13>(hn::Add(hn::Add(a, hn::Set(du, 0xc8000fffu)), mant_odd));
-  VU r = hn::IfThenElse(is_sub, sub, norm);
-  r = hn::IfThenElse(is_inf, hn::Set(du, 0x7c00u), r);
-  r = hn::IfThenElse(is_nan, hn::Set(du, 0x7e00u), r);
-  return hn::Or(r, sign);
-}
-
-// f32 -> bf16 bits in the low 16 bits of each u32 lane, as f32_to_bf16_bits (nearest-even; NaN
-// quieted). Not DemoteTo: Highway 1.0's truncates.
-HWY_INLINE VU F32ToBF16(VF v) {
-  const DU du;
-  const DI di;
-  const VU u = hn::BitCast(du, v);
-  const auto is_nan =
-      hn::RebindMask(du, hn::BitCast(di, hn::And(u, hn::Set(du, 0x7fffffffu))) > hn::Set(di, 0x7f800000));
-  const VU hi = hn::ShiftRight<16>(u);
-  const VU rounded =
-      hn::ShiftRight<16>(hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), hn::And(hi, hn::Set(du, 1u)))));
-  return hn::IfThenElse(is_nan, hn::Or(hi, hn::Set(du, 0x40u)), rounded);
-}
-
-// ---- loads and stores of one dtype: N elements (Load, Store) or 2N (Store2, optionally streamed:
-// p then aligned to the vector size, hn::Lanes(DF()) * 4 bytes, which is also a full u16 vector's) ----
+// ---- stores of 2N elements (two vectors), optionally streamed (non-temporal; then p must be aligned
+// to the vector size, hn::Lanes(DF()) * 4 bytes, which is also a full u16 vector's). Loads, stores
+// and conversions of N elements are simd_io-inl.h's Io<T>. ----
 
 template <DType T>
-struct Io;
-
-template <>
-struct Io<DType::F32> {
-  using S = float;
-  static HWY_INLINE VF Load(const S* p) { return hn::LoadU(DF(), p); }
-  static HWY_INLINE void Store(VF v, S* p) { hn::StoreU(v, DF(), p); }
-  static HWY_INLINE void Store2(VF a, VF b, S* p, bool stream) {
+HWY_INLINE void Store2(VF a, VF b, typename Elem<T>::storage* p, bool stream) {
+  if constexpr (T == DType::F32) {
     const DF df;
     if (stream) {
       hn::Stream(a, df, p);
@@ -116,46 +48,23 @@ struct Io<DType::F32> {
       hn::StoreU(a, df, p);
       hn::StoreU(b, df, p + hn::Lanes(df));
     }
-  }
-};
-
-template <DType T>
-struct Io16 {
-  using S = uint16_t;
-  static HWY_INLINE VF FromBits(VU h) {
-    if constexpr (T == DType::BF16)
-      return hn::BitCast(DF(), hn::ShiftLeft<16>(h));
-    else
-      return F16ToF32(h);
-  }
-  // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
-  static HWY_INLINE hn::Vec<D16> Narrow(VF v) {
-    if constexpr (T == DType::BF16)
-      return hn::DemoteTo(D16(), hn::BitCast(DI(), F32ToBF16(v)));
-    else
-      return hn::DemoteTo(D16(), hn::BitCast(DI(), F32ToF16(v)));
-  }
-  static HWY_INLINE VF Load(const S* p) { return FromBits(hn::PromoteTo(DU(), hn::LoadU(D16(), p))); }
-  static HWY_INLINE void Store(VF v, S* p) { hn::StoreU(Narrow(v), D16(), p); }
-  static HWY_INLINE void Store2(VF a, VF b, S* p, bool stream) {
+  } else {
 #if HWY_TARGET == HWY_SCALAR  // one lane: no Combine (and never streamed)
     (void)stream;
-    Store(a, p);
-    Store(b, p + 1);
+    Io<T>::Store(a, p);
+    Io<T>::Store(b, p + 1);
 #else
+    // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
     const hn::ScalableTag<uint16_t> dw;  // 2N lanes: a full vector
-    const auto w = hn::Combine(dw, Narrow(b), Narrow(a));
+    const auto w = hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), Io<T>::ToBits(b))),
+                               hn::DemoteTo(D16(), hn::BitCast(DI(), Io<T>::ToBits(a))));
     if (stream)
       hn::Stream(w, dw, p);
     else
       hn::StoreU(w, dw, p);
 #endif
   }
-};
-template <>
-struct Io<DType::BF16> : Io16<DType::BF16> {};
-template <>
-struct Io<DType::F16> : Io16<DType::F16> {};
+}
 
 // ---- combine ----
 
@@ -205,7 +114,7 @@ void CombineTokens(const CombineRowsArgs& a, int64_t n0, int64_t n1) {
     for (; c + 2 * N <= C; c += 2 * N) {
       const VF v0 = VecValue<M, O, P, E>(o, p, e, c, vscale);
       const VF v1 = VecValue<M, O, P, E>(o, p, e, c + N, vscale);
-      Io<O>::Store2(v0, v1, o + c, st);
+      Store2<O>(v0, v1, o + c, st);
     }
     if (c + N <= C) {
       Io<O>::Store(VecValue<M, O, P, E>(o, p, e, c, vscale), o + c);

@@ -1,0 +1,156 @@
+// src/cpu/simd_io-inl.h — Highway loads, stores and conversions of posenc's storage dtypes, shared by
+// the vectorised kernels (rope_simd.cpp, alibi_simd.cpp, ...). Included once per target after
+// <hwy/highway.h> (the usual Highway "-inl.h" include guard that toggles per target).
+//
+// The conversions are lane for lane the functions of posenc/dtype.hpp (round to nearest even; NaN
+// handling included), done with integer vector ops, because Highway 1.0's DemoteTo truncates bf16:
+// every kernel that uses them gives the bits of the scalar code on every target.
+//   DF / DU / DI / D16   f32 lanes, their u32 / i32 view, and as many u16 lanes (half width)
+//   Io<T>::Load/Store    N elements of storage dtype T <-> N f32 lanes
+//   Io<T>::LoadPairs/StorePairs   N interleaved pairs (2N elements) <-> two vectors
+#if defined(POSENC_CPU_SIMD_IO_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef POSENC_CPU_SIMD_IO_INL_H_
+#undef POSENC_CPU_SIMD_IO_INL_H_
+#else
+#define POSENC_CPU_SIMD_IO_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <bit>
+#include <cstdint>
+
+#include "posenc/dtype.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace posenc::detail::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using DU = hn::RebindToUnsigned<DF>;
+using DI = hn::RebindToSigned<DF>;
+using D16 = hn::Rebind<uint16_t, DF>;  // half-width: as many u16 lanes as DF has f32 lanes
+using VF = hn::Vec<DF>;
+using VU = hn::Vec<DU>;
+
+// ---- conversions, lane for lane the functions of posenc/dtype.hpp ----
+
+// f16 bits (low 16 bits of each u32 lane) -> f32, as f16_bits_to_f32.
+HWY_INLINE VF F16ToF32(VU h) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const VU sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du, 0x8000u)));
+  const VU exp = hn::And(hn::ShiftRight<10>(h), hn::Set(du, 0x1fu));
+  const VU mant = hn::And(h, hn::Set(du, 0x3ffu));
+  const VU m13 = hn::ShiftLeft<13>(mant);
+  const VU normal = hn::Or(sign, hn::Or(hn::ShiftLeft<23>(hn::Add(exp, hn::Set(du, 112u))), m13));
+  const VU special = hn::Or(sign, hn::Or(hn::Set(du, 0x7f800000u), m13));
+  // Zero or subnormal: mant * 2^-24 (exact), then the sign.
+  const VF subf = hn::Mul(hn::ConvertTo(df, hn::BitCast(di, mant)), hn::Set(df, 5.9604644775390625e-08f));
+  const VU sub = hn::Or(hn::BitCast(du, subf), sign);
+  const VU r =
+      hn::IfThenElse(exp == hn::Zero(du), sub, hn::IfThenElse(exp == hn::Set(du, 31u), special, normal));
+  return hn::BitCast(df, r);
+}
+
+// f32 -> f16 bits in the low 16 bits of each u32 lane, as f32_to_f16_bits.
+HWY_INLINE VU F32ToF16(VF v) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const VU u = hn::BitCast(du, v);
+  const VU sign = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 0x8000u));
+  const VU a = hn::And(u, hn::Set(du, 0x7fffffffu));
+  const auto ai = hn::BitCast(di, a);  // a < 2^31: signed compares are unsigned ones
+  const auto is_nan = hn::RebindMask(du, ai > hn::Set(di, 0x7f800000));
+  const auto is_inf = hn::RebindMask(du, ai > hn::Set(di, 0x477ff000 - 1));
+  const auto is_sub = hn::RebindMask(du, hn::Set(di, 0x38800000) > ai);
+  // Below the smallest normal: add 0.5 so the FPU rounds the subnormal mantissa to nearest-even.
+  const VU sub =
+      hn::Sub(hn::BitCast(du, hn::Add(hn::BitCast(df, a), hn::Set(df, 0.5f))), hn::Set(du, 0x3f000000u));
+  const VU mant_odd = hn::And(hn::ShiftRight<13>(a), hn::Set(du, 1u));
+  const VU norm = hn::ShiftRight<13>(hn::Add(hn::Add(a, hn::Set(du, 0xc8000fffu)), mant_odd));
+  VU r = hn::IfThenElse(is_sub, sub, norm);
+  r = hn::IfThenElse(is_inf, hn::Set(du, 0x7c00u), r);
+  r = hn::IfThenElse(is_nan, hn::Set(du, 0x7e00u), r);
+  return hn::Or(r, sign);
+}
+
+// f32 -> bf16 bits in the low 16 bits of each u32 lane, as f32_to_bf16_bits (nearest-even; NaN
+// quieted).
+HWY_INLINE VU F32ToBF16(VF v) {
+  const DU du;
+  const DI di;
+  const VU u = hn::BitCast(du, v);
+  const auto is_nan =
+      hn::RebindMask(du, hn::BitCast(di, hn::And(u, hn::Set(du, 0x7fffffffu))) > hn::Set(di, 0x7f800000));
+  const VU hi = hn::ShiftRight<16>(u);
+  const VU rounded =
+      hn::ShiftRight<16>(hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), hn::And(hi, hn::Set(du, 1u)))));
+  return hn::IfThenElse(is_nan, hn::Or(hi, hn::Set(du, 0x40u)), rounded);
+}
+
+// ---- loads and stores of one dtype: N elements, or N pairs (2N elements, interleaved) ----
+
+template <DType T>
+struct Io;
+
+template <>
+struct Io<DType::F32> {
+  using S = float;
+  static HWY_INLINE VF Load(const S* p) { return hn::LoadU(DF(), p); }
+  static HWY_INLINE void Store(VF v, S* p) { hn::StoreU(v, DF(), p); }
+  static HWY_INLINE void LoadPairs(const S* p, VF& a, VF& b) { hn::LoadInterleaved2(DF(), p, a, b); }
+  static HWY_INLINE void StorePairs(VF a, VF b, S* p) { hn::StoreInterleaved2(a, b, DF(), p); }
+};
+
+template <DType T>
+struct Io16 {
+  using S = uint16_t;
+  static HWY_INLINE VF FromBits(VU h) {
+    if constexpr (T == DType::BF16)
+      return hn::BitCast(DF(), hn::ShiftLeft<16>(h));
+    else
+      return F16ToF32(h);
+  }
+  static HWY_INLINE VU ToBits(VF v) {
+    if constexpr (T == DType::BF16)
+      return F32ToBF16(v);
+    else
+      return F32ToF16(v);
+  }
+  static HWY_INLINE VF Load(const S* p) { return FromBits(hn::PromoteTo(DU(), hn::LoadU(D16(), p))); }
+  // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
+  static HWY_INLINE void Store(VF v, S* p) {
+    hn::StoreU(hn::DemoteTo(D16(), hn::BitCast(DI(), ToBits(v))), D16(), p);
+  }
+  // Pair i is one 32-bit lane: element 2i in its low half (little endian), 2i + 1 in its high half.
+  static HWY_INLINE void LoadPairs(const S* p, VF& a, VF& b) {
+    const DU du;
+    const VU w = hn::LoadU(du, reinterpret_cast<const uint32_t*>(p));
+    const VU lo = hn::And(w, hn::Set(du, 0xffffu)), hi = hn::ShiftRight<16>(w);
+    if constexpr (std::endian::native == std::endian::little) {
+      a = FromBits(lo);
+      b = FromBits(hi);
+    } else {
+      a = FromBits(hi);
+      b = FromBits(lo);
+    }
+  }
+  static HWY_INLINE void StorePairs(VF a, VF b, S* p) {
+    const VU ba = ToBits(a), bb = ToBits(b);
+    const VU w = std::endian::native == std::endian::little ? hn::Or(ba, hn::ShiftLeft<16>(bb))
+                                                            : hn::Or(bb, hn::ShiftLeft<16>(ba));
+    hn::StoreU(w, DU(), reinterpret_cast<uint32_t*>(p));
+  }
+};
+template <>
+struct Io<DType::BF16> : Io16<DType::BF16> {};
+template <>
+struct Io<DType::F16> : Io16<DType::F16> {};
+
+}  // namespace posenc::detail::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // POSENC_CPU_SIMD_IO_INL_H_
