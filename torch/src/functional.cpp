@@ -163,8 +163,9 @@ struct EmbedFn : torch::autograd::Function<EmbedFn> {
     } else {
       // No PE: the same kernel reading a zero row for every position (a [2^31, C] view with row stride 0).
       const at::Tensor zero = at::zeros({E.size(1)}, E.options().requires_grad(false));
+      const TensorView zv = view(zero, "E");
       const TensorView zeros =
-          TensorView::strided(zero.data_ptr(), view(zero, "E").dtype, {kMaxPosition + 1, E.size(1)}, {0, 1});
+          TensorView::strided(zero.data_ptr(), zv.dtype, {kMaxPosition + 1, E.size(1)}, {0, 1}, zv.device);
       posenc::embed_forward(view(out, "out"), view(ids, "ids"), view(E, "E"), PeSource::table(zeros),
                             positions, s);
     }
