@@ -1,25 +1,15 @@
 // T5 relative attention bias: config and shape checks, and dispatch to the CPU kernels
-// (src/cpu/t5_bias.cpp).
+// (src/cpu/t5_bias.cpp, src/cpu/t5_bias_simd.cpp).
 #include "posenc/t5_bias.hpp"
 
 #include <string>
 
 #include "check.hpp"
+#include "cpu/t5_bias.hpp"
 #include "cuda/cuda_ops.hpp"
 #include "posenc/positions.hpp"
 
 namespace posenc {
-
-namespace detail::cpu {
-// (cpu/t5_bias.cpp) The config is validated; positions are in [0, kMaxPosition]; Tq, Tk >= 1.
-int64_t t5_bucket(int64_t r, const T5BiasConfig& cfg);
-// out [H, Tq, Tk]; table [N, H]; q [Tq]; k [Tk].
-void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg, const int64_t* q,
-                     const int64_t* k);
-// dtable [N, H]; dout [H, Tq, Tk]; q [Tq]; k [Tk].
-void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg, const int64_t* q,
-                      const int64_t* k);
-}  // namespace detail::cpu
 
 using detail::fail;
 

@@ -1,8 +1,9 @@
 // T5 relative attention bias: buckets against HF's golden vectors and an independent float32
 // re-implementation over relative positions -5000..5000, cases where HF's float32 recipe departs
 // from exact math, the forward gather against direct indexing, the backward against a scalar
-// reference (bitwise) and finite differences, thread-count determinism, dtypes, and errors.
+// reference (bitwise, on every Highway target) and finite differences, thread-count determinism, dtypes, and errors.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "cpu/t5_bias.hpp"
 #include "posenc/posenc.hpp"
 #include "test_util.hpp"
 
@@ -157,8 +159,10 @@ TEST(T5Bias, ForwardGathersByBucket) {
   const T5BiasConfig cfg = config(32, 128, true);
   const int64_t N = 32, H = 6;
   const std::vector<float> W = test::random_floats(static_cast<size_t>(N * H), 7);
+  I reversed = iota(300);
+  std::reverse(reversed.begin(), reversed.end());
   for (const auto& [q, k] : {std::pair{iota(9, 200), iota(300)}, std::pair{kScatteredQ, kScatteredK},
-                             std::pair{I{299}, iota(300)}}) {
+                             std::pair{I{299}, iota(300)}, std::pair{iota(9, 200), reversed}}) {
     const int64_t Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
     // The table viewed [N, H] inside memory laid out [H, N]; the output in f32, bf16 and f16.
     std::vector<float> Wt(W.size());
@@ -184,19 +188,40 @@ TEST(T5Bias, ForwardGathersByBucket) {
 }
 
 namespace {
-// dW [N, H] += dout [H, Tq, Tk] by bucket, summed one element at a time in i-major order.
+// dW [N, H] += dout [H, Tq, Tk] by bucket, in the order the header specifies: when the distances
+// k - q span at most Tq * Tk values, one element at a time into per-distance sums in i-major order,
+// then per bucket the distance sums in increasing distance; otherwise one element at a time into
+// the bucket's sum in i-major order.
 void reference_backward(std::vector<float>& dW, const std::vector<float>& dout, int64_t H,
                         const T5BiasConfig& cfg, const I& q, const I& k) {
   const int64_t Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
+  const int64_t lo = *std::min_element(k.begin(), k.end()) - *std::max_element(q.begin(), q.end());
+  const int64_t span = *std::max_element(k.begin(), k.end()) - *std::min_element(q.begin(), q.end()) - lo + 1;
+  const bool by_distance = span <= Tq * Tk;
   std::vector<float> acc(dW.size(), 0.0f);
   std::vector<bool> hit(dW.size(), false);
-  for (int64_t h = 0; h < H; ++h)
+  for (int64_t h = 0; h < H; ++h) {
+    std::vector<float> dist(by_distance ? static_cast<size_t>(span) : 0, 0.0f);
+    std::vector<bool> seen(dist.size(), false);
     for (int64_t i = 0; i < Tq; ++i)
       for (int64_t j = 0; j < Tk; ++j) {
-        const size_t b = static_cast<size_t>(t5_relative_bucket(k[j] - q[i], cfg) * H + h);
-        acc[b] += dout[static_cast<size_t>((h * Tq + i) * Tk + j)];
+        const float g = dout[static_cast<size_t>((h * Tq + i) * Tk + j)];
+        if (by_distance) {
+          dist[static_cast<size_t>(k[j] - q[i] - lo)] += g;
+          seen[static_cast<size_t>(k[j] - q[i] - lo)] = true;
+        } else {
+          const size_t b = static_cast<size_t>(t5_relative_bucket(k[j] - q[i], cfg) * H + h);
+          acc[b] += g;
+          hit[b] = true;
+        }
+      }
+    for (int64_t d = 0; d < static_cast<int64_t>(dist.size()); ++d)
+      if (seen[static_cast<size_t>(d)]) {
+        const size_t b = static_cast<size_t>(t5_relative_bucket(d + lo, cfg) * H + h);
+        acc[b] += dist[static_cast<size_t>(d)];
         hit[b] = true;
       }
+  }
   for (size_t b = 0; b < dW.size(); ++b)
     if (hit[b]) dW[b] = dW[b] + acc[b];
 }
@@ -209,22 +234,73 @@ std::vector<float> backward(const std::vector<float>& dW0, const std::vector<flo
                    TensorView::contiguous(dout.data(), DType::F32, {H, Tq, Tk}), cfg, q, k);
   return dW;
 }
+
+// Position layouts that reach every path of the kernels: keys a run (row copies and row adds), a
+// decode step, keys reversed and with gaps (by distance, element by element), scattered (per pair).
+std::vector<std::pair<I, I>> layouts() {
+  I reversed = iota(170);
+  std::reverse(reversed.begin(), reversed.end());
+  I gaps = iota(60);
+  for (auto& v : gaps) v = v * 3 + (v % 2);
+  return {{iota(40, 10), iota(170)}, {I{169}, iota(170)}, {iota(25, 30), reversed},
+          {iota(33, 5), gaps},       {kScatteredQ, kScatteredK}};
+}
 }  // namespace
 
 TEST(T5Bias, BackwardMatchesScalarReferenceBitwise) {
   const int64_t N = 33, H = 5;  // odd N, bidirectional: row 32 is never touched
   const T5BiasConfig cfg = config(N, 128, true);
-  for (const auto& [q, k] : {std::pair{iota(40, 10), iota(170)}, std::pair{kScatteredQ, kScatteredK}}) {
+  for (const auto& [q, k] : layouts()) {
     const int64_t Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
     const std::vector<float> dout = test::random_floats(static_cast<size_t>(H * Tq * Tk), 11);
     std::vector<float> ref = test::random_floats(static_cast<size_t>(N * H), 12);
     const std::vector<float> dW0 = ref;
     reference_backward(ref, dout, H, cfg, q, k);
     const std::vector<float> got = backward(dW0, dout, N, H, cfg, q, k);
-    EXPECT_TRUE(test::bits_equal(got, ref));
+    EXPECT_TRUE(test::bits_equal(got, ref)) << "Tq " << Tq << " Tk " << Tk;
     for (int64_t h = 0; h < H; ++h)
       EXPECT_EQ(got[static_cast<size_t>(32 * H + h)], dW0[static_cast<size_t>(32 * H + h)]);
   }
+}
+
+// The vectorised row add (src/cpu/t5_bias_simd.cpp) on every Highway target compiled in and
+// supported here, for f32, bf16 and f16 dout, contiguous and strided: the reference's bits.
+TEST(T5Bias, EveryTargetMatchesTheReferenceBitForBit) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  const int64_t N = 32, H = 3;
+  const T5BiasConfig cfg = config(N, 64, false);
+  for (const auto& [q, k] : layouts())
+    for (DType t : {DType::F32, DType::BF16, DType::F16})
+      for (int64_t stride : {1, 2}) {
+        const int64_t Tq = static_cast<int64_t>(q.size()), Tk = static_cast<int64_t>(k.size());
+        // dout stored in dtype t with its last dim strided; the reference sees the rounded values.
+        const std::vector<float> g = test::random_floats(static_cast<size_t>(H * Tq * Tk), 51);
+        std::vector<float> rounded(g.size());
+        std::vector<float> s32(g.size() * static_cast<size_t>(stride));
+        std::vector<uint16_t> s16(g.size() * static_cast<size_t>(stride));
+        for (size_t n = 0; n < g.size(); ++n) {
+          rounded[n] = round_to(t, g[n]);
+          s32[n * static_cast<size_t>(stride)] = g[n];
+          s16[n * static_cast<size_t>(stride)] =
+              t == DType::BF16 ? f32_to_bf16_bits(g[n]) : f32_to_f16_bits(g[n]);
+        }
+        void* data = t == DType::F32 ? static_cast<void*>(s32.data()) : static_cast<void*>(s16.data());
+        const TensorView dout =
+            TensorView::strided(data, t, {H, Tq, Tk}, {Tq * Tk * stride, Tk * stride, stride});
+        std::vector<float> ref = test::random_floats(static_cast<size_t>(N * H), 52);
+        const std::vector<float> dW0 = ref;
+        reference_backward(ref, rounded, H, cfg, q, k);
+        for (int64_t target : targets) {
+          hwy::SetSupportedTargetsForTest(target);
+          ASSERT_EQ(detail::cpu::t5_simd_target(), target) << hwy::TargetName(target);
+          std::vector<float> got = dW0;
+          t5_bias_backward(TensorView::contiguous(got.data(), DType::F32, {N, H}), dout, cfg, q, k);
+          EXPECT_TRUE(test::bits_equal(got, ref))
+              << hwy::TargetName(target) << " " << dtype_name(t) << " stride " << stride << " Tq " << Tq;
+        }
+        hwy::SetSupportedTargetsForTest(0);
+      }
 }
 
 TEST(T5Bias, BackwardMatchesFiniteDifferences) {
@@ -262,7 +338,7 @@ TEST(T5Bias, BackwardMatchesFiniteDifferences) {
     const double down = loss(), step_down = w - double(W[p]);
     W[p] = w;
     // L is linear in W, so the quotient over the steps actually taken is exact up to the double
-    // sums (~1e-14); dW is a sequential fp32 sum of count terms: error <= count * 2^-24 * mass.
+    // sums (~1e-14); dW is an fp32 sum of count terms (any order): error <= count * 2^-24 * mass.
     const double tol = count[p] * 0x1p-24 * mass[p] + 1e-12;
     EXPECT_NEAR(dW[p], (up - down) / (step_up + step_down), tol) << "p=" << p;
     used += count[p] > 0;

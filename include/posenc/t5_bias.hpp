@@ -28,9 +28,13 @@
 // Layout: W / dW [num_buckets, H] (HF's relative_attention_bias.weight), out / dout [H, Tq, Tk];
 // any float dtypes and strides; query_positions has Tq entries and key_positions Tk, in
 // [0, 2^31 - 1] (a KV-cache decode step is Tq = 1, query position = cache length).
-// Backward: each (b, h) is summed in fp32 in a fixed order (i-major, then j) and added to dW once,
-// so the bits never depend on the thread count; buckets that no pair falls in are not touched
-// (zero dW once, as PyTorch does for .grad).
+// Backward: each (b, h) is summed in fp32 in a fixed order and added to dW once, so the bits never
+// depend on the thread count or the SIMD target: when the distances k_j - q_i span at most Tq * Tk
+// values (always for contiguous positions), first per distance (its pairs in i-major, then j order),
+// then the bucket's distance sums in increasing distance; otherwise the bucket's pairs in i-major,
+// then j order. Buckets that no pair falls in are not touched (zero dW once, as PyTorch does for
+// .grad). Cost: forward a copy of out's bytes (each row a slice of a per-head row of values for
+// contiguous keys); backward one read of dout plus H * (Tq + Tk) additions.
 #pragma once
 
 #include <cstdint>

@@ -1,12 +1,15 @@
 // CPU kernels for the T5 relative attention bias: HF's bucket function in its float32 steps, the
 // forward gather and the deterministic backward. Buckets are computed once per call into a table
-// indexed by k - q (contiguous positions: Tq + Tk - 1 entries) or, for scattered positions whose
-// differences span more than Tq * Tk values, into a [Tq, Tk] matrix.
-#include "posenc/t5_bias.hpp"
+// indexed by the distance k - q (contiguous positions: Tq + Tk - 1 entries) or, for scattered
+// positions whose differences span more than Tq * Tk values, into a [Tq, Tk] matrix. By distance,
+// the forward copies each output row out of a per-head row of values (a memcpy for contiguous keys)
+// and the backward sums along distances first (a vectorised row add, cpu/t5_bias_simd.cpp).
+#include "cpu/t5_bias.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "dispatch.hpp"
@@ -46,20 +49,23 @@ struct BucketRule {
   }
 };
 
-// bucket(k_j - q_i) for every (i, j) of a call.
+// bucket(k_j - q_i) for every (i, j) of a call, by distance when the distances span no more than
+// Tq * Tk values (always so for contiguous positions), else per pair.
 class BucketMap {
  public:
   BucketMap(const BucketRule& rule, const int64_t* q, int64_t Tq, const int64_t* k, int64_t Tk)
-      : q_(q), k_(k), Tk_(Tk) {
+      : q_(q), k_(k), Tq_(Tq), Tk_(Tk) {
     const auto [qlo, qhi] = std::minmax_element(q, q + Tq);
     const auto [klo, khi] = std::minmax_element(k, k + Tk);
     lo_ = *klo - *qhi;
-    const int64_t span = *khi - *qlo - lo_ + 1;
-    if (span <= Tq * Tk) {
+    span_ = *khi - *qlo - lo_ + 1;
+    key_run_ = true;
+    for (int64_t j = 1; j < Tk && key_run_; ++j) key_run_ = k[j] == k[0] + j;
+    if (span_ <= Tq * Tk) {
       by_distance_ = true;
-      buckets_.resize(static_cast<size_t>(span));
+      buckets_.resize(static_cast<size_t>(span_));
 #pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < span; ++r) buckets_[r] = static_cast<int32_t>(rule(lo_ + r));
+      for (int64_t r = 0; r < span_; ++r) buckets_[r] = static_cast<int32_t>(rule(lo_ + r));
     } else {
       buckets_.resize(static_cast<size_t>(Tq * Tk));
 #pragma omp parallel for schedule(static)
@@ -70,49 +76,124 @@ class BucketMap {
   int64_t operator()(int64_t i, int64_t j) const {
     return by_distance_ ? buckets_[k_[j] - q_[i] - lo_] : buckets_[i * Tk_ + j];
   }
+  bool by_distance() const { return by_distance_; }
+  // Keys k_j = k_0 + j: the distances of query row i are the run d0(i) .. d0(i) + Tk - 1.
+  bool key_run() const { return key_run_; }
+  int64_t span() const { return span_; }
+  int64_t Tq() const { return Tq_; }
+  int64_t Tk() const { return Tk_; }
+  int64_t bucket_of_distance(int64_t d) const { return buckets_[d]; }
+  int64_t distance(int64_t i, int64_t j) const { return k_[j] - q_[i] - lo_; }  // in [0, span)
+  int64_t d0(int64_t i) const { return k_[0] - q_[i] - lo_; }
 
  private:
   const int64_t *q_, *k_;
-  int64_t Tk_, lo_ = 0;
-  bool by_distance_ = false;
+  int64_t Tq_, Tk_, lo_ = 0, span_ = 0;
+  bool by_distance_ = false, key_run_ = false;
   std::vector<int32_t> buckets_;
 };
 
+// By distance: per head h the row vals[h][d] = out-dtype(W[bucket(d), h]) (H * span values), then
+// each output row (h, i) is the slice of vals[h] at its distances: one memcpy when the keys are a
+// run and out's rows are contiguous, a gather from vals[h] otherwise. Per pair: a gather from W.
 template <DType O, DType W>
 void forward(TensorView out, const TensorView& table, const BucketMap& map) {
   using OS = typename Elem<O>::storage;
   using WS = typename Elem<W>::storage;
   const int64_t H = out.size(0), Tq = out.size(1), Tk = out.size(2), so = out.stride(2);
+  if (!map.by_distance()) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < Tq; ++i) {
+        OS* o = out.at<OS>({h, i, 0});
+        for (int64_t j = 0; j < Tk; ++j)
+          Elem<O>::store(o + j * so, Elem<W>::load(table.at<const WS>({map(i, j), h})));
+      }
+    return;
+  }
+  const int64_t S = map.span();
+  std::vector<OS> vals(static_cast<size_t>(H * S));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t d = 0; d < S; ++d)
+      Elem<O>::store(&vals[static_cast<size_t>(h * S + d)],
+                     Elem<W>::load(table.at<const WS>({map.bucket_of_distance(d), h})));
+  const bool run = map.key_run() && so == 1;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t h = 0; h < H; ++h)
     for (int64_t i = 0; i < Tq; ++i) {
       OS* o = out.at<OS>({h, i, 0});
-      for (int64_t j = 0; j < Tk; ++j)
-        Elem<O>::store(o + j * so, Elem<W>::load(table.at<const WS>({map(i, j), h})));
+      const OS* v = vals.data() + h * S;
+      if (run) {
+        std::memcpy(o, v + map.d0(i), static_cast<size_t>(Tk) * sizeof(OS));
+      } else {
+        for (int64_t j = 0; j < Tk; ++j) o[j * so] = v[map.distance(i, j)];
+      }
     }
 }
 
-// One thread per head: acc[b] sums dout[h, i, j] over (i, j) in i-major order, then dW += acc.
+// One thread per head. By distance: acc[d] sums dout[h, i, j] over the pairs at distance d in
+// (i, j) order (a vectorised row add when the keys are a run and dout's rows are contiguous), then
+// each bucket sums its distances in increasing order and dW += that sum once. Per pair: each bucket
+// sums its pairs in (i, j) order. Distances and buckets no pair falls in are not touched.
 template <DType G, DType O>
 void backward(TensorView dtable, const TensorView& dout, const BucketMap& map) {
   using GS = typename Elem<G>::storage;
   using OS = typename Elem<O>::storage;
   const int64_t H = dout.size(0), Tq = dout.size(1), Tk = dout.size(2), so = dout.stride(2);
   const int64_t N = dtable.size(0);
+  const bool by_distance = map.by_distance(), run = by_distance && map.key_run() && so == 1;
+  // The distances some pair falls in (by distance only; the same for every head).
+  std::vector<char> used;
+  if (by_distance) {
+    used.assign(static_cast<size_t>(map.span()), 0);
+    if (map.key_run()) {
+      // Row i covers d0(i) .. d0(i) + Tk - 1: mark by a difference array, O(Tq + span).
+      std::vector<int64_t> diff(static_cast<size_t>(map.span()) + 1, 0);
+      for (int64_t i = 0; i < Tq; ++i) {
+        ++diff[static_cast<size_t>(map.d0(i))];
+        --diff[static_cast<size_t>(map.d0(i) + Tk)];
+      }
+      int64_t c = 0;
+      for (int64_t d = 0; d < map.span(); ++d) used[static_cast<size_t>(d)] = (c += diff[d]) > 0;
+    } else {
+      for (int64_t i = 0; i < Tq; ++i)
+        for (int64_t j = 0; j < Tk; ++j) used[static_cast<size_t>(map.distance(i, j))] = 1;
+    }
+  }
 #pragma omp parallel
   {
-    std::vector<float> acc(static_cast<size_t>(N));
+    std::vector<float> acc(static_cast<size_t>(N)), dist;
     std::vector<char> hit(static_cast<size_t>(N));
+    if (by_distance) dist.resize(static_cast<size_t>(map.span()));
 #pragma omp for schedule(dynamic, 1)
     for (int64_t h = 0; h < H; ++h) {
       std::fill(acc.begin(), acc.end(), 0.0f);
       std::fill(hit.begin(), hit.end(), 0);
-      for (int64_t i = 0; i < Tq; ++i) {
-        const OS* g = dout.at<const OS>({h, i, 0});
-        for (int64_t j = 0; j < Tk; ++j) {
-          const int64_t b = map(i, j);
-          acc[b] += Elem<O>::load(g + j * so);
-          hit[b] = 1;
+      if (by_distance) {
+        std::fill(dist.begin(), dist.end(), 0.0f);
+        for (int64_t i = 0; i < Tq; ++i) {
+          const OS* g = dout.at<const OS>({h, i, 0});
+          if (run) {
+            t5_accumulate_row(dist.data() + map.d0(i), g, O, Tk);
+          } else {
+            for (int64_t j = 0; j < Tk; ++j) dist[static_cast<size_t>(map.distance(i, j))] += Elem<O>::load(g + j * so);
+          }
+        }
+        for (int64_t d = 0; d < map.span(); ++d)
+          if (used[static_cast<size_t>(d)]) {
+            const int64_t b = map.bucket_of_distance(d);
+            acc[b] += dist[static_cast<size_t>(d)];
+            hit[b] = 1;
+          }
+      } else {
+        for (int64_t i = 0; i < Tq; ++i) {
+          const OS* g = dout.at<const OS>({h, i, 0});
+          for (int64_t j = 0; j < Tk; ++j) {
+            const int64_t b = map(i, j);
+            acc[b] += Elem<O>::load(g + j * so);
+            hit[b] = 1;
+          }
         }
       }
       for (int64_t b = 0; b < N; ++b)
