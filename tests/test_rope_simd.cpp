@@ -246,10 +246,11 @@ void check_case(const Case& c, uint32_t seed) {
       << "k_out: " << c.name();
 }
 
-// (D, rot): rot / 2 pairs = 1, 3, 5, 8, 17, 32, 65, 64 (mostly not multiples of 4, 8 or 16) and
-// pass-through dims 0, 2, 6, 32 (some not multiples either).
-const std::pair<int64_t, int64_t> kDims[] = {{2, 2},   {8, 6},   {10, 10},   {16, 16},
-                                             {40, 34}, {96, 64}, {136, 130}, {128, 128}};
+// (D, rot): rot / 2 pairs = 1, 3, 5, 8, 17, 28, 32, 65, 64 (mostly not multiples of 4, 8 or 16) and
+// pass-through dims 0, 2, 4, 6, 32 (some not multiples either). 28 pairs reach, for 16-bit HalfSplit,
+// the 2N-pair chunks, then the N-pair loop, then the scalar tail, on 4- and 8-lane targets.
+const std::pair<int64_t, int64_t> kDims[] = {{2, 2},   {8, 6},   {10, 10},   {16, 16},  {40, 34},
+                                             {60, 56}, {96, 64}, {136, 130}, {128, 128}};
 
 // scalar_path: also the strided last dim, which takes the scalar kernel whatever the target.
 void check_all(const std::string& target, bool scalar_path) {
