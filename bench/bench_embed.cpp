@@ -34,15 +34,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "bench_util.hpp"
-#include "copy_ceiling.hpp"
 #include "posenc/posenc.hpp"
 #include "proto_gather_add.hpp"
-#ifdef POSENC_BENCH_TORCH
-#include "torch_baselines.hpp"
-#endif
 
 namespace pb = posenc_bench;
+using pb::timed;
 using posenc::DType;
 using posenc::TensorView;
 
@@ -110,15 +108,6 @@ int64_t bwd_bytes() {
 
 // ---- the cases ----
 
-template <typename F>
-void timed(benchmark::State& st, int64_t bytes, F&& body) {
-  for (auto _ : st) {
-    body();
-    benchmark::ClobberMemory();
-  }
-  st.SetBytesProcessed(st.iterations() * bytes);
-}
-
 void embed_fwd_posenc(benchmark::State& st, DType t, bool sinusoidal) {
   const EmbedInputs& in = embed_inputs(t);
   pb::Buffer out(static_cast<size_t>(kB * kT * kC * esize(t)));
@@ -179,13 +168,6 @@ void sin_table_posenc(benchmark::State& st, int64_t N, int64_t d, posenc::Precis
   const TensorView out_v = view2(out, DType::F32, N, d);
   const posenc::SinusoidalConfig cfg = sin_config(d, p);
   timed(st, N * d * 4, [&] { posenc::sinusoidal_table(out_v, cfg, 0); });
-}
-
-void copy_ceiling(benchmark::State& st, int64_t bytes, pb::CopyKind kind) {
-  const auto half = static_cast<size_t>(bytes / 2);
-  pb::Buffer src(half), dst(half);
-  std::memset(src.data(), 0x3c, half);
-  timed(st, 2 * static_cast<int64_t>(half), [&] { pb::parallel_copy(dst.data(), src.data(), half, kind); });
 }
 
 #ifdef POSENC_BENCH_TORCH
@@ -276,27 +258,27 @@ void register_all() {
   for (DType t : {DType::F32, DType::BF16}) {
     const std::string dt = dtype_label(t);
     add("embed_fwd_table", "posenc", kEmbedShape, dt, embed_fwd_posenc, t, false);
-    add("embed_fwd_table", "copy", kEmbedShape, dt, copy_ceiling, fwd_bytes(t, false), pb::CopyKind::Memcpy);
+    add("embed_fwd_table", "copy", kEmbedShape, dt, pb::copy_ceiling, fwd_bytes(t, false), pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
     add("embed_fwd_table", "torch", kEmbedShape, dt, embed_torch, t, TorchCase::Fwd);
     add("embed_fwd_table", "torch_out", kEmbedShape, dt, embed_torch, t, TorchCase::FwdOut);
 #endif
   }
-  add("embed_fwd_table", "copy_temporal", kEmbedShape, "f32", copy_ceiling, fwd_bytes(DType::F32, false),
+  add("embed_fwd_table", "copy_temporal", kEmbedShape, "f32", pb::copy_ceiling, fwd_bytes(DType::F32, false),
       pb::CopyKind::Temporal);
   add("embed_fwd_table", "proto_plain", kEmbedShape, "f32", embed_fwd_proto, Proto::Plain);
   add("embed_fwd_table", "proto_nt", kEmbedShape, "f32", embed_fwd_proto, Proto::NonTemporal);
   add("embed_fwd_table", "proto_avx2", kEmbedShape, "bf16", embed_fwd_proto, Proto::Bf16Avx2);
 
   add("embed_fwd_sinusoidal", "posenc", kEmbedShape, "f32", embed_fwd_posenc, DType::F32, true);
-  add("embed_fwd_sinusoidal", "copy", kEmbedShape, "f32", copy_ceiling, fwd_bytes(DType::F32, true),
+  add("embed_fwd_sinusoidal", "copy", kEmbedShape, "f32", pb::copy_ceiling, fwd_bytes(DType::F32, true),
       pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
   add("embed_fwd_sinusoidal", "torch", kEmbedShape, "f32", embed_torch, DType::F32, TorchCase::FwdSin);
 #endif
 
   add("embed_bwd", "posenc", kEmbedShape, "f32", embed_bwd_posenc);
-  add("embed_bwd", "copy", kEmbedShape, "f32", copy_ceiling, bwd_bytes(), pb::CopyKind::Memcpy);
+  add("embed_bwd", "copy", kEmbedShape, "f32", pb::copy_ceiling, bwd_bytes(), pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
   add("embed_bwd", "torch", kEmbedShape, "f32", embed_torch, DType::F32, TorchCase::BwdAutograd);
   add("embed_bwd", "torch_index_add", kEmbedShape, "f32", embed_torch, DType::F32, TorchCase::BwdIndexAdd);
@@ -309,7 +291,7 @@ void register_all() {
     for (Precision p : {Precision::Exact, Precision::HfCompat}) {
       const std::string op = p == Precision::Exact ? "sin_table_exact" : "sin_table_hf";
       add(op, "posenc", shape, "f32", sin_table_posenc, N, d, p);
-      add(op, "copy", shape, "f32", copy_ceiling, N * d * 4, pb::CopyKind::Memcpy);
+      add(op, "copy", shape, "f32", pb::copy_ceiling, N * d * 4, pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
       add(op, "torch", shape, "f32", sin_table_torch, N, d);
 #endif
@@ -320,34 +302,5 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int n = 0;
-  try {
-    n = pb::parse_threads(&argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "posenc_bench_embed: %s\n", e.what());
-    return 2;
-  }
-  posenc::set_num_threads(n);
-  benchmark::AddCustomContext("posenc_threads", std::to_string(n));
-#ifdef POSENC_BENCH_TORCH
-  pb::torch_set_num_threads(n);
-  benchmark::AddCustomContext("torch", pb::torch_describe());
-#else
-  benchmark::AddCustomContext("torch", "not built (LibTorch not found)");
-#endif
-  // Defaults, overridden by the same flag later on the command line: 9 repetitions of >= 0.1 s
-  // each, medians reported; repetitions of different cases run in random order, so a slow spell of
-  // the shared machine is spread over all cases instead of hitting one.
-  std::vector<std::string> defaults = {"--benchmark_repetitions=9", "--benchmark_min_time=0.1",
-                                       "--benchmark_report_aggregates_only=true",
-                                       "--benchmark_enable_random_interleaving=true"};
-  std::vector<char*> args(argv, argv + argc);
-  for (auto it = defaults.rbegin(); it != defaults.rend(); ++it) args.insert(args.begin() + 1, it->data());
-  int nargs = static_cast<int>(args.size());
-  benchmark::Initialize(&nargs, args.data());
-  if (benchmark::ReportUnrecognizedArguments(nargs, args.data())) return 1;
-  register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return pb::bench_main(argc, argv, "posenc_bench_embed", register_all, pb::torch_context);
 }

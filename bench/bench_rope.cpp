@@ -37,18 +37,16 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "bench_util.hpp"
-#include "copy_ceiling.hpp"
 #include "posenc/posenc.hpp"
 #include "proto_rope.hpp"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#ifdef POSENC_BENCH_TORCH
-#include "torch_baselines.hpp"
-#endif
 
 namespace pb = posenc_bench;
+using pb::timed;
 using posenc::DType;
 using posenc::Precision;
 using posenc::TensorView;
@@ -143,15 +141,6 @@ const std::string& checked_once(const std::string& key, F&& check) {
 
 // ---- the cases ----
 
-template <typename F>
-void timed(benchmark::State& st, int64_t bytes, F&& body) {
-  for (auto _ : st) {
-    body();
-    benchmark::ClobberMemory();
-  }
-  st.SetBytesProcessed(st.iterations() * bytes);
-}
-
 void rope_posenc(benchmark::State& st, const std::string&, const Shape& sh, DType t, bool fwd, Precision p) {
   const RopeInputs& in = rope_inputs(t);
   posenc::RopeTensors rt{view4(in.qw, t, kHq), {}};
@@ -192,11 +181,7 @@ void rope_table_posenc(benchmark::State& st, const std::string&, Precision p) {
 }
 
 void copy_ceiling(benchmark::State& st, const std::string&, int64_t bytes) {
-  const auto half = static_cast<size_t>(bytes / 2);
-  pb::Buffer src(half), dst(half);
-  std::memset(src.data(), 0x3c, half);
-  timed(st, 2 * static_cast<int64_t>(half),
-        [&] { pb::parallel_copy(dst.data(), src.data(), half, pb::CopyKind::Memcpy); });
+  pb::copy_ceiling(st, bytes);
 }
 
 #if defined(__SSE2__)
@@ -425,33 +410,10 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int n = 0;
-  try {
-    n = pb::parse_threads(&argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "posenc_bench_rope: %s\n", e.what());
-    return 2;
-  }
-  posenc::set_num_threads(n);
-  benchmark::AddCustomContext("posenc_threads", std::to_string(n));
+  return pb::bench_main(argc, argv, "posenc_bench_rope", register_all, [](int n) {
+    pb::torch_context(n);
 #ifdef POSENC_BENCH_TORCH
-  pb::torch_set_num_threads(n);
-  benchmark::AddCustomContext("torch", pb::torch_describe());
-  benchmark::AddCustomContext("torch_inv_freq_vs_posenc_hf", compare_inv_freq());
-#else
-  benchmark::AddCustomContext("torch", "not built (LibTorch not found)");
+    benchmark::AddCustomContext("torch_inv_freq_vs_posenc_hf", compare_inv_freq());
 #endif
-  // Defaults, overridden by the same flag later on the command line (see bench_embed.cpp).
-  std::vector<std::string> defaults = {"--benchmark_repetitions=9", "--benchmark_min_time=0.1",
-                                       "--benchmark_report_aggregates_only=true",
-                                       "--benchmark_enable_random_interleaving=true"};
-  std::vector<char*> args(argv, argv + argc);
-  for (auto it = defaults.rbegin(); it != defaults.rend(); ++it) args.insert(args.begin() + 1, it->data());
-  int nargs = static_cast<int>(args.size());
-  benchmark::Initialize(&nargs, args.data());
-  if (benchmark::ReportUnrecognizedArguments(nargs, args.data())) return 1;
-  register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  });
 }

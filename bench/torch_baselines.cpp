@@ -6,6 +6,8 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -285,6 +287,78 @@ TorchOp torch_rope_cos_sin(int64_t T, int64_t D, double base) {
     *s = hf_cos_sin(inv_freq, pos);
   };
   return {run, nullptr};
+}
+
+// ---- attention-score biases ----
+
+TorchOp torch_alibi_bias(const double* slopes, int64_t H, int64_t T, bool bf16) {
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  const torch::Tensor sl = torch::from_blob(const_cast<double*>(slopes), {H}, torch::kFloat64).to(torch::kFloat32);
+  auto out = std::make_shared<torch::Tensor>();
+  const torch::Dtype dt = float_type(bf16);
+  auto run = [sl, out, T, dt, f32] {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor pos = torch::arange(T, f32);
+    const torch::Tensor rel = pos.unsqueeze(0) - pos.unsqueeze(1);  // k - q
+    torch::Tensor bias = -sl.view({-1, 1, 1}) * rel.abs().unsqueeze(0);
+    bias.masked_fill_((rel > 0).unsqueeze(0), -std::numeric_limits<float>::infinity());
+    *out = bias.to(dt);
+  };
+  auto diff = [out, H, T](const void* expected) {
+    const torch::Tensor want = wrap(expected, {H, T, T}, out->scalar_type()).to(torch::kFloat32);
+    const torch::Tensor got = out->to(torch::kFloat32);
+    const torch::Tensor finite = torch::isfinite(want);
+    if (!torch::equal(finite, torch::isfinite(got))) return std::numeric_limits<double>::infinity();
+    return torch::where(finite, (got - want).abs(), torch::zeros_like(got)).max().item<double>();
+  };
+  return {run, diff};
+}
+
+namespace {
+// HF's _relative_position_bucket (bidirectional) in torch ops, on int64 relative positions.
+torch::Tensor t5_buckets(const torch::Tensor& rel, int64_t num_buckets, int64_t max_distance) {
+  const int64_t half = num_buckets / 2, max_exact = half / 2;
+  torch::Tensor buckets = (rel > 0).to(torch::kLong) * half;
+  const torch::Tensor d = rel.abs();
+  const torch::Tensor is_small = d < max_exact;
+  torch::Tensor large = max_exact + (torch::log(d.to(torch::kFloat32) / static_cast<double>(max_exact)) /
+                                     std::log(static_cast<double>(max_distance) / static_cast<double>(max_exact)) *
+                                     static_cast<double>(half - max_exact))
+                                        .to(torch::kLong);
+  large = torch::min(large, torch::full_like(large, half - 1));
+  return buckets + torch::where(is_small, d, large);
+}
+
+torch::Tensor t5_compute_bias(const torch::Tensor& W, int64_t T, int64_t max_distance) {
+  const auto i64 = torch::TensorOptions().dtype(torch::kLong);
+  const torch::Tensor rel = torch::arange(T, i64).unsqueeze(0) - torch::arange(T, i64).unsqueeze(1);
+  const torch::Tensor b = t5_buckets(rel, W.size(0), max_distance);
+  return torch::embedding(W, b).permute({2, 0, 1}).contiguous();
+}
+}  // namespace
+
+TorchOp torch_t5_bias_forward(const void* W, int64_t N, int64_t H, int64_t T, int64_t max_distance, bool bf16) {
+  const torch::Tensor w = wrap(W, {N, H}, float_type(bf16));
+  auto out = std::make_shared<torch::Tensor>();
+  auto run = [w, out, T, max_distance] {
+    torch::NoGradGuard no_grad;
+    *out = t5_compute_bias(w, T, max_distance);
+  };
+  auto diff = [out, H, T](const void* expected) {
+    const torch::Tensor want = wrap(expected, {H, T, T}, out->scalar_type()).to(torch::kFloat32);
+    return (out->to(torch::kFloat32) - want).abs().max().item<double>();
+  };
+  return {run, diff};
+}
+
+TorchOp torch_t5_bias_backward(const float* W, int64_t N, int64_t H, int64_t T, int64_t max_distance,
+                               const float* dout) {
+  auto w = std::make_shared<torch::Tensor>(wrap(W, {N, H}, torch::kFloat32).clone().requires_grad_(true));
+  auto out = std::make_shared<torch::Tensor>(t5_compute_bias(*w, T, max_distance));
+  const torch::Tensor g = wrap(dout, {H, T, T}, torch::kFloat32);
+  // One call outside the timed loop creates W.grad; later calls accumulate into it.
+  torch::autograd::backward({*out}, {g}, /*retain_graph=*/true);
+  return {[w, out, g] { torch::autograd::backward({*out}, {g}, /*retain_graph=*/true); }, nullptr};
 }
 
 }  // namespace posenc_bench

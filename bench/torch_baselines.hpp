@@ -94,4 +94,18 @@ TorchRopeOp torch_rope_backward_explicit(const TorchRopeInputs& in, const void* 
 // cos and sin [T, D] float32 alone (freqs, cat, cos, sin), from a precomputed inv_freq.
 TorchOp torch_rope_cos_sin(int64_t T, int64_t D, double base);
 
+// ---- attention-score biases (bench_bias.cpp), out [H, T, T] contiguous in the dtype ----
+// ALiBi, relative form, causal, as eager code writes it: pos = arange(T) (float32); dist = |pos[None, :]
+// - pos[:, None]|; out = -slopes.view(H, 1, 1) * dist (slopes float32), masked_fill(future, -inf),
+// then .to(dtype). max_abs_diff: over the finite entries; +inf when the -inf entries differ.
+TorchOp torch_alibi_bias(const double* slopes, int64_t H, int64_t T, bool bf16);
+// HF T5Attention.compute_bias, bidirectional: relative_position = arange(T)[None, :] - arange(T)[:, None];
+// _relative_position_bucket in torch ops (float32 log, truncation); embedding(W, buckets) [T, T, H];
+// permute(2, 0, 1).contiguous() -> [H, T, T]. W [N, H] in the dtype, never written.
+TorchOp torch_t5_bias_forward(const void* W, int64_t N, int64_t H, int64_t T, int64_t max_distance, bool bf16);
+// The backward of the above by autograd, f32: the graph (leaf W) is built once and each call is
+// backward(out, dout, retain_graph), accumulating W.grad as training does. dout [H, T, T].
+TorchOp torch_t5_bias_backward(const float* W, int64_t N, int64_t H, int64_t T, int64_t max_distance,
+                               const float* dout);
+
 }  // namespace posenc_bench

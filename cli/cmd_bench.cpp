@@ -2,14 +2,16 @@
 //
 //   posenc bench [--quick] [--json PATH] [--threads N[,M...]] [--precision exact|hf_compat]
 //                [--ops LIST] [--dtype f32|bf16] [--bench-dir DIR] [--repetitions N] [--min-time S]
-// Runs posenc_bench_rope and posenc_bench_embed (found next to this executable, or in --bench-dir)
+// Runs posenc_bench_rope, posenc_bench_embed and posenc_bench_bias (found next to this executable, or
+// in --bench-dir)
 // with --benchmark_format=json and a --benchmark_filter naming exactly the rows needed, and pairs
 // their rows by (op, shape, dtype), as bench/summarize.py does (names are <op>/<impl>/<shape>/<dtype>,
-// see the header comments of bench/bench_rope.cpp and bench/bench_embed.cpp):
+// see the header comments of bench/bench_rope.cpp, bench/bench_embed.cpp and bench/bench_bias.cpp):
 //   posenc  rope_fwd, rope_bwd: posenc_exact (--precision hf_compat: posenc_hf); embed_*: posenc
 //           (one precision); sin_table_exact / sin_table_hf (chosen by --precision): posenc;
 //           rope_fwd+cache, rope_bwd+cache: posenc_cached / posenc_hf_cached (a RopeCache built
-//           before timing) against torch_pre / torch_explicit (HF with cos/sin given)
+//           before timing) against torch_pre / torch_explicit (HF with cos/sin given); alibi_bias,
+//           t5_fwd, t5_bwd: posenc
 //   copy    the memcpy ceiling of the same bytes (read + written), same run: op "rope" for the RoPE
 //           ops, the same op otherwise
 //   torch   LibTorch eager, the formula as HF writes it (impl "torch"; rope_fwd: cos/sin computed in
@@ -61,6 +63,7 @@ using nlohmann::json;
 
 constexpr const char* kRopeBinary = "posenc_bench_rope";
 constexpr const char* kEmbedBinary = "posenc_bench_embed";
+constexpr const char* kBiasBinary = "posenc_bench_bias";
 
 struct BenchArgs {
   bool quick = false;
@@ -78,12 +81,23 @@ struct BenchArgs {
 
 // One line of the table: which benchmark rows hold its posenc, copy and torch numbers.
 struct Case {
-  std::string binary;  // kRopeBinary or kEmbedBinary
-  std::string group;   // rope, embed, table (for --ops)
+  std::string binary;  // kRopeBinary, kEmbedBinary or kBiasBinary
+  std::string group;   // rope, embed, table, bias (for --ops)
   std::string op, shape, dtype;
   std::string posenc_impl, copy_op;
   std::string torch_impl = "torch";
   std::string label;  // the op column; empty: op
+  Case(std::string binary_, std::string group_, std::string op_, std::string shape_, std::string dtype_,
+       std::string posenc_impl_, std::string copy_op_, std::string torch_impl_ = "torch", std::string label_ = "")
+      : binary(std::move(binary_)),
+        group(std::move(group_)),
+        op(std::move(op_)),
+        shape(std::move(shape_)),
+        dtype(std::move(dtype_)),
+        posenc_impl(std::move(posenc_impl_)),
+        copy_op(std::move(copy_op_)),
+        torch_impl(std::move(torch_impl_)),
+        label(std::move(label_)) {}
   std::string posenc_name() const { return op + "/" + posenc_impl + "/" + shape + "/" + dtype; }
   std::string copy_name() const { return copy_op + "/copy/" + shape + "/" + dtype; }
   std::string torch_name() const { return op + "/" + torch_impl + "/" + shape + "/" + dtype; }
@@ -92,7 +106,9 @@ struct Case {
 
 const std::vector<std::string> kOpNames = {"rope",      "rope_fwd",        "rope_bwd",
                                            "embed",     "embed_fwd_table", "embed_fwd_sinusoidal",
-                                           "embed_bwd", "table",           "sin_table"};
+                                           "embed_bwd", "table",           "sin_table",
+                                           "bias",      "alibi_bias",      "t5_fwd",
+                                           "t5_bwd"};
 
 // The full suite's main rows; --quick keeps the shapes of the issue (RoPE q+k GQA, the 131072-row table)
 // and drops embed_fwd_sinusoidal (about 1 s a call).
@@ -126,6 +142,14 @@ std::vector<Case> plan(const BenchArgs& a) {
   if (!a.quick) table_shapes.insert(table_shapes.begin(), "N4096_d128");
   for (const std::string& shape : table_shapes)
     all.push_back({kEmbedBinary, "table", table_op, shape, "f32", "posenc", table_op});
+  // The attention-score biases (one precision: ALiBi and T5 have no angles); bf16 in the full suite.
+  const std::string bias_shape = "H32_T1024";
+  for (const char* dt : {"f32", "bf16"}) {
+    if (a.quick && std::string(dt) == "bf16") continue;
+    for (const char* op : {"alibi_bias", "t5_fwd"})
+      all.push_back({kBiasBinary, "bias", op, bias_shape, dt, "posenc", op});
+  }
+  all.push_back({kBiasBinary, "bias", "t5_bwd", bias_shape, "f32", "posenc", "t5_bwd"});
 
   std::vector<Case> chosen;
   for (const Case& c : all) {
@@ -140,8 +164,8 @@ std::vector<Case> plan(const BenchArgs& a) {
   }
   if (chosen.empty())
     throw CliError(
-        "--ops / --dtype: no benchmark rows match (bf16 exists only for rope and "
-        "embed_fwd_table)");
+        "--ops / --dtype: no benchmark rows match (bf16 exists only for rope, embed_fwd_table, "
+        "alibi_bias and t5_fwd, the last two not with --quick)");
   return chosen;
 }
 
@@ -172,7 +196,8 @@ std::map<std::string, std::string> locate(const BenchArgs& a, const std::set<std
     for (const std::string& p : missing) msg += " " + p;
     msg +=
         "). They are built next to posenc when Google Benchmark (libbenchmark-dev) is installed: "
-        "cmake --build build/release --target posenc_bench_rope posenc_bench_embed; then run that "
+        "cmake --build build/release --target posenc_bench_rope posenc_bench_embed posenc_bench_bias; "
+        "then run that "
         "build's posenc, or pass --bench-dir DIR";
     throw CliError(msg);
   }
@@ -637,7 +662,8 @@ void register_bench(CLI::App& app) {
   BenchArgs& a = *args;
   CLI::App* sub = app.add_subcommand(
       "bench",
-      "Run the benchmark suite (posenc_bench_rope, posenc_bench_embed) and print one table: posenc's GB/s "
+      "Run the benchmark suite (posenc_bench_rope, posenc_bench_embed, posenc_bench_bias) and print one "
+      "table: posenc's GB/s "
       "next to a memcpy of the same bytes and LibTorch eager, with the two ratios.");
   sub->footer(
       "The full suite takes a few minutes (9 interleaved repetitions of >= 0.1 s per row); --quick takes "
@@ -660,7 +686,8 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--ops", a.ops,
                   "Only these ops or groups (comma-separated): rope (rope_fwd, rope_bwd), embed "
-                  "(embed_fwd_table, embed_fwd_sinusoidal, embed_bwd), table (sin_table)")
+                  "(embed_fwd_table, embed_fwd_sinusoidal, embed_bwd), table (sin_table), bias "
+                  "(alibi_bias, t5_fwd, t5_bwd)")
       ->delimiter(',')
       ->check(CLI::IsMember(kOpNames))
       ->type_name("LIST");

@@ -285,19 +285,25 @@ TEST(Alibi, Errors) {
   EXPECT_EQ(f16_bits_to_f32(h[0]), -std::numeric_limits<float>::infinity());
 }
 
-// The vectorised rows (src/cpu/alibi_simd.cpp) on every Highway target compiled in and supported here:
-// the scalar kernel's bits for both forms and masks, every storage dtype, widths that leave every vector
-// tail, out-of-order and repeated positions (q = k gives +0, not -0), a finite masked value and -inf,
-// and a padded row stride.
+// The vectorised rows (src/cpu/alibi_simd.cpp, scattered keys) and the row copies (cpu/alibi.cpp's
+// fill_by_rows, keys a run) on every Highway target compiled in and supported here: the scalar
+// kernel's bits for both forms and masks, every storage dtype, widths that leave every vector tail,
+// out-of-order and repeated positions (q = k gives +0, not -0), queries before, inside and after the
+// key run, a finite masked value and -inf, and a padded row stride.
 TEST(Alibi, EveryTargetMatchesTheScalarKernelBitForBit) {
   const int64_t H = 5, Tq = 7;
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   ASSERT_FALSE(targets.empty());
   const std::vector<double> slopes = alibi_slopes(H);
+  for (bool run : {false, true})
   for (int64_t Tk : {1, 3, 4, 5, 8, 9, 16, 17, 40}) {
     std::vector<int64_t> q(Tq), k(static_cast<size_t>(Tk));
     for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = (i * 5) % 11 + (i == 3 ? 2147483000 : 0);
     for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = (j * 3) % 13 + (j == 2 ? 2147483640 : 0);
+    if (run) {  // keys 3 .. 3 + Tk - 1; queries 0 .. 10 in a scrambled order and one far after
+      for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = (i * 5) % 11 + (i == 3 ? 5000 : 0);
+      for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = 3 + j;
+    }
     for (DType t : {DType::F32, DType::BF16, DType::F16})
       for (AlibiForm form : {AlibiForm::Relative, AlibiForm::KeyPosition})
         for (AlibiMask mask : {AlibiMask::None, AlibiMask::Causal})
@@ -325,10 +331,29 @@ TEST(Alibi, EveryTargetMatchesTheScalarKernelBitForBit) {
               gv.data = got.data();
               detail::cpu::alibi_bias(gv, cfg, slopes.data(), qq.data(), kk.data());
               ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0)
-                  << hwy::TargetName(target) << " Tk " << Tk << " dtype " << static_cast<int>(t) << " form "
+                  << hwy::TargetName(target) << " run " << run << " Tk " << Tk << " dtype " << static_cast<int>(t) << " form "
                   << static_cast<int>(form) << " mask " << static_cast<int>(mask) << " masked " << mv;
             }
             hwy::SetSupportedTargetsForTest(0);
           }
+  }
+}
+
+// Outputs past 16 MiB are written with non-temporal stores (cpu/row_copy.hpp): the same bits, here with
+// rows that start off the vector alignment (Tk odd) and the row copies of both forms.
+TEST(Alibi, LargeOutputsStreamTheSameBits) {
+  const int64_t H = 8, Tq = 701, Tk = 751;  // 16.8 MB in f32
+  const std::vector<double> slopes = alibi_slopes(H);
+  std::vector<int64_t> q(Tq), k(Tk);
+  for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = 100 + i;
+  for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = j;
+  for (AlibiForm form : {AlibiForm::Relative, AlibiForm::KeyPosition}) {
+    const AlibiConfig cfg = config(H, form, AlibiMask::Causal);
+    std::vector<float> want(static_cast<size_t>(H * Tq * Tk), 1.0f), got(want.size(), 2.0f);
+    detail::cpu::alibi_bias_scalar(TensorView::contiguous(want.data(), DType::F32, {H, Tq, Tk}), cfg,
+                                   slopes.data(), q.data(), k.data());
+    alibi_bias(TensorView::contiguous(got.data(), DType::F32, {H, Tq, Tk}), cfg, q, k);
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+        << "form " << static_cast<int>(form);
   }
 }

@@ -431,3 +431,23 @@ TEST(T5Bias, Errors) {
       "dtable.strides");
   expect_error([&] { t5_bias_backward(w, o, cfg, q, I{0, 1, 2, 3, kMaxPosition + 1}); }, "key_positions[4]");
 }
+
+// Outputs past 16 MiB are written with non-temporal stores (cpu/row_copy.hpp): the same values, here in
+// a view that starts one element past the allocation (rows off the vector alignment).
+TEST(T5Bias, LargeOutputsStreamTheSameValues) {
+  const int64_t N = 32, H = 4, Tq = 1001, Tk = 1100;  // 17.6 MB in f32
+  const T5BiasConfig cfg = config(N, 128, true);
+  const std::vector<float> W = test::random_floats(static_cast<size_t>(N * H), 61);
+  std::vector<float> buf(static_cast<size_t>(H * Tq * Tk) + 2, 7.0f);
+  const I q = iota(Tq, 50), k = iota(Tk);
+  t5_bias_forward(TensorView::contiguous(buf.data() + 1, DType::F32, {H, Tq, Tk}),
+                  TensorView::contiguous(W.data(), DType::F32, {N, H}), cfg, q, k);
+  EXPECT_EQ(buf.front(), 7.0f);
+  EXPECT_EQ(buf.back(), 7.0f);
+  size_t n = 1, bad = 0;
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < Tq; ++i)
+      for (int64_t j = 0; j < Tk; ++j, ++n)
+        bad += buf[n] != W[static_cast<size_t>(t5_relative_bucket(k[j] - q[i], cfg) * H + h)];
+  EXPECT_EQ(bad, 0u);
+}

@@ -1,13 +1,15 @@
 // CPU kernel for ALiBi biases: one traversal for both forms and masks, threads over (head, query
 // row) so each writes one contiguous key row. Pure elementwise: bits never depend on threads. The
-// vectorised rows are in alibi_simd.cpp.
+// vectorised rows are in alibi_simd.cpp; keys that are a run take fill_by_rows (row copies).
 #include "cpu/alibi.hpp"
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
+#include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 
 namespace posenc::detail::cpu {
@@ -34,6 +36,54 @@ void fill(TensorView out, const AlibiConfig& cfg, const double* slopes, const in
       }
     }
 }
+
+// Keys a run (k_j = k_0 + j) and out's rows contiguous: each head's values built once, every output
+// row copied out of them (row_copy.hpp; non-temporal for large outputs). Relative form: the value is
+// a function of the distance d = k - q, so row (h, i) is the slice at k_0 - q_i of the head's row
+// over all distances, when those span no more than Tq * Tk values (else false: not done). Key form:
+// row (h, i) is the head's row of k_j values up to the last key <= q_i (all keys without the mask),
+// then masked values. Each value is the scalar kernel's float(slope * d), stored once in out's dtype.
+template <DType O>
+bool fill_by_rows(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,
+                  const int64_t* k) {
+  using OS = typename Elem<O>::storage;
+  const int64_t H = out.size(0), Tq = out.size(1), Tk = out.size(2);
+  const bool causal = cfg.mask == AlibiMask::Causal, key_form = cfg.form == AlibiForm::KeyPosition;
+  const auto [qlo, qhi] = std::minmax_element(q, q + Tq);
+  const int64_t lo = k[0] - *qhi, S = key_form ? Tk : k[0] + Tk - 1 - *qlo - lo + 1;
+  if (!key_form && S > Tq * Tk) return false;
+  // vals [H, S], then (key form) a row of Tk masked values.
+  std::vector<OS> vals(static_cast<size_t>(H * S + (key_form ? Tk : 0)));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t r = 0; r < S; ++r) {
+      float v;
+      if (key_form) {
+        v = static_cast<float>(slopes[h] * static_cast<double>(k[0] + r));
+      } else {
+        const int64_t d = lo + r;  // k - q
+        v = causal && d > 0 ? cfg.masked_value : static_cast<float>(slopes[h] * static_cast<double>(-std::abs(d)));
+      }
+      Elem<O>::store(&vals[static_cast<size_t>(h * S + r)], v);
+    }
+  OS* masked = vals.data() + H * S;
+  if (key_form)
+    for (int64_t j = 0; j < Tk; ++j) Elem<O>::store(masked + j, cfg.masked_value);
+  const bool stream = H * Tq * Tk * static_cast<int64_t>(sizeof(OS)) >= kStreamMinBytes;
+  const auto es = static_cast<int64_t>(sizeof(OS));
+  for_each_row(H, Tq, stream, [&](int64_t h, int64_t i) {
+    OS* o = out.at<OS>({h, i, 0});
+    const OS* v = vals.data() + h * S;
+    if (!key_form) {
+      copy_row(o, v + (k[0] - q[i] - lo), Tk * es, stream);
+    } else {
+      const int64_t m = causal ? std::clamp<int64_t>(q[i] - k[0] + 1, 0, Tk) : Tk;  // keys <= q_i
+      if (m > 0) copy_row(o, v, m * es, stream);
+      if (m < Tk) copy_row(o + m, masked, (Tk - m) * es, stream);
+    }
+  });
+  return true;
+}
 }  // namespace
 
 void alibi_bias_scalar(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,
@@ -45,6 +95,11 @@ void alibi_bias(TensorView out, const AlibiConfig& cfg, const double* slopes, co
                 const int64_t* k) {
   if (out.stride(2) != 1) return alibi_bias_scalar(out, cfg, slopes, q, k);
   const int64_t Tk = out.size(2);
+  bool key_run = true;
+  for (int64_t j = 1; j < Tk && key_run; ++j) key_run = k[j] == k[0] + j;
+  if (key_run &&
+      dispatch_float(out.dtype, [&](auto o) { return fill_by_rows<decltype(o)::value>(out, cfg, slopes, q, k); }))
+    return;
   std::vector<double> kd(static_cast<size_t>(Tk));
   for (int64_t j = 0; j < Tk; ++j) kd[static_cast<size_t>(j)] = static_cast<double>(k[j]);
   AlibiRowsArgs a;

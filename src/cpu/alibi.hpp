@@ -8,9 +8,10 @@
 
 namespace posenc::detail::cpu {
 
-// out [H, Tq, Tk]; slopes [H]; q [Tq]; k [Tk]; all checked. Vectorised (alibi_simd.cpp, the best
-// Highway target of the CPU) when out's last dim is contiguous; the scalar kernel otherwise. Both give
-// the same bits: each value is float(slope * distance) with the distance an exact double.
+// out [H, Tq, Tk]; slopes [H]; q [Tq]; k [Tk]; all checked. When out's last dim is contiguous: row
+// copies out of per-head values (alibi.cpp, cpu/row_copy.hpp) when the keys are a run, else vectorised
+// rows (alibi_simd.cpp, the best Highway target of the CPU); the scalar kernel otherwise. All give the
+// same bits: each value is float(slope * distance) with the distance an exact double.
 void alibi_bias(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,
                 const int64_t* k);
 void alibi_bias_scalar(TensorView out, const AlibiConfig& cfg, const double* slopes, const int64_t* q,

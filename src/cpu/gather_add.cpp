@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "cpu/combine_simd.h"
+#include "cpu/row_copy.hpp"
 #include "cpu/kernels.hpp"
 #include "dispatch.hpp"
 
@@ -57,10 +58,6 @@ void dispatch_out_p(const RowCombine& op) {
   });
 }
 
-// Non-temporal stores skip reading out's lines before writing them (+15% for f32 in
-// bench/proto_gather_add.cpp) but leave out in memory, not in the cache: only for outputs past this
-// size, about a server L3's share, which the next op would not find in the cache anyway.
-constexpr int64_t kStreamMinBytes = int64_t{16} << 20;
 
 // The bytes [first, last) that a view's elements occupy (empty if it has no elements).
 struct ByteSpan {

@@ -2,7 +2,8 @@
 // forward gather and the deterministic backward. Buckets are computed once per call into a table
 // indexed by the distance k - q (contiguous positions: Tq + Tk - 1 entries) or, for scattered
 // positions whose differences span more than Tq * Tk values, into a [Tq, Tk] matrix. By distance,
-// the forward copies each output row out of a per-head row of values (a memcpy for contiguous keys)
+// the forward copies each output row out of a per-head row of values (cpu/row_copy.hpp, non-temporal
+// for large outputs, when the keys are contiguous)
 // and the backward sums along distances first (a vectorised row add, cpu/t5_bias_simd.cpp).
 #include "cpu/t5_bias.hpp"
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 
 namespace posenc::detail::cpu {
@@ -119,17 +121,16 @@ void forward(TensorView out, const TensorView& table, const BucketMap& map) {
       Elem<O>::store(&vals[static_cast<size_t>(h * S + d)],
                      Elem<W>::load(table.at<const WS>({map.bucket_of_distance(d), h})));
   const bool run = map.key_run() && so == 1;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t h = 0; h < H; ++h)
-    for (int64_t i = 0; i < Tq; ++i) {
-      OS* o = out.at<OS>({h, i, 0});
-      const OS* v = vals.data() + h * S;
-      if (run) {
-        std::memcpy(o, v + map.d0(i), static_cast<size_t>(Tk) * sizeof(OS));
-      } else {
-        for (int64_t j = 0; j < Tk; ++j) o[j * so] = v[map.distance(i, j)];
-      }
+  const bool stream = run && H * Tq * Tk * static_cast<int64_t>(sizeof(OS)) >= kStreamMinBytes;
+  for_each_row(H, Tq, stream, [&](int64_t h, int64_t i) {
+    OS* o = out.at<OS>({h, i, 0});
+    const OS* v = vals.data() + h * S;
+    if (run) {
+      copy_row(o, v + map.d0(i), Tk * static_cast<int64_t>(sizeof(OS)), stream);
+    } else {
+      for (int64_t j = 0; j < Tk; ++j) o[j * so] = v[map.distance(i, j)];
     }
+  });
 }
 
 // One thread per head. By distance: acc[d] sums dout[h, i, j] over the pairs at distance d in

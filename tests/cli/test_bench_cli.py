@@ -4,8 +4,8 @@ rows checked exactly against fake binaries, and the errors for missing or failin
 
 usage: test_bench_cli.py POSENC_BINARY SCRATCH_DIR CASE
 
-The real-run cases (rope_json, threads_scaling, table_hf) need posenc_bench_rope / posenc_bench_embed
-next to POSENC_BINARY; tests/cli/CMakeLists.txt registers them only when those targets exist. They check
+The real-run cases (rope_json, threads_scaling, table_hf, bias_json) need posenc_bench_rope /
+posenc_bench_embed / posenc_bench_bias next to POSENC_BINARY; tests/cli/CMakeLists.txt registers them only when those targets exist. They check
 structure and arithmetic (ratios = posenc / copy and posenc / torch), never speeds.
 """
 import json
@@ -104,6 +104,22 @@ def case_threads_scaling(cli):
     check("scaling" in text and "posenc@1" in text and "posenc@2" in text, f"no scaling table:\n{text}")
 
 
+def case_bias_json(cli):
+    out_json = cli.path("bias.json")
+    _, out, _ = cli.run("bench", *TINY, "--ops", "bias", "--json", out_json, "--threads", "2")
+    doc, rows = load_rows(out_json)
+    check([(r["op"], r["shape"], r["dtype"]) for r in rows] ==
+          [("alibi_bias", "H32_T1024", "f32"), ("t5_fwd", "H32_T1024", "f32"), ("t5_bwd", "H32_T1024", "f32")],
+          f"rows {[(r['op'], r['shape'], r['dtype']) for r in rows]}")
+    for r in rows:
+        check(r["posenc_GBps"] is not None and r["copy_GBps"] is not None, f"{r}")
+        # The torch baselines check their output against posenc's before timing: a skipped one
+        # (null) would mean they disagree, which is an error here when the build has LibTorch.
+        if doc["machine"]["torch"] and "not built" not in doc["machine"]["torch"]:
+            check(r["torch_eager_GBps"] is not None, f"torch baseline missing or skipped: {r} {doc['notes']}")
+    check_table(out, rows)
+
+
 def case_table_hf(cli):
     out_json = cli.path("out.json")
     _, out, _ = cli.run("bench", *TINY, "--ops", "table", "--precision", "hf_compat", "--json", out_json,
@@ -156,7 +172,7 @@ print(json.dumps({{"context": {{"num_cpus": 2, "posenc_threads": "2", "torch": "
 def fake_dir(cli, mode):
     d = cli.path("fake")
     os.makedirs(d, exist_ok=True)
-    for name in ("posenc_bench_rope", "posenc_bench_embed"):
+    for name in ("posenc_bench_rope", "posenc_bench_embed", "posenc_bench_bias"):
         p = os.path.join(d, name)
         with open(p, "w", encoding="utf-8") as f:
             f.write(FAKE.format(mode=mode))
@@ -225,7 +241,8 @@ def case_missing_binaries(cli):
     out_json = cli.path("out.json")
     expect_error(cli, ("bench", "--quick", "--bench-dir", "/nonexistent", "--json", out_json),
                  ["/nonexistent/posenc_bench_rope", "/nonexistent/posenc_bench_embed",
-                  "cmake --build", "--target posenc_bench_rope posenc_bench_embed", "--bench-dir"])
+                  "/nonexistent/posenc_bench_bias", "cmake --build",
+                  "--target posenc_bench_rope posenc_bench_embed posenc_bench_bias", "--bench-dir"])
     check(not os.path.exists(out_json), "a JSON file was written after the error")
     # Only the binaries the chosen ops need are looked for.
     err = expect_error(cli, ("bench", "--quick", "--ops", "table", "--bench-dir", "/nonexistent"),
@@ -245,5 +262,6 @@ def case_failing_binary(cli):
 
 if __name__ == "__main__":
     main({"rope_json": case_rope_json, "threads_scaling": case_threads_scaling, "table_hf": case_table_hf,
+          "bias_json": case_bias_json,
           "fake_rows": case_fake_rows, "missing_binaries": case_missing_binaries,
           "failing_binary": case_failing_binary}, sys.argv)
