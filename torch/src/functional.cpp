@@ -382,7 +382,7 @@ std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k,
                                        const PositionArg& pos, bool heads_first, int64_t seq_len) {
   if (!q.defined()) fail("posenc::libtorch::rope", "q", "undefined", "a [B, T, H, D] float tensor");
   const c10::optional<at::Tensor> k_opt = k.defined() ? c10::optional<at::Tensor>(k) : c10::nullopt;
-  const variable_list r = RopeFn::apply(q, k_opt, RopeArgs{cfg, pos, heads_first, seq_len});
+  const variable_list r = RopeFn::apply(q, k_opt, RopeArgs{cfg, pos, heads_first, seq_len, RopeCache{}});
   return {r[0], r.size() > 1 ? r[1] : at::Tensor()};
 }
 
