@@ -56,8 +56,9 @@ HWY_INLINE void Store2(VF a, VF b, typename Elem<T>::storage* p, bool stream) {
 #else
     // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
     const hn::ScalableTag<uint16_t> dw;  // 2N lanes: a full vector
-    const auto w = hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), Io<T>::ToBits(b))),
-                               hn::DemoteTo(D16(), hn::BitCast(DI(), Io<T>::ToBits(a))));
+    VU ba, bb;
+    Io<T>::ToBits2(a, b, ba, bb);
+    const auto w = hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), bb)), hn::DemoteTo(D16(), hn::BitCast(DI(), ba)));
     if (stream)
       hn::Stream(w, dw, p);
     else

@@ -8,6 +8,7 @@
 //   DF / DU / DI / D16   f32 lanes, their u32 / i32 view, and as many u16 lanes (half width)
 //   Io<T>::Load/Store    N elements of storage dtype T <-> N f32 lanes
 //   Io<T>::LoadPairs/StorePairs   N interleaved pairs (2N elements) <-> two vectors
+//   Io<T>::ToBits2                the bits of two vectors (bf16: one NaN branch for both, no select)
 #if defined(POSENC_CPU_SIMD_IO_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef POSENC_CPU_SIMD_IO_INL_H_
 #undef POSENC_CPU_SIMD_IO_INL_H_
@@ -138,20 +139,33 @@ struct Io16 {
       b = FromBits(lo);
     }
   }
-  // bf16 without NaNs (checked once for both vectors: one branch instead of a select per lane):
-  // rounded = u + 0x7fff + lsb holds the nearest-even bf16 bits in its high half, which goes to the
-  // low half (element 2i) by a shift and stays in the high half (element 2i + 1) by a mask. The
-  // bits of F32ToBF16 for every non-NaN lane.
+  // bf16 of a lane that is not NaN: rounded = u + 0x7fff + lsb holds the nearest-even bits in its high
+  // half (F32ToBF16's bits for every non-NaN lane, without its NaN select).
+  static HWY_INLINE VU RoundedHigh(VF v) {
+    const DU du;
+    const VU u = hn::BitCast(du, v);
+    return hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u))));
+  }
+  static HWY_INLINE bool AnyNaN(VF a, VF b) { return !hn::AllFalse(DF(), hn::Or(hn::IsNaN(a), hn::IsNaN(b))); }
+  // ToBits of two vectors; for bf16 with one NaN branch for both instead of a select per lane.
+  static HWY_INLINE void ToBits2(VF a, VF b, VU& ba, VU& bb) {
+    if constexpr (T == DType::BF16) {
+      if (!AnyNaN(a, b)) {
+        ba = hn::ShiftRight<16>(RoundedHigh(a));
+        bb = hn::ShiftRight<16>(RoundedHigh(b));
+        return;
+      }
+    }
+    ba = ToBits(a);
+    bb = ToBits(b);
+  }
+  // bf16 without NaNs: the high halves of RoundedHigh go to the low half of a 32-bit lane (element 2i)
+  // by a shift and stay in its high half (element 2i + 1) by a mask.
   static HWY_INLINE void StorePairs(VF a, VF b, S* p) {
     if constexpr (T == DType::BF16) {
-      const DF df;
-      if (hn::AllFalse(df, hn::Or(hn::IsNaN(a), hn::IsNaN(b)))) {
+      if (!AnyNaN(a, b)) {
         const DU du;
-        const auto rounded = [&](VF v) {
-          const VU u = hn::BitCast(du, v);
-          return hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u))));
-        };
-        const VU ra = rounded(a), rb = rounded(b);
+        const VU ra = RoundedHigh(a), rb = RoundedHigh(b);
         const VU w = std::endian::native == std::endian::little
                          ? hn::Or(hn::ShiftRight<16>(ra), hn::And(rb, hn::Set(du, 0xffff0000u)))
                          : hn::Or(hn::ShiftRight<16>(rb), hn::And(ra, hn::Set(du, 0xffff0000u)));
