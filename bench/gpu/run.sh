@@ -4,7 +4,7 @@
 # tests, benchmarks posenc against HF eager, torch.compile and a device-to-device copy, and (time
 # permitting) builds the LibTorch adapter and runs a training step of the model on the GPU against the CPU.
 # Budget: 7.5 minutes (POSENC_GPU_BUDGET_S, default 450 s, counted from the start; steps that
-# would not fit are skipped and say so).
+# would not fit are skipped and say so). POSENC_GPU_NCU=1 adds an Nsight Compute profile (step 4b).
 #
 #   bash bench/gpu/prepare.sh      # beforehand, on a Debian 12 machine with network: .gpu-deps/*.deb
 #   bash bench/gpu/run.sh          # on the GPU machine, from anywhere; carry .gpu-deps along
@@ -211,6 +211,24 @@ if [ -s "$out/posenc_bench.json" ]; then
     bash -c "cd '$out' && python3 '$root/bench/gpu/bench_torch.py' ${quick[*]} --posenc '$out/posenc_bench.json' --out '$out/bench_gpu.json'"
 else
   skip bench_torch "no posenc_bench.json"
+fi
+
+# ---- 4b. a profile (optional: POSENC_GPU_NCU=1 and Nsight Compute's ncu on the PATH or in the CUDA
+# toolkit): the RoPE and embed kernels of a quick benchmark run, their first launches only (ncu replays each
+# profiled launch), Speed of Light + memory + compute sections as CSV in $out/ncu.csv. It says what bounds
+# the bf16 RoPE kernel (issue 6: 0.79x copy on the H200).
+ncu_bin=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1 || true)
+if [ "${POSENC_GPU_NCU:-0}" = 1 ]; then
+  if [ -z "$ncu_bin" ]; then
+    skip ncu "ncu not found"
+  elif [ "$(left)" -lt 100 ]; then
+    skip ncu "$(left)s left"
+  else
+    step ncu $(($(left) > 150 ? 150 : $(left) - 10)) "$ncu_bin" --csv --log-file "$out/ncu.csv" \
+      --kernel-name regex:'rope_kernel|combine_kernel' --launch-skip 4 --launch-count 6 \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+      "$build/posenc_bench_gpu" --quick
+  fi
 fi
 
 # ---- 5. a training step of the model on the GPU against the CPU (LibTorch) --------------------------------------------------
