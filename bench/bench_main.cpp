@@ -30,6 +30,7 @@ int bench_main(int argc, char** argv, const char* name, void (*register_all)(),
   }
   posenc::set_num_threads(n);
   benchmark::AddCustomContext("posenc_threads", std::to_string(n));
+  benchmark::AddCustomContext("posenc_simd_target", posenc::cpu_simd_target());
   setup(n);
   // Defaults, overridden by the same flag later on the command line: 9 repetitions of >= 0.1 s
   // each, medians reported; repetitions of different cases run in random order, so a slow spell of

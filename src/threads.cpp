@@ -1,10 +1,12 @@
 #include "posenc/threads.hpp"
 
+#include <hwy/targets.h>
 #include <omp.h>
 
 #include <string>
 
 #include "check.hpp"
+#include "cpu/rope_simd.h"
 
 namespace posenc {
 
@@ -15,6 +17,11 @@ void set_num_threads(int n) {
 
 int num_threads() {
   return omp_get_max_threads();
+}
+
+// Every vectorised kernel is dispatched by the same Highway run-time choice; the RoPE kernel reports it.
+const char* cpu_simd_target() {
+  return hwy::TargetName(detail::cpu::rope_simd_target());
 }
 
 }  // namespace posenc

@@ -382,3 +382,15 @@ TEST(RopeSimd, PassThroughConvertsEveryBitPatternLikeTheScalarCode) {
     ASSERT_EQ(first_difference(o, ro, any_nan), "") << "f32->" << dtype_name(ot);
   }
 }
+
+// posenc::cpu_simd_target names the target the kernels dispatch to, and follows Highway's choice.
+TEST(RopeSimd, CpuSimdTargetNamesTheDispatchedTarget) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  EXPECT_STREQ(cpu_simd_target(), hwy::TargetName(targets.front()));  // the best one by default
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    EXPECT_STREQ(cpu_simd_target(), hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
