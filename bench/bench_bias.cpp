@@ -88,7 +88,8 @@ void t5_fwd_posenc(benchmark::State& st, DType t) {
 void t5_bwd_posenc(benchmark::State& st) {
   const pb::Buffer dout = pb::random_floats(DType::F32, kH * kT * kT, 6, 1.0f);
   pb::Buffer dW(static_cast<size_t>(kBuckets * kH * 4));
-  const TensorView d = bias_view(dout, DType::F32), dw = TensorView::contiguous(dW.data(), DType::F32, {kBuckets, kH});
+  const TensorView d = bias_view(dout, DType::F32),
+                   dw = TensorView::contiguous(dW.data(), DType::F32, {kBuckets, kH});
   const posenc::T5BiasConfig cfg = t5_config();
   timed(st, out_bytes(DType::F32), [&] { posenc::t5_bias_backward(dw, d, cfg, positions(), positions()); });
 }
@@ -117,7 +118,8 @@ void alibi_torch(benchmark::State& st, DType t) {
 
 void t5_fwd_torch(benchmark::State& st, DType t) {
   const pb::Buffer W = pb::random_floats(t, kBuckets * kH, 5, 1.0f);
-  const pb::TorchOp op = pb::torch_t5_bias_forward(W.data(), kBuckets, kH, kT, kMaxDistance, t == DType::BF16);
+  const pb::TorchOp op =
+      pb::torch_t5_bias_forward(W.data(), kBuckets, kH, kT, kMaxDistance, t == DType::BF16);
   pb::Buffer ref(static_cast<size_t>(out_bytes(t)));
   posenc::t5_bias_forward(bias_view(ref, t), TensorView::contiguous(W.data(), t, {kBuckets, kH}), t5_config(),
                           positions(), positions());
@@ -128,7 +130,8 @@ void t5_fwd_torch(benchmark::State& st, DType t) {
 void t5_bwd_torch(benchmark::State& st) {
   const pb::Buffer W = pb::random_floats(DType::F32, kBuckets * kH, 5, 1.0f);
   const pb::Buffer dout = pb::random_floats(DType::F32, kH * kT * kT, 6, 1.0f);
-  const pb::TorchOp op = pb::torch_t5_bias_backward(W.as<float>(), kBuckets, kH, kT, kMaxDistance, dout.as<float>());
+  const pb::TorchOp op =
+      pb::torch_t5_bias_backward(W.as<float>(), kBuckets, kH, kT, kMaxDistance, dout.as<float>());
   timed(st, out_bytes(DType::F32), op.run);
 }
 #endif

@@ -258,7 +258,8 @@ void register_all() {
   for (DType t : {DType::F32, DType::BF16}) {
     const std::string dt = dtype_label(t);
     add("embed_fwd_table", "posenc", kEmbedShape, dt, embed_fwd_posenc, t, false);
-    add("embed_fwd_table", "copy", kEmbedShape, dt, pb::copy_ceiling, fwd_bytes(t, false), pb::CopyKind::Memcpy);
+    add("embed_fwd_table", "copy", kEmbedShape, dt, pb::copy_ceiling, fwd_bytes(t, false),
+        pb::CopyKind::Memcpy);
 #ifdef POSENC_BENCH_TORCH
     add("embed_fwd_table", "torch", kEmbedShape, dt, embed_torch, t, TorchCase::Fwd);
     add("embed_fwd_table", "torch_out", kEmbedShape, dt, embed_torch, t, TorchCase::FwdOut);

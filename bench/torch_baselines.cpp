@@ -293,7 +293,8 @@ TorchOp torch_rope_cos_sin(int64_t T, int64_t D, double base) {
 
 TorchOp torch_alibi_bias(const double* slopes, int64_t H, int64_t T, bool bf16) {
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
-  const torch::Tensor sl = torch::from_blob(const_cast<double*>(slopes), {H}, torch::kFloat64).to(torch::kFloat32);
+  const torch::Tensor sl =
+      torch::from_blob(const_cast<double*>(slopes), {H}, torch::kFloat64).to(torch::kFloat32);
   auto out = std::make_shared<torch::Tensor>();
   const torch::Dtype dt = float_type(bf16);
   auto run = [sl, out, T, dt, f32] {
@@ -321,10 +322,11 @@ torch::Tensor t5_buckets(const torch::Tensor& rel, int64_t num_buckets, int64_t 
   torch::Tensor buckets = (rel > 0).to(torch::kLong) * half;
   const torch::Tensor d = rel.abs();
   const torch::Tensor is_small = d < max_exact;
-  torch::Tensor large = max_exact + (torch::log(d.to(torch::kFloat32) / static_cast<double>(max_exact)) /
-                                     std::log(static_cast<double>(max_distance) / static_cast<double>(max_exact)) *
-                                     static_cast<double>(half - max_exact))
-                                        .to(torch::kLong);
+  torch::Tensor large =
+      max_exact + (torch::log(d.to(torch::kFloat32) / static_cast<double>(max_exact)) /
+                   std::log(static_cast<double>(max_distance) / static_cast<double>(max_exact)) *
+                   static_cast<double>(half - max_exact))
+                      .to(torch::kLong);
   large = torch::min(large, torch::full_like(large, half - 1));
   return buckets + torch::where(is_small, d, large);
 }
@@ -337,7 +339,8 @@ torch::Tensor t5_compute_bias(const torch::Tensor& W, int64_t T, int64_t max_dis
 }
 }  // namespace
 
-TorchOp torch_t5_bias_forward(const void* W, int64_t N, int64_t H, int64_t T, int64_t max_distance, bool bf16) {
+TorchOp torch_t5_bias_forward(const void* W, int64_t N, int64_t H, int64_t T, int64_t max_distance,
+                              bool bf16) {
   const torch::Tensor w = wrap(W, {N, H}, float_type(bf16));
   auto out = std::make_shared<torch::Tensor>();
   auto run = [w, out, T, max_distance] {

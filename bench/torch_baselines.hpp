@@ -102,7 +102,8 @@ TorchOp torch_alibi_bias(const double* slopes, int64_t H, int64_t T, bool bf16);
 // HF T5Attention.compute_bias, bidirectional: relative_position = arange(T)[None, :] - arange(T)[:, None];
 // _relative_position_bucket in torch ops (float32 log, truncation); embedding(W, buckets) [T, T, H];
 // permute(2, 0, 1).contiguous() -> [H, T, T]. W [N, H] in the dtype, never written.
-TorchOp torch_t5_bias_forward(const void* W, int64_t N, int64_t H, int64_t T, int64_t max_distance, bool bf16);
+TorchOp torch_t5_bias_forward(const void* W, int64_t N, int64_t H, int64_t T, int64_t max_distance,
+                              bool bf16);
 // The backward of the above by autograd, f32: the graph (leaf W) is built once and each call is
 // backward(out, dout, retain_graph), accumulating W.grad as training does. dout [H, T, T].
 TorchOp torch_t5_bias_backward(const float* W, int64_t N, int64_t H, int64_t T, int64_t max_distance,

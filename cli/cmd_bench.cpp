@@ -88,7 +88,8 @@ struct Case {
   std::string torch_impl = "torch";
   std::string label;  // the op column; empty: op
   Case(std::string binary_, std::string group_, std::string op_, std::string shape_, std::string dtype_,
-       std::string posenc_impl_, std::string copy_op_, std::string torch_impl_ = "torch", std::string label_ = "")
+       std::string posenc_impl_, std::string copy_op_, std::string torch_impl_ = "torch",
+       std::string label_ = "")
       : binary(std::move(binary_)),
         group(std::move(group_)),
         op(std::move(op_)),
@@ -104,11 +105,10 @@ struct Case {
   const std::string& shown() const { return label.empty() ? op : label; }
 };
 
-const std::vector<std::string> kOpNames = {"rope",      "rope_fwd",        "rope_bwd",
-                                           "embed",     "embed_fwd_table", "embed_fwd_sinusoidal",
-                                           "embed_bwd", "table",           "sin_table",
-                                           "bias",      "alibi_bias",      "t5_fwd",
-                                           "t5_bwd"};
+const std::vector<std::string> kOpNames = {
+    "rope",      "rope_fwd", "rope_bwd",  "embed", "embed_fwd_table", "embed_fwd_sinusoidal",
+    "embed_bwd", "table",    "sin_table", "bias",  "alibi_bias",      "t5_fwd",
+    "t5_bwd"};
 
 // The full suite's main rows; --quick keeps the shapes of the issue (RoPE q+k GQA, the 131072-row table)
 // and drops embed_fwd_sinusoidal (about 1 s a call).

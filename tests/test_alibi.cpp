@@ -296,47 +296,48 @@ TEST(Alibi, EveryTargetMatchesTheScalarKernelBitForBit) {
   ASSERT_FALSE(targets.empty());
   const std::vector<double> slopes = alibi_slopes(H);
   for (bool run : {false, true})
-  for (int64_t Tk : {1, 3, 4, 5, 8, 9, 16, 17, 40}) {
-    std::vector<int64_t> q(Tq), k(static_cast<size_t>(Tk));
-    for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = (i * 5) % 11 + (i == 3 ? 2147483000 : 0);
-    for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = (j * 3) % 13 + (j == 2 ? 2147483640 : 0);
-    if (run) {  // keys 3 .. 3 + Tk - 1; queries 0 .. 10 in a scrambled order and one far after
-      for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = (i * 5) % 11 + (i == 3 ? 5000 : 0);
-      for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = 3 + j;
+    for (int64_t Tk : {1, 3, 4, 5, 8, 9, 16, 17, 40}) {
+      std::vector<int64_t> q(Tq), k(static_cast<size_t>(Tk));
+      for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = (i * 5) % 11 + (i == 3 ? 2147483000 : 0);
+      for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = (j * 3) % 13 + (j == 2 ? 2147483640 : 0);
+      if (run) {  // keys 3 .. 3 + Tk - 1; queries 0 .. 10 in a scrambled order and one far after
+        for (int64_t i = 0; i < Tq; ++i) q[static_cast<size_t>(i)] = (i * 5) % 11 + (i == 3 ? 5000 : 0);
+        for (int64_t j = 0; j < Tk; ++j) k[static_cast<size_t>(j)] = 3 + j;
+      }
+      for (DType t : {DType::F32, DType::BF16, DType::F16})
+        for (AlibiForm form : {AlibiForm::Relative, AlibiForm::KeyPosition})
+          for (AlibiMask mask : {AlibiMask::None, AlibiMask::Causal})
+            for (float mv : {-std::numeric_limits<float>::infinity(), -1234.5f}) {
+              if (t == DType::F16 && !(form == AlibiForm::Relative && mask == AlibiMask::Causal)) continue;
+              AlibiConfig cfg = config(H, form, mask);
+              cfg.masked_value = mv;
+              const size_t es = dtype_size(t), ld = static_cast<size_t>(Tk + 3);
+              std::vector<unsigned char> want(static_cast<size_t>(H * Tq) * ld * es, 0xAB);
+              std::vector<unsigned char> got(want.size());
+              const TensorView wv =
+                  TensorView::strided(want.data(), t, {H, Tq, Tk}, {Tq * (Tk + 3), Tk + 3, 1});
+              // The f16 case keeps positions small enough for finite values (huge ones are an error).
+              std::vector<int64_t> qq = q, kk = k;
+              if (t == DType::F16) {
+                for (auto& v : qq) v %= 1000;
+                for (auto& v : kk) v %= 1000;
+              }
+              detail::cpu::alibi_bias_scalar(wv, cfg, slopes.data(), qq.data(), kk.data());
+              for (int64_t target : targets) {
+                hwy::SetSupportedTargetsForTest(target);
+                ASSERT_EQ(detail::cpu::alibi_simd_target(), target) << hwy::TargetName(target);
+                std::fill(got.begin(), got.end(), 0xAB);
+                TensorView gv = wv;
+                gv.data = got.data();
+                detail::cpu::alibi_bias(gv, cfg, slopes.data(), qq.data(), kk.data());
+                ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0)
+                    << hwy::TargetName(target) << " run " << run << " Tk " << Tk << " dtype "
+                    << static_cast<int>(t) << " form " << static_cast<int>(form) << " mask "
+                    << static_cast<int>(mask) << " masked " << mv;
+              }
+              hwy::SetSupportedTargetsForTest(0);
+            }
     }
-    for (DType t : {DType::F32, DType::BF16, DType::F16})
-      for (AlibiForm form : {AlibiForm::Relative, AlibiForm::KeyPosition})
-        for (AlibiMask mask : {AlibiMask::None, AlibiMask::Causal})
-          for (float mv : {-std::numeric_limits<float>::infinity(), -1234.5f}) {
-            if (t == DType::F16 && !(form == AlibiForm::Relative && mask == AlibiMask::Causal)) continue;
-            AlibiConfig cfg = config(H, form, mask);
-            cfg.masked_value = mv;
-            const size_t es = dtype_size(t), ld = static_cast<size_t>(Tk + 3);
-            std::vector<unsigned char> want(static_cast<size_t>(H * Tq) * ld * es, 0xAB);
-            std::vector<unsigned char> got(want.size());
-            const TensorView wv =
-                TensorView::strided(want.data(), t, {H, Tq, Tk}, {Tq * (Tk + 3), Tk + 3, 1});
-            // The f16 case keeps positions small enough for finite values (huge ones are an error).
-            std::vector<int64_t> qq = q, kk = k;
-            if (t == DType::F16) {
-              for (auto& v : qq) v %= 1000;
-              for (auto& v : kk) v %= 1000;
-            }
-            detail::cpu::alibi_bias_scalar(wv, cfg, slopes.data(), qq.data(), kk.data());
-            for (int64_t target : targets) {
-              hwy::SetSupportedTargetsForTest(target);
-              ASSERT_EQ(detail::cpu::alibi_simd_target(), target) << hwy::TargetName(target);
-              std::fill(got.begin(), got.end(), 0xAB);
-              TensorView gv = wv;
-              gv.data = got.data();
-              detail::cpu::alibi_bias(gv, cfg, slopes.data(), qq.data(), kk.data());
-              ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0)
-                  << hwy::TargetName(target) << " run " << run << " Tk " << Tk << " dtype " << static_cast<int>(t) << " form "
-                  << static_cast<int>(form) << " mask " << static_cast<int>(mask) << " masked " << mv;
-            }
-            hwy::SetSupportedTargetsForTest(0);
-          }
-  }
 }
 
 // Outputs past 16 MiB are written with non-temporal stores (cpu/row_copy.hpp): the same bits, here with

@@ -29,8 +29,8 @@ TEST(RowCopy, EveryTargetCopiesExactlyTheRow) {
             std::memcpy(want.data() + dof, src.data() + so, static_cast<size_t>(n));
             posenc::detail::cpu::copy_row(dst.data() + dof, src.data() + so, n, stream);
             posenc::detail::cpu::stream_fence();
-            ASSERT_EQ(dst, want) << hwy::TargetName(target) << " stream " << stream << " src+" << so << " dst+"
-                                 << dof << " n " << n;
+            ASSERT_EQ(dst, want) << hwy::TargetName(target) << " stream " << stream << " src+" << so
+                                 << " dst+" << dof << " n " << n;
           }
   }
   hwy::SetSupportedTargetsForTest(0);

@@ -242,8 +242,11 @@ std::vector<std::pair<I, I>> layouts() {
   std::reverse(reversed.begin(), reversed.end());
   I gaps = iota(60);
   for (auto& v : gaps) v = v * 3 + (v % 2);
-  return {{iota(40, 10), iota(170)}, {I{169}, iota(170)}, {iota(25, 30), reversed},
-          {iota(33, 5), gaps},       {kScatteredQ, kScatteredK}};
+  return {{iota(40, 10), iota(170)},
+          {I{169}, iota(170)},
+          {iota(25, 30), reversed},
+          {iota(33, 5), gaps},
+          {kScatteredQ, kScatteredK}};
 }
 }  // namespace
 

@@ -50,7 +50,8 @@ bool fill_by_rows(TensorView out, const AlibiConfig& cfg, const double* slopes, 
   const int64_t H = out.size(0), Tq = out.size(1), Tk = out.size(2);
   const bool causal = cfg.mask == AlibiMask::Causal, key_form = cfg.form == AlibiForm::KeyPosition;
   const auto [qlo, qhi] = std::minmax_element(q, q + Tq);
-  const int64_t lo = k[0] - *qhi, S = key_form ? Tk : k[0] + Tk - 1 - *qlo - lo + 1;
+  // Relative form: distances k - q from lo = k_0 - max q over S = Tk + max q - min q values.
+  const int64_t lo = k[0] - *qhi, S = key_form ? Tk : Tk + *qhi - *qlo;
   if (!key_form && S > Tq * Tk) return false;
   // vals [H, S], then (key form) a row of Tk masked values.
   std::vector<OS> vals(static_cast<size_t>(H * S + (key_form ? Tk : 0)));
@@ -62,7 +63,8 @@ bool fill_by_rows(TensorView out, const AlibiConfig& cfg, const double* slopes, 
         v = static_cast<float>(slopes[h] * static_cast<double>(k[0] + r));
       } else {
         const int64_t d = lo + r;  // k - q
-        v = causal && d > 0 ? cfg.masked_value : static_cast<float>(slopes[h] * static_cast<double>(-std::abs(d)));
+        v = causal && d > 0 ? cfg.masked_value
+                            : static_cast<float>(slopes[h] * static_cast<double>(-std::abs(d)));
       }
       Elem<O>::store(&vals[static_cast<size_t>(h * S + r)], v);
     }
@@ -95,10 +97,9 @@ void alibi_bias(TensorView out, const AlibiConfig& cfg, const double* slopes, co
                 const int64_t* k) {
   if (out.stride(2) != 1) return alibi_bias_scalar(out, cfg, slopes, q, k);
   const int64_t Tk = out.size(2);
-  bool key_run = true;
-  for (int64_t j = 1; j < Tk && key_run; ++j) key_run = k[j] == k[0] + j;
-  if (key_run &&
-      dispatch_float(out.dtype, [&](auto o) { return fill_by_rows<decltype(o)::value>(out, cfg, slopes, q, k); }))
+  if (keys_are_run(k, Tk) && dispatch_float(out.dtype, [&](auto o) {
+        return fill_by_rows<decltype(o)::value>(out, cfg, slopes, q, k);
+      }))
     return;
   std::vector<double> kd(static_cast<size_t>(Tk));
   for (int64_t j = 0; j < Tk; ++j) kd[static_cast<size_t>(j)] = static_cast<double>(k[j]);

@@ -58,7 +58,8 @@ HWY_INLINE void Store2(VF a, VF b, typename Elem<T>::storage* p, bool stream) {
     const hn::ScalableTag<uint16_t> dw;  // 2N lanes: a full vector
     VU ba, bb;
     Io<T>::ToBits2(a, b, ba, bb);
-    const auto w = hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), bb)), hn::DemoteTo(D16(), hn::BitCast(DI(), ba)));
+    const auto w = hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), bb)),
+                               hn::DemoteTo(D16(), hn::BitCast(DI(), ba)));
     if (stream)
       hn::Stream(w, dw, p);
     else

@@ -7,8 +7,8 @@
 #include <cstdint>
 
 #include "cpu/combine_simd.h"
-#include "cpu/row_copy.hpp"
 #include "cpu/kernels.hpp"
+#include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 
 namespace posenc::detail::cpu {
@@ -57,7 +57,6 @@ void dispatch_out_p(const RowCombine& op) {
     dispatch_float(op.P.dtype, [&](auto p) { combine<M, decltype(o)::value, decltype(p)::value, E>(op); });
   });
 }
-
 
 // The bytes [first, last) that a view's elements occupy (empty if it has no elements).
 struct ByteSpan {

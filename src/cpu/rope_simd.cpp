@@ -78,10 +78,10 @@ void Rows(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
           const float* pc = split.data() + 2 * i;
           const VF ce = hn::LoadU(df, pc), co = hn::LoadU(df, pc + N);
           const VF se = hn::LoadU(df, pc + 2 * N), so = hn::LoadU(df, pc + 3 * N);
-          Io<O>::StorePairs(hn::Sub(hn::Mul(ae, ce), hn::Mul(be, se)), hn::Sub(hn::Mul(ao, co), hn::Mul(bo, so)),
-                            op + i);
-          Io<O>::StorePairs(hn::Add(hn::Mul(be, ce), hn::Mul(ae, se)), hn::Add(hn::Mul(bo, co), hn::Mul(ao, so)),
-                            op + i + half);
+          Io<O>::StorePairs(hn::Sub(hn::Mul(ae, ce), hn::Mul(be, se)),
+                            hn::Sub(hn::Mul(ao, co), hn::Mul(bo, so)), op + i);
+          Io<O>::StorePairs(hn::Add(hn::Mul(be, ce), hn::Mul(ae, se)),
+                            hn::Add(hn::Mul(bo, co), hn::Mul(ao, so)), op + i + half);
         }
       for (; i < nv; i += N) {
         VF xa, xb;

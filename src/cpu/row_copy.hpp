@@ -22,6 +22,13 @@ void copy_row(void* dst, const void* src, int64_t bytes, bool stream);
 void stream_fence();
 int64_t row_copy_simd_target();
 
+// Positions p_j = p_0 + j (j < n): a run, whose rows of values the bias kernels can copy whole.
+inline bool keys_are_run(const int64_t* p, int64_t n) {
+  for (int64_t j = 1; j < n; ++j)
+    if (p[j] != p[0] + j) return false;
+  return true;
+}
+
 // Calls row(h, i) for every h < H, i < R over the OpenMP threads (a static schedule of the (h, i)
 // pairs, each thread a contiguous block); with stream, each thread fences its streaming stores before
 // the parallel region ends.

@@ -3,14 +3,13 @@
 // indexed by the distance k - q (contiguous positions: Tq + Tk - 1 entries) or, for scattered
 // positions whose differences span more than Tq * Tk values, into a [Tq, Tk] matrix. By distance,
 // the forward copies each output row out of a per-head row of values (cpu/row_copy.hpp, non-temporal
-// for large outputs, when the keys are contiguous)
-// and the backward sums along distances first (a vectorised row add, cpu/t5_bias_simd.cpp).
+// for large outputs, when the keys are contiguous) and the backward sums along distances first (a
+// vectorised row add, cpu/t5_bias_simd.cpp).
 #include "cpu/t5_bias.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "cpu/row_copy.hpp"
@@ -56,13 +55,11 @@ struct BucketRule {
 class BucketMap {
  public:
   BucketMap(const BucketRule& rule, const int64_t* q, int64_t Tq, const int64_t* k, int64_t Tk)
-      : q_(q), k_(k), Tq_(Tq), Tk_(Tk) {
+      : q_(q), k_(k), Tk_(Tk), key_run_(keys_are_run(k, Tk)) {
     const auto [qlo, qhi] = std::minmax_element(q, q + Tq);
     const auto [klo, khi] = std::minmax_element(k, k + Tk);
     lo_ = *klo - *qhi;
     span_ = *khi - *qlo - lo_ + 1;
-    key_run_ = true;
-    for (int64_t j = 1; j < Tk && key_run_; ++j) key_run_ = k[j] == k[0] + j;
     if (span_ <= Tq * Tk) {
       by_distance_ = true;
       buckets_.resize(static_cast<size_t>(span_));
@@ -78,20 +75,30 @@ class BucketMap {
   int64_t operator()(int64_t i, int64_t j) const {
     return by_distance_ ? buckets_[k_[j] - q_[i] - lo_] : buckets_[i * Tk_ + j];
   }
-  bool by_distance() const { return by_distance_; }
+  bool by_distance() const {
+    return by_distance_;
+  }
   // Keys k_j = k_0 + j: the distances of query row i are the run d0(i) .. d0(i) + Tk - 1.
-  bool key_run() const { return key_run_; }
-  int64_t span() const { return span_; }
-  int64_t Tq() const { return Tq_; }
-  int64_t Tk() const { return Tk_; }
-  int64_t bucket_of_distance(int64_t d) const { return buckets_[d]; }
-  int64_t distance(int64_t i, int64_t j) const { return k_[j] - q_[i] - lo_; }  // in [0, span)
-  int64_t d0(int64_t i) const { return k_[0] - q_[i] - lo_; }
+  bool key_run() const {
+    return key_run_;
+  }
+  int64_t span() const {
+    return span_;
+  }
+  int64_t bucket_of_distance(int64_t d) const {
+    return buckets_[d];
+  }
+  int64_t distance(int64_t i, int64_t j) const {
+    return k_[j] - q_[i] - lo_;
+  }  // in [0, span)
+  int64_t d0(int64_t i) const {
+    return k_[0] - q_[i] - lo_;
+  }
 
  private:
   const int64_t *q_, *k_;
-  int64_t Tq_, Tk_, lo_ = 0, span_ = 0;
-  bool by_distance_ = false, key_run_ = false;
+  int64_t Tk_, lo_ = 0, span_ = 0;
+  bool key_run_, by_distance_ = false;
   std::vector<int32_t> buckets_;
 };
 
@@ -178,7 +185,8 @@ void backward(TensorView dtable, const TensorView& dout, const BucketMap& map) {
           if (run) {
             t5_accumulate_row(dist.data() + map.d0(i), g, O, Tk);
           } else {
-            for (int64_t j = 0; j < Tk; ++j) dist[static_cast<size_t>(map.distance(i, j))] += Elem<O>::load(g + j * so);
+            for (int64_t j = 0; j < Tk; ++j)
+              dist[static_cast<size_t>(map.distance(i, j))] += Elem<O>::load(g + j * so);
           }
         }
         for (int64_t d = 0; d < map.span(); ++d)
