@@ -1,15 +1,18 @@
-// bench/bench_rope.cpp — RoPE forward and backward (q and k together, in place) next to their
+// bench/bench_rope.cpp — RoPE forward and backward (q and k together, in place or not) next to their
 // bandwidth ceiling (a parallel memcpy moving the same bytes) and LibTorch eager (HF's formula),
 // one run. Target posenc_bench_rope.
 //
 // Names are <op>/<impl>/<shape>/<dtype>; bench/summarize.py pairs rows by op, shape and dtype.
 //   op    rope_fwd    posenc::rope_forward, HalfSplit, default scaling, base 10000, positions
-//                     0 .. T-1 (Positions::offset(0)), in place
+//                     0 .. T-1 (Positions::offset(0)), in place unless the impl ends in _out
 //         rope_bwd    posenc::rope_backward, the same (dq', dk' in place -> dq, dk)
 //         rope        the copy ceiling, shared by rope_fwd and rope_bwd (same bytes)
 //         rope_table  the cos/sin table alone, [T, r/2] pairs (summarize.py prints ms per call)
 //   impl  posenc_exact, posenc_hf   Precision::Exact, Precision::HfCompat
 //         posenc_cached, posenc_hf_cached   the same with a posenc::RopeCache built before timing
+//         posenc_exact_out, posenc_cached_out   Exact, per call / cached, out of place: q, k (or
+//                                   dq', dk') read, q_out, k_out written (what the LibTorch adapter
+//                                   does); the same bytes are charged
 //         copy                      std::memcpy ceiling
 //         inplace_pass              a second ceiling (op rope): load and store back bytes / 2 in
 //         place torch, torch_pre          rope_fwd: HF formula with cos/sin computed in the call /
@@ -141,10 +144,27 @@ const std::string& checked_once(const std::string& key, F&& check) {
 
 // ---- the cases ----
 
-void rope_posenc(benchmark::State& st, const std::string&, const Shape& sh, DType t, bool fwd, Precision p) {
+// In place (qw, kw), or out of place (Out::Yes: from q, k or dq', dk' into qw, kw, as an autograd
+// function writes a new tensor).
+enum class Out : bool { No, Yes };
+posenc::RopeTensors rope_tensors(const RopeInputs& in, const Shape& sh, DType t, bool fwd, Out out) {
+  if (out == Out::No) {
+    posenc::RopeTensors rt{view4(in.qw, t, kHq), {}};
+    if (sh.Hk) rt.k = view4(in.kw, t, sh.Hk);
+    return rt;
+  }
+  posenc::RopeTensors rt{view4(fwd ? in.q : in.gq, t, kHq), {}, view4(in.qw, t, kHq), {}};
+  if (sh.Hk) {
+    rt.k = view4(fwd ? in.k : in.gk, t, sh.Hk);
+    rt.k_out = view4(in.kw, t, sh.Hk);
+  }
+  return rt;
+}
+
+void rope_posenc(benchmark::State& st, const std::string&, const Shape& sh, DType t, bool fwd, Precision p,
+                 Out out) {
   const RopeInputs& in = rope_inputs(t);
-  posenc::RopeTensors rt{view4(in.qw, t, kHq), {}};
-  if (sh.Hk) rt.k = view4(in.kw, t, sh.Hk);
+  const posenc::RopeTensors rt = rope_tensors(in, sh, t, fwd, out);
   const posenc::RopeConfig cfg = rope_config(p);
   const posenc::Positions pos = posenc::Positions::offset(0);
   timed(st, rope_bytes(sh, t), [&] {
@@ -157,10 +177,9 @@ void rope_posenc(benchmark::State& st, const std::string&, const Shape& sh, DTyp
 
 // The same with a posenc::RopeCache built once before timing (as a model does once per forward).
 void rope_posenc_cached(benchmark::State& st, const std::string&, const Shape& sh, DType t, bool fwd,
-                        Precision p) {
+                        Precision p, Out out) {
   const RopeInputs& in = rope_inputs(t);
-  posenc::RopeTensors rt{view4(in.qw, t, kHq), {}};
-  if (sh.Hk) rt.k = view4(in.kw, t, sh.Hk);
+  const posenc::RopeTensors rt = rope_tensors(in, sh, t, fwd, out);
   const posenc::RopeCache cache =
       posenc::make_rope_cache(rope_config(p), posenc::Positions::offset(0), 1, kT);
   timed(st, rope_bytes(sh, t), [&] {
@@ -377,10 +396,14 @@ void register_all() {
       const std::string dt = dtype_label(t);
       for (bool fwd : {true, false}) {
         const std::string op = fwd ? "rope_fwd" : "rope_bwd";
-        add(op, "posenc_exact", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::Exact);
-        add(op, "posenc_hf", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::HfCompat);
-        add(op, "posenc_cached", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::Exact);
-        add(op, "posenc_hf_cached", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::HfCompat);
+        add(op, "posenc_exact", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::Exact, Out::No);
+        add(op, "posenc_hf", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::HfCompat, Out::No);
+        add(op, "posenc_cached", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::Exact, Out::No);
+        add(op, "posenc_hf_cached", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::HfCompat,
+            Out::No);
+        add(op, "posenc_exact_out", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::Exact, Out::Yes);
+        add(op, "posenc_cached_out", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::Exact,
+            Out::Yes);
 #ifdef POSENC_BENCH_TORCH
         add(op, "torch", sh->name, dt, rope_torch, *sh, t, fwd ? TorchCase::Fwd : TorchCase::BwdAutograd);
         add(op, fwd ? "torch_pre" : "torch_explicit", sh->name, dt, rope_torch, *sh, t,

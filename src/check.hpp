@@ -41,4 +41,8 @@ void check_size(const char* where, const char* name, const TensorView& v, int di
 // Output views must not overlap themselves (two indices, one address): rejects zero or aliasing strides.
 void check_writable(const char* where, const char* name, const TensorView& v);
 
+// Whether the byte ranges that a's and b's elements span intersect (conservative: two views that
+// interleave without sharing an element count as overlapping). Empty views overlap nothing.
+bool views_overlap(const TensorView& a, const TensorView& b);
+
 }  // namespace posenc::detail

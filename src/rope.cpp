@@ -166,7 +166,20 @@ void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg, co
   const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
   const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
   if (t.q.device == Device::CUDA) return apply_cuda(where, t, c, f, pos, cfg, sign);
-  apply_table(t, c, detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos), cfg, sign);
+  // Increasing positions (one sequence): cos / sin computed per block of tokens next to the rotation.
+  if (detail::cpu::rope_apply_fused(t.q, c.qo, c.has_k ? &t.k : nullptr, c.has_k ? &c.ko : nullptr, f,
+                                    cfg.precision, pos, cfg.layout, cfg.rot(), sign))
+    return;
+  // Otherwise the call's table, in buffers the calling thread keeps for its next call: fresh ones cost a
+  // page fault per 4 KiB at every call (2 MiB, ~500 faults, for 4096 positions x 64 frequencies: 1 ms on
+  // the KVM machine of BENCHMARKS.md, longer than computing the table). Buffers past kKeepTableBytes
+  // are freed after the call.
+  constexpr size_t kKeepTableBytes = size_t{64} << 20;
+  thread_local detail::cpu::RopeTable table;
+  detail::cpu::fill_rope_table(table, f, cfg.precision, cfg.rot() / 2, pos);
+  apply_table(t, c, table, cfg, sign);
+  if ((table.cos.capacity() + table.sin.capacity()) * sizeof(float) > kKeepTableBytes)
+    table = detail::cpu::RopeTable{};
 }
 
 void rope_run_cached(const char* where, const RopeTensors& t, const RopeCache& cache, float sign) {

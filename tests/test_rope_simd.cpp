@@ -12,12 +12,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "cpu/rope.hpp"
 #include "cpu/rope_simd.h"
+#include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 #include "posenc/posenc.hpp"
 #include "rope_freq.hpp"
@@ -43,8 +45,20 @@ void store_f32(DType t, void* base, int64_t off, float v) {
 // Memory layouts of a [B, T, H, D] view.
 enum class Strides { Contiguous, Bhtd, Padded, LastDim2 };
 
+// 64-byte aligned storage: aligned views take the streaming stores (rope_simd.cpp) when they are on.
+template <typename T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <typename U>
+  Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, size_t) { ::operator delete (p, std::align_val_t{64}); }
+  bool operator==(const Aligned64&) const { return true; }
+};
+
 struct Buf {
-  std::vector<unsigned char> bytes;
+  std::vector<unsigned char, Aligned64<unsigned char>> bytes;
   TensorView view;
 };
 
@@ -217,7 +231,11 @@ void check_case(const Case& c, uint32_t seed) {
     cfg.scaling.original_max_position_embeddings = 16;
   }
   std::vector<int64_t> pos = test::random_ints(static_cast<size_t>(B * T), 40, seed);
-  pos[1] = pos[0];  // a repeated position: a shared table row
+  if (seed % 4 == 3) {  // strictly increasing: the fused path (rows computed per block of tokens)
+    for (size_t n = 1; n < pos.size(); ++n) pos[n] = pos[n - 1] + 1 + pos[n] % 5;
+  } else {
+    pos[1] = pos[0];  // a repeated position: a shared table row
+  }
   const TensorView ids = TensorView::contiguous(pos.data(), DType::I64, {B, T});
 
   Buf q = make_buf(c.xt, B, T, c.Hq, c.D, c.strides), k = make_buf(c.xt, B, T, c.Hk, c.D, c.strides);
@@ -277,7 +295,8 @@ void check_all(const std::string& target, bool scalar_path) {
 }  // namespace
 
 // Every target compiled into the library that this CPU supports: the dispatch must really switch
-// (rope_simd_target) and each must give the reference's bits.
+// (rope_simd_target) and each must give the reference's bits; a second sweep with every output
+// streamed (non-temporal stores, normally only past 16 MiB) where its alignment allows.
 TEST(RopeSimd, EveryTargetMatchesTheScalarReferenceBitForBit) {
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   ASSERT_FALSE(targets.empty());
@@ -285,8 +304,14 @@ TEST(RopeSimd, EveryTargetMatchesTheScalarReferenceBitForBit) {
     hwy::SetSupportedTargetsForTest(target);
     ASSERT_EQ(detail::cpu::rope_simd_target(), target) << hwy::TargetName(target);
     std::printf("target %s\n", hwy::TargetName(target));
-    // One thread: the sweep is thousands of tiny calls (threads are covered below).
-    test::with_threads(1, [&] { check_all(hwy::TargetName(target), target == targets.front()); });
+    for (bool stream : {false, true}) {
+      SCOPED_TRACE(stream ? "streaming stores" : "ordinary stores");
+      detail::cpu::set_stream_min_bytes_for_test(stream ? 0 : -1);
+      // One thread: the sweep is thousands of tiny calls (threads are covered below).
+      test::with_threads(1, [&] { check_all(hwy::TargetName(target), target == targets.front()); });
+      detail::cpu::set_stream_min_bytes_for_test(-1);
+      if (HasFatalFailure()) break;
+    }
     if (HasFatalFailure()) break;
   }
   hwy::SetSupportedTargetsForTest(0);

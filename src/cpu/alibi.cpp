@@ -71,7 +71,7 @@ bool fill_by_rows(TensorView out, const AlibiConfig& cfg, const double* slopes, 
   OS* masked = vals.data() + H * S;
   if (key_form)
     for (int64_t j = 0; j < Tk; ++j) Elem<O>::store(masked + j, cfg.masked_value);
-  const bool stream = H * Tq * Tk * static_cast<int64_t>(sizeof(OS)) >= kStreamMinBytes;
+  const bool stream = stream_output(H * Tq * Tk * static_cast<int64_t>(sizeof(OS)));
   const auto es = static_cast<int64_t>(sizeof(OS));
   for_each_row(H, Tq, stream, [&](int64_t h, int64_t i) {
     OS* o = out.at<OS>({h, i, 0});

@@ -70,6 +70,12 @@ HWY_INLINE void Store2(VF a, VF b, typename Elem<T>::storage* p, bool stream) {
 
 // ---- combine ----
 
+// Prefetches the cache lines of bytes [off, off + len) of row (none if row is null).
+HWY_INLINE void PrefetchSpan(const char* row, size_t off, size_t len) {
+  if (row == nullptr) return;
+  for (size_t b = 0; b < len; b += 64) hwy::Prefetch(row + off + b);
+}
+
 // The formula of gather_add.cpp, on N columns from c (VecValue) or on column c (ScalarValue).
 template <CombineMode M, DType O, DType P, DType E>
 HWY_INLINE VF VecValue(const typename Elem<O>::storage* o, const typename Elem<P>::storage* p,
@@ -106,7 +112,17 @@ void CombineTokens(const CombineRowsArgs& a, int64_t n0, int64_t n1) {
     OS* o = out + n / a.T * a.os[0] + n % a.T * a.os[1];
     const PS* p = P0 + a.rows[n] * a.ps;
     const ES* e = nullptr;
-    if constexpr (M == CombineMode::Embed) e = E0 + a.ids[n] * a.es;
+    // The next token's rows, fetched one cache line per 2N columns of this row when they are 16-bit:
+    // E's is a random row of a large table, which the hardware prefetchers cannot predict, and they
+    // stop at page boundaries inside P's. Measured (2 threads, bf16 [4096 x 4096], V = 32000): E's
+    // prefetch +15-20%, P's +8% more; for f32 rows neither helped (E neutral, P 6-10% slower).
+    const char* e_next = nullptr;
+    const char* p_next = nullptr;
+    if constexpr (M == CombineMode::Embed) {
+      e = E0 + a.ids[n] * a.es;
+      if (n + 1 < n1 && sizeof(ES) == 2) e_next = reinterpret_cast<const char*>(E0 + a.ids[n + 1] * a.es);
+      if (n + 1 < n1 && sizeof(PS) == 2) p_next = reinterpret_cast<const char*>(P0 + a.rows[n + 1] * a.ps);
+    }
     int64_t c = 0;
     // Streaming: scalar columns up to the first aligned vector (none if out is not element-aligned).
     const bool st = stream && reinterpret_cast<uintptr_t>(o) % sizeof(OS) == 0;
@@ -114,6 +130,10 @@ void CombineTokens(const CombineRowsArgs& a, int64_t n0, int64_t n1) {
       for (; c < C && reinterpret_cast<uintptr_t>(o + c) % align != 0; ++c)
         ScalarValue<M, O, P, E>(o, p, e, c, a.scale);
     for (; c + 2 * N <= C; c += 2 * N) {
+      if constexpr (M == CombineMode::Embed) {
+        PrefetchSpan(e_next, c * sizeof(ES), 2 * N * sizeof(ES));
+        PrefetchSpan(p_next, c * sizeof(PS), 2 * N * sizeof(PS));
+      }
       const VF v0 = VecValue<M, O, P, E>(o, p, e, c, vscale);
       const VF v1 = VecValue<M, O, P, E>(o, p, e, c + N, vscale);
       Store2<O>(v0, v1, o + c, st);

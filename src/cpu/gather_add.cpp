@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "check.hpp"
 #include "cpu/combine_simd.h"
 #include "cpu/kernels.hpp"
 #include "cpu/row_copy.hpp"
@@ -58,24 +59,6 @@ void dispatch_out_p(const RowCombine& op) {
   });
 }
 
-// The bytes [first, last) that a view's elements occupy (empty if it has no elements).
-struct ByteSpan {
-  uintptr_t first = 0, last = 0;
-};
-ByteSpan byte_span(const TensorView& v) {
-  int64_t lo = 0, hi = 0;
-  for (int d = 0; d < v.ndim; ++d) {
-    if (v.size(d) == 0) return {};
-    (v.stride(d) < 0 ? lo : hi) += (v.size(d) - 1) * v.stride(d);
-  }
-  const auto base = reinterpret_cast<uintptr_t>(v.data);
-  const int64_t es = dtype_size(v.dtype);
-  return {base + static_cast<uintptr_t>(lo * es), base + static_cast<uintptr_t>((hi + 1) * es)};
-}
-bool overlap(const TensorView& a, const TensorView& b) {
-  const ByteSpan x = byte_span(a), y = byte_span(b);
-  return x.first < x.last && y.first < y.last && x.first < y.last && y.first < x.last;
-}
 }  // namespace
 
 void combine_rows_scalar(const RowCombine& op) {
@@ -114,8 +97,8 @@ void combine_rows(const RowCombine& op) {
   }
   const int64_t N = op.out.size(0) * a.T;
   // Accumulate reads out: ordinary stores there.
-  a.stream = a.mode != CombineMode::Accumulate && N * a.C * dtype_size(a.ot) >= kStreamMinBytes &&
-             !overlap(op.out, op.P) && (op.E == nullptr || !overlap(op.out, *op.E));
+  a.stream = a.mode != CombineMode::Accumulate && stream_output(N * a.C * dtype_size(a.ot)) &&
+             !views_overlap(op.out, op.P) && (op.E == nullptr || !views_overlap(op.out, *op.E));
   // Contiguous blocks of tokens per thread, as schedule(static).
 #pragma omp parallel
   {

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "check.hpp"
 #include "cpu/rope_simd.h"
+#include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 #include "exact/sincos_turns.hpp"
 
@@ -34,6 +36,12 @@ void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i,
 RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
                           const std::vector<int64_t>& pos) {
   RopeTable t;
+  fill_rope_table(t, f, precision, half, pos);
+  return t;
+}
+
+void fill_rope_table(RopeTable& t, const RopeFreqs& f, Precision precision, int64_t half,
+                     const std::vector<int64_t>& pos) {
   t.half = half;
   std::vector<int64_t> uniq(pos);
   std::sort(uniq.begin(), uniq.end());
@@ -56,7 +64,6 @@ RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
   for (int64_t n = 0; n < n_tok; ++n)
     t.rows[static_cast<size_t>(n)] =
         std::lower_bound(uniq.begin(), uniq.end(), pos[static_cast<size_t>(n)]) - uniq.begin();
-  return t;
 }
 
 namespace {
@@ -108,10 +115,9 @@ void rope_apply_scalar(const TensorView& x, const TensorView& out, const RopeTab
   });
 }
 
-void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
-                int64_t rot, float sign) {
-  // The vectorised kernel (rope_simd.cpp, same bits) needs a contiguous last dim.
-  if (x.stride(3) != 1 || out.stride(3) != 1) return rope_apply_scalar(x, out, table, layout, rot, sign);
+namespace {
+RopeRowsArgs rows_args(const TensorView& x, const TensorView& out, PairLayout layout, int64_t rot,
+                       float sign) {
   RopeRowsArgs a;
   a.x = x.data;
   a.out = out.data;
@@ -125,6 +131,52 @@ void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& tab
   for (int d = 0; d < 3; ++d) a.xs[d] = x.stride(d), a.os[d] = out.stride(d);
   a.in_place = x.data == out.data && x.strides == out.strides && x.dtype == out.dtype;
   a.sign = sign;
+  // A large output apart from x is written with non-temporal stores: out of place, ordinary stores
+  // read each output line before writing it (a third stream of traffic).
+  a.stream = !a.in_place && stream_output(x.size(0) * a.T * a.H * a.D * dtype_size(out.dtype)) &&
+             !views_overlap(x, out);
+  return a;
+}
+}  // namespace
+
+bool rope_apply_fused(const TensorView& q, const TensorView& qo, const TensorView* k, const TensorView* ko,
+                      const RopeFreqs& f, Precision precision, const std::vector<int64_t>& pos,
+                      PairLayout layout, int64_t rot, float sign) {
+  if (q.stride(3) != 1 || qo.stride(3) != 1) return false;
+  if (k != nullptr && (k->stride(3) != 1 || ko->stride(3) != 1)) return false;
+  for (size_t n = 1; n < pos.size(); ++n)
+    if (pos[n] <= pos[n - 1]) return false;
+  // Tokens per block: 16 rows of cos / sin stay in L1 (8 KiB for r = 128). Measured on the GQA bf16
+  // shape (BENCHMARKS.md): 8, 16 and 32 within noise of each other, all faster than the table first.
+  constexpr int64_t K = 16;
+  const RopeRowsArgs aq0 = rows_args(q, qo, layout, rot, sign);
+  RopeRowsArgs ak0;
+  if (k != nullptr) ak0 = rows_args(*k, *ko, layout, rot, sign);
+  const int64_t N = static_cast<int64_t>(pos.size()), half = rot / 2;
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t n0 = N * t / nt, n1 = N * (t + 1) / nt;
+    std::vector<float> cb(static_cast<size_t>(K * half)), sb(cb.size());
+    RopeRowsArgs aq = aq0, ak = ak0;
+    aq.cos = ak.cos = cb.data();
+    aq.sin = ak.sin = sb.data();
+    for (int64_t nb = n0; nb < n1; nb += K) {
+      const int64_t ne = std::min(nb + K, n1);
+      rope_table_rows_simd(f, precision, pos.data() + nb, 0, ne - nb, half, cb.data(), sb.data());
+      aq.row_origin = ak.row_origin = nb;
+      rope_rows_simd(aq, nb, ne);
+      if (k != nullptr) rope_rows_simd(ak, nb, ne);
+    }
+  }
+  return true;
+}
+
+void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
+                int64_t rot, float sign) {
+  // The vectorised kernel (rope_simd.cpp, same bits) needs a contiguous last dim.
+  if (x.stride(3) != 1 || out.stride(3) != 1) return rope_apply_scalar(x, out, table, layout, rot, sign);
+  RopeRowsArgs a = rows_args(x, out, layout, rot, sign);
   a.cos = table.cos.data();
   a.sin = table.sin.data();
   a.rows = table.rows.data();

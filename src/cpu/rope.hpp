@@ -24,6 +24,9 @@ void rope_angle(const RopeFreqs& f, Precision precision, int64_t pos, int64_t i,
 
 RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
                           const std::vector<int64_t>& pos);
+// The same into t, reusing its buffers' capacity (no allocation when they are large enough).
+void fill_rope_table(RopeTable& t, const RopeFreqs& f, Precision precision, int64_t half,
+                     const std::vector<int64_t>& pos);
 
 // out[b, t, h, :] = rotation of x[b, t, h, :] by the token's row of `table`, with sin negated when
 // sign < 0 (the backward pass). x and out are [B, T, H, D]; out may alias x exactly (in place).
@@ -31,6 +34,15 @@ RopeTable make_rope_table(const RopeFreqs& f, Precision precision, int64_t half,
 // contiguous; rope_apply_scalar otherwise. Both give the same bits.
 void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
                 int64_t rot, float sign);
+// rope_apply of q -> qo and k -> ko (k may be null) without a table: each thread computes the cos / sin
+// rows of a block of its tokens (rope_angle's values, as the table holds them) and rotates that block
+// right away, so that the angles' arithmetic runs while the rotation waits for memory. Taken when the
+// call's positions strictly increase (pos[n] one per token of q: every row used once, nothing to
+// share) and every last dim is contiguous; returns false and does nothing otherwise. The same bits
+// as make_rope_table + rope_apply.
+bool rope_apply_fused(const TensorView& q, const TensorView& qo, const TensorView* k, const TensorView* ko,
+                      const RopeFreqs& f, Precision precision, const std::vector<int64_t>& pos,
+                      PairLayout layout, int64_t rot, float sign);
 // The scalar kernel: one pair at a time, any strides.
 void rope_apply_scalar(const TensorView& x, const TensorView& out, const RopeTable& table, PairLayout layout,
                        int64_t rot, float sign);

@@ -21,6 +21,7 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/rope_simd.cpp"
+#include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
@@ -32,8 +33,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // ---- the rotation ----
 
-template <DType X, DType O, PairLayout L>
-void Rows(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
+template <DType X, DType O, PairLayout L, bool kStream>
+void RowsT(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
   using XS = typename Elem<X>::storage;
   using OS = typename Elem<O>::storage;
   const DF df;
@@ -53,8 +54,9 @@ void Rows(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
   std::vector<float> split(static_cast<size_t>(2 * nv2));
   for (int64_t n = n_begin; n < n_end; ++n) {
     const int64_t b = n / a.T, t = n % a.T;
-    const float* c = a.cos + a.rows[n] * half;
-    const float* s = a.sin + a.rows[n] * half;
+    const int64_t row = a.rows != nullptr ? a.rows[n] : n - a.row_origin;
+    const float* c = a.cos + row * half;
+    const float* s = a.sin + row * half;
     if constexpr (kSplitPairs)
       for (int64_t i = 0; i < nv2; i += 2 * N) {
         VF ce, co, se, so;
@@ -78,10 +80,10 @@ void Rows(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
           const float* pc = split.data() + 2 * i;
           const VF ce = hn::LoadU(df, pc), co = hn::LoadU(df, pc + N);
           const VF se = hn::LoadU(df, pc + 2 * N), so = hn::LoadU(df, pc + 3 * N);
-          Io<O>::StorePairs(hn::Sub(hn::Mul(ae, ce), hn::Mul(be, se)),
-                            hn::Sub(hn::Mul(ao, co), hn::Mul(bo, so)), op + i);
-          Io<O>::StorePairs(hn::Add(hn::Mul(be, ce), hn::Mul(ae, se)),
-                            hn::Add(hn::Mul(bo, co), hn::Mul(ao, so)), op + i + half);
+          Io<O>::template StorePairs<kStream>(hn::Sub(hn::Mul(ae, ce), hn::Mul(be, se)),
+                                              hn::Sub(hn::Mul(ao, co), hn::Mul(bo, so)), op + i);
+          Io<O>::template StorePairs<kStream>(hn::Add(hn::Mul(be, ce), hn::Mul(ae, se)),
+                                              hn::Add(hn::Mul(bo, co), hn::Mul(ao, so)), op + i + half);
         }
       for (; i < nv; i += N) {
         VF xa, xb;
@@ -97,10 +99,10 @@ void Rows(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
         const VF ya = hn::Sub(hn::Mul(xa, cv), hn::Mul(xb, sv));
         const VF yb = hn::Add(hn::Mul(xb, cv), hn::Mul(xa, sv));
         if constexpr (L == PairLayout::HalfSplit) {
-          Io<O>::Store(ya, op + i);
-          Io<O>::Store(yb, op + i + half);
+          Io<O>::template Store<kStream>(ya, op + i);
+          Io<O>::template Store<kStream>(yb, op + i + half);
         } else {
-          Io<O>::StorePairs(ya, yb, op + 2 * i);
+          Io<O>::template StorePairs<kStream>(ya, yb, op + 2 * i);
         }
       }
       constexpr int64_t step = L == PairLayout::HalfSplit ? 1 : 2;
@@ -114,10 +116,31 @@ void Rows(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
       }
       if (!a.in_place) {
         int64_t d = a.rot;
-        for (; d < rest; d += N) Io<O>::Store(Io<X>::Load(xp + d), op + d);
+        for (; d < rest; d += N) Io<O>::template Store<kStream>(Io<X>::Load(xp + d), op + d);
         for (; d < a.D; ++d) Elem<O>::store(op + d, Elem<X>::load(xp + d));
       }
     }
+  }
+}
+
+// Streams (a.stream) when every full-vector store lands on an aligned address: out's base and strides
+// at multiples of a vector's bytes, and r/2 elements too (the second half of HalfSplit, the
+// pass-through dims from r). The full-vector stores are then f32 vectors of N elements at multiples
+// of N, and N pairs at multiples of 2N elements, from an aligned head row; 16-bit vectors of N
+// elements and the scalar tails use ordinary stores (simd_io-inl.h).
+template <DType X, DType O, PairLayout L>
+void Rows(const RopeRowsArgs& a, int64_t n_begin, int64_t n_end) {
+  using OS = typename Elem<O>::storage;
+  const auto vbytes = static_cast<int64_t>(hn::Lanes(DF()) * sizeof(float));
+  bool stream = HWY_TARGET != HWY_SCALAR && a.stream &&
+                reinterpret_cast<uintptr_t>(a.out) % static_cast<uintptr_t>(vbytes) == 0 &&
+                a.rot / 2 * static_cast<int64_t>(sizeof(OS)) % vbytes == 0;
+  for (int64_t s : a.os) stream = stream && s * static_cast<int64_t>(sizeof(OS)) % vbytes == 0;
+  if (stream) {
+    RowsT<X, O, L, true>(a, n_begin, n_end);
+    hwy::FlushStream();  // streaming stores are weakly ordered
+  } else {
+    RowsT<X, O, L, false>(a, n_begin, n_end);
   }
 }
 

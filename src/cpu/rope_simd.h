@@ -24,10 +24,12 @@ struct RopeRowsArgs {
   int64_t T = 0, H = 0, D = 0, rot = 0;
   int64_t xs[3] = {}, os[3] = {};  // element strides of dims 0 .. 2 ([B, T, H]) of x and out
   bool in_place = false;           // out is x: the pass-through dims are left alone
+  bool stream = false;             // non-temporal stores where out's alignment allows (rope_simd.cpp)
   float sign = 1.0f;               // -1: the backward pass (sin negated)
   const float* cos = nullptr;      // [num_rows, rot / 2]
   const float* sin = nullptr;
-  const int64_t* rows = nullptr;  // [B*T]: each token's row of cos / sin
+  const int64_t* rows = nullptr;  // [B*T]: each token's row of cos / sin; null: row n - row_origin
+  int64_t row_origin = 0;
 };
 
 // Rotates tokens n_begin .. n_end - 1 (n = b*T + t) on the best target of this CPU. Single-threaded:

@@ -14,6 +14,12 @@ namespace posenc::detail::cpu {
 // in the cache anyway.
 constexpr int64_t kStreamMinBytes = int64_t{16} << 20;
 
+// Whether a kernel streams an output of this many bytes: past kStreamMinBytes, or past what a test
+// set with set_stream_min_bytes_for_test (so that the streaming paths run on test-sized outputs;
+// a negative value restores kStreamMinBytes). Not for use outside tests: it is process-wide.
+bool stream_output(int64_t out_bytes);
+void set_stream_min_bytes_for_test(int64_t bytes);
+
 // dst[0 .. bytes) = src[0 .. bytes); the ranges must not overlap. stream: the aligned middle part
 // with non-temporal stores; the calling thread must call stream_fence() before its writes are read
 // by another thread (the end of an OpenMP parallel region is not enough: streaming stores are

@@ -2,6 +2,7 @@
 // (foreach_target.h re-includes this file) and dispatched at run time: bytes up to the first
 // vector-aligned destination byte and the tail by memcpy, the middle by vectors, loaded unaligned
 // and written with hn::Stream (non-temporal) or StoreU. A copy: the same bytes on every target.
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -53,6 +54,18 @@ HWY_EXPORT(RowCopyTarget);
 
 void copy_row(void* dst, const void* src, int64_t bytes, bool stream) {
   HWY_DYNAMIC_DISPATCH(CopyRow)(dst, src, bytes, stream);
+}
+
+namespace {
+std::atomic<int64_t> g_stream_min_bytes{kStreamMinBytes};
+}
+
+bool stream_output(int64_t out_bytes) {
+  return out_bytes >= g_stream_min_bytes.load(std::memory_order_relaxed);
+}
+
+void set_stream_min_bytes_for_test(int64_t bytes) {
+  g_stream_min_bytes.store(bytes < 0 ? kStreamMinBytes : bytes, std::memory_order_relaxed);
 }
 
 void stream_fence() {

@@ -6,7 +6,7 @@
 // handling included), done with integer vector ops, because Highway 1.0's DemoteTo truncates bf16:
 // every kernel that uses them gives the bits of the scalar code on every target.
 //   DF / DU / DI / D16   f32 lanes, their u32 / i32 view, and as many u16 lanes (half width)
-//   Io<T>::Load/Store    N elements of storage dtype T <-> N f32 lanes
+//   Io<T>::Load/Store    N elements of storage dtype T <-> N f32 lanes (stores optionally streamed)
 //   Io<T>::LoadPairs/StorePairs   N interleaved pairs (2N elements) <-> two vectors
 //   Io<T>::ToBits2                the bits of two vectors (bf16: one NaN branch for both, no select)
 #if defined(POSENC_CPU_SIMD_IO_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -93,6 +93,17 @@ HWY_INLINE VU F32ToBF16(VF v) {
 }
 
 // ---- loads and stores of one dtype: N elements, or N pairs (2N elements, interleaved) ----
+// Stores take kStream: non-temporal stores (hn::Stream) of full vectors, for which p must be aligned to
+// the vector's bytes (f32: N elements or N pairs; 16-bit: N pairs); the caller fences
+// (hwy::FlushStream).
+
+template <bool kStream, class D, class V, typename T>
+HWY_INLINE void StoreVec(V v, D d, T* p) {
+  if constexpr (kStream)
+    hn::Stream(v, d, p);
+  else
+    hn::StoreU(v, d, p);
+}
 
 template <DType T>
 struct Io;
@@ -101,9 +112,23 @@ template <>
 struct Io<DType::F32> {
   using S = float;
   static HWY_INLINE VF Load(const S* p) { return hn::LoadU(DF(), p); }
-  static HWY_INLINE void Store(VF v, S* p) { hn::StoreU(v, DF(), p); }
+  template <bool kStream = false>
+  static HWY_INLINE void Store(VF v, S* p) {
+    StoreVec<kStream>(v, DF(), p);
+  }
   static HWY_INLINE void LoadPairs(const S* p, VF& a, VF& b) { hn::LoadInterleaved2(DF(), p, a, b); }
-  static HWY_INLINE void StorePairs(VF a, VF b, S* p) { hn::StoreInterleaved2(a, b, DF(), p); }
+  template <bool kStream = false>
+  static HWY_INLINE void StorePairs(VF a, VF b, S* p) {
+    if constexpr (kStream) {  // interleaved through an aligned buffer: Highway has no streaming form
+      const DF df;
+      HWY_ALIGN float buf[2 * hn::MaxLanes(df)];
+      hn::StoreInterleaved2(a, b, df, buf);
+      hn::Stream(hn::Load(df, buf), df, p);
+      hn::Stream(hn::Load(df, buf + hn::Lanes(df)), df, p + hn::Lanes(df));
+    } else {
+      hn::StoreInterleaved2(a, b, DF(), p);
+    }
+  }
 };
 
 template <DType T>
@@ -123,6 +148,9 @@ struct Io16 {
   }
   static HWY_INLINE VF Load(const S* p) { return FromBits(hn::PromoteTo(DU(), hn::LoadU(D16(), p))); }
   // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
+  // kStream is ignored: N 16-bit elements are a partial vector, and Highway's Stream of a partial
+  // vector writes a whole 16 bytes on the SSE targets. Only the full-vector stores stream.
+  template <bool kStream = false>
   static HWY_INLINE void Store(VF v, S* p) {
     hn::StoreU(hn::DemoteTo(D16(), hn::BitCast(DI(), ToBits(v))), D16(), p);
   }
@@ -164,6 +192,7 @@ struct Io16 {
   // bf16 without NaNs: the high halves of RoundedHigh go to the low half of a 32-bit lane (element 2i)
   // by a shift and stay in its high half (element 2i + 1) by a mask, one op fewer than ToBits2's two
   // shifts (3% on the cached bf16 RoPE).
+  template <bool kStream = false>
   static HWY_INLINE void StorePairs(VF a, VF b, S* p) {
     if constexpr (T == DType::BF16) {
       if (!AnyNaN(a, b)) {
@@ -172,14 +201,14 @@ struct Io16 {
         const VU w = std::endian::native == std::endian::little
                          ? hn::Or(hn::ShiftRight<16>(ra), hn::And(rb, hn::Set(du, 0xffff0000u)))
                          : hn::Or(hn::ShiftRight<16>(rb), hn::And(ra, hn::Set(du, 0xffff0000u)));
-        hn::StoreU(w, du, reinterpret_cast<uint32_t*>(p));
+        StoreVec<kStream>(w, du, reinterpret_cast<uint32_t*>(p));
         return;
       }
     }
     const VU ba = ToBits(a), bb = ToBits(b);
     const VU w = std::endian::native == std::endian::little ? hn::Or(ba, hn::ShiftLeft<16>(bb))
                                                             : hn::Or(bb, hn::ShiftLeft<16>(ba));
-    hn::StoreU(w, DU(), reinterpret_cast<uint32_t*>(p));
+    StoreVec<kStream>(w, DU(), reinterpret_cast<uint32_t*>(p));
   }
 };
 template <>

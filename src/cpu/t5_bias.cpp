@@ -128,7 +128,7 @@ void forward(TensorView out, const TensorView& table, const BucketMap& map) {
       Elem<O>::store(&vals[static_cast<size_t>(h * S + d)],
                      Elem<W>::load(table.at<const WS>({map.bucket_of_distance(d), h})));
   const bool run = map.key_run() && so == 1;
-  const bool stream = run && H * Tq * Tk * static_cast<int64_t>(sizeof(OS)) >= kStreamMinBytes;
+  const bool stream = run && stream_output(H * Tq * Tk * static_cast<int64_t>(sizeof(OS)));
   for_each_row(H, Tq, stream, [&](int64_t h, int64_t i) {
     OS* o = out.at<OS>({h, i, 0});
     const OS* v = vals.data() + h * S;
