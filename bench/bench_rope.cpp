@@ -10,7 +10,8 @@
 //         rope_table  the cos/sin table alone, [T, r/2] pairs (summarize.py prints ms per call)
 //   impl  posenc_exact, posenc_hf   Precision::Exact, Precision::HfCompat
 //         posenc_cached, posenc_hf_cached   the same with a posenc::RopeCache built before timing
-//         posenc_exact_out, posenc_cached_out   Exact, per call / cached, out of place: q, k (or
+//         posenc_exact_out, posenc_hf_out, posenc_cached_out   per call (Exact, HfCompat) and
+//                                   cached (Exact), out of place: q, k (or
 //                                   dq', dk') read, q_out, k_out written (what the LibTorch adapter
 //                                   does); the same bytes are charged
 //         copy                      std::memcpy ceiling
@@ -402,6 +403,7 @@ void register_all() {
         add(op, "posenc_hf_cached", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::HfCompat,
             Out::No);
         add(op, "posenc_exact_out", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::Exact, Out::Yes);
+        add(op, "posenc_hf_out", sh->name, dt, rope_posenc, *sh, t, fwd, Precision::HfCompat, Out::Yes);
         add(op, "posenc_cached_out", sh->name, dt, rope_posenc_cached, *sh, t, fwd, Precision::Exact,
             Out::Yes);
 #ifdef POSENC_BENCH_TORCH

@@ -10,8 +10,9 @@
 //   posenc  rope_fwd, rope_bwd: posenc_exact (--precision hf_compat: posenc_hf); embed_*: posenc
 //           (one precision); sin_table_exact / sin_table_hf (chosen by --precision): posenc;
 //           rope_fwd+cache, rope_bwd+cache: posenc_cached / posenc_hf_cached (a RopeCache built
-//           before timing) against torch_pre / torch_explicit (HF with cos/sin given); alibi_bias,
-//           t5_fwd, t5_bwd: posenc
+//           before timing) against torch_pre / torch_explicit (HF with cos/sin given);
+//           rope_fwd+out, rope_bwd+out: posenc_exact_out / posenc_hf_out (out of place, per call,
+//           the GQA shape, not with --quick); alibi_bias, t5_fwd, t5_bwd: posenc
 //   copy    the memcpy ceiling of the same bytes (read + written), same run: op "rope" for the RoPE
 //           ops, the same op otherwise
 //   torch   LibTorch eager, the formula as HF writes it (impl "torch"; rope_fwd: cos/sin computed in
@@ -130,6 +131,13 @@ std::vector<Case> plan(const BenchArgs& a) {
         all.push_back({kRopeBinary, "rope", op, shape, dt, hf ? "posenc_hf_cached" : "posenc_cached", "rope",
                        fwd ? "torch_pre" : "torch_explicit", std::string(op) + "+cache"});
       }
+  // Out of place (q_out, k_out written; what the LibTorch adapter does, and what torch's formula does),
+  // per call: the full suite only.
+  if (!a.quick)
+    for (const char* dt : {"f32", "bf16"})
+      for (const char* op : {"rope_fwd", "rope_bwd"})
+        all.push_back({kRopeBinary, "rope", op, rope_shapes[0], dt, hf ? "posenc_hf_out" : "posenc_exact_out",
+                       "rope", "torch", std::string(op) + "+out"});
   const std::string embed_shape = "V32000_C4096_T4096_B1";
   for (const char* dt : {"f32", "bf16"})
     all.push_back({kEmbedBinary, "embed", "embed_fwd_table", embed_shape, dt, "posenc", "embed_fwd_table"});

@@ -116,10 +116,7 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
       gop.pos = &pos;
       return detail::cuda::combine_rows(where, gop);
     }
-    const detail::cpu::PositionTable table = detail::cpu::make_position_table(plan, pos);
-    op.P = table.view();
-    op.rows = table.rows.data();
-    detail::cpu::combine_rows(op);
+    detail::cpu::combine_rows_sinusoidal(op, plan, pos);
   }
 }
 

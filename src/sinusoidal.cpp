@@ -218,13 +218,10 @@ void sinusoidal_add(TensorView x, const SinusoidalConfig& cfg, const Positions& 
     detail::cuda::combine_rows(where, op);
     return;
   }
-  const detail::cpu::PositionTable pe = detail::cpu::make_position_table(plan, pos);
   detail::cpu::RowCombine op;
   op.out = x;
   op.accumulate = true;
-  op.P = pe.view();
-  op.rows = pe.rows.data();
-  detail::cpu::combine_rows(op);
+  detail::cpu::combine_rows_sinusoidal(op, plan, pos);
 }
 
 }  // namespace posenc

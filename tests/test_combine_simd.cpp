@@ -18,8 +18,10 @@
 
 #include "cpu/combine_simd.h"
 #include "cpu/kernels.hpp"
+#include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 #include "posenc/posenc.hpp"
+#include "sinusoidal_plan.hpp"
 #include "test_util.hpp"
 
 using namespace posenc;
@@ -423,6 +425,63 @@ TEST(CombineSimd, EveryBitPatternConvertsLikeTheScalarCode) {
                     "")
               << hwy::TargetName(target) << " " << dtype_name(pt) << "->" << dtype_name(ot) << " acc " << acc;
         }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// combine_rows_sinusoidal with one sequence (positions strictly increasing: rows computed per block of
+// tokens by each thread) on every target, for embed and add, against combine_rows over the position
+// table of the same positions: the same bytes, with threads 1 and 3 and with streaming stores forced.
+TEST(CombineSimd, SinusoidalRowsPerBlockMatchTheTable) {
+  SinusoidalConfig cfg;
+  const int64_t T = 37, V = 19;
+  std::vector<int64_t> gaps(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) gaps[static_cast<size_t>(t)] = 3 + t * t;  // increasing, with gaps
+  std::vector<int64_t> ramp(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) ramp[static_cast<size_t>(t)] = 100000 + t;
+  const std::vector<int64_t> ids = test::random_ints(static_cast<size_t>(T), V, 5);
+  uint32_t seed = 1;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    for (int64_t C : {int64_t{24}, int64_t{1030}, int64_t{4096}}) {  // 16, 15 and 4 tokens a block
+      cfg.dim = C;
+      const detail::SinusoidalPlan plan(cfg, "test");
+      for (DType ot : kTypes)
+        for (DType et : {DType::F32, DType::BF16})
+          for (bool embed : {true, false}) {
+            if (!embed && et != DType::F32) continue;
+            const std::vector<int64_t>& pos = seed % 2 ? gaps : ramp;
+            // Specials included: a NaN in E or out meets a finite PE value, so its bits are determined.
+            Buf E = make_buf(et, V * C, 0, seed), out0 = make_buf(ot, T * C, seed % 3, seed + 1);
+            const TensorView Ev = TensorView::contiguous(E.data(), et, {V, C});
+            auto op_for = [&](Buf& out) {
+              detail::cpu::RowCombine op;
+              op.out = TensorView::contiguous(out.data(), ot, {1, T, C});
+              if (embed) op.E = &Ev, op.ids = ids.data(), op.scale = 3.0f;
+              op.accumulate = !embed;
+              return op;
+            };
+            Buf want = out0;
+            const detail::cpu::PositionTable table = detail::cpu::make_position_table(plan, pos);
+            detail::cpu::RowCombine wop = op_for(want);
+            wop.P = table.view();
+            wop.rows = table.rows.data();
+            detail::cpu::combine_rows(wop);
+            for (int threads : {1, 3})
+              for (bool stream : {false, true}) {
+                Buf got = out0;
+                detail::cpu::set_stream_min_bytes_for_test(stream ? 0 : -1);
+                test::with_threads(threads,
+                                   [&] { detail::cpu::combine_rows_sinusoidal(op_for(got), plan, pos); });
+                detail::cpu::set_stream_min_bytes_for_test(-1);
+                ASSERT_EQ(first_difference(got, want), "")
+                    << "C=" << C << " out " << dtype_name(ot) << " E " << dtype_name(et)
+                    << (embed ? " embed" : " add") << " threads " << threads << (stream ? " streamed" : "");
+              }
+            ++seed;
+          }
     }
   }
   hwy::SetSupportedTargetsForTest(0);

@@ -110,7 +110,7 @@ void CombineTokens(const CombineRowsArgs& a, int64_t n0, int64_t n1) {
   const auto* E0 = static_cast<const ES*>(a.E);
   for (int64_t n = n0; n < n1; ++n) {
     OS* o = out + n / a.T * a.os[0] + n % a.T * a.os[1];
-    const PS* p = P0 + a.rows[n] * a.ps;
+    const PS* p = P0 + (a.rows != nullptr ? a.rows[n] : n - a.row_origin) * a.ps;
     const ES* e = nullptr;
     // The next token's rows, fetched one cache line per 2N columns of this row when they are 16-bit:
     // E's is a random row of a large table, which the hardware prefetchers cannot predict, and they
@@ -121,7 +121,8 @@ void CombineTokens(const CombineRowsArgs& a, int64_t n0, int64_t n1) {
     if constexpr (M == CombineMode::Embed) {
       e = E0 + a.ids[n] * a.es;
       if (n + 1 < n1 && sizeof(ES) == 2) e_next = reinterpret_cast<const char*>(E0 + a.ids[n + 1] * a.es);
-      if (n + 1 < n1 && sizeof(PS) == 2) p_next = reinterpret_cast<const char*>(P0 + a.rows[n + 1] * a.ps);
+      if (n + 1 < n1 && sizeof(PS) == 2 && a.rows != nullptr)
+        p_next = reinterpret_cast<const char*>(P0 + a.rows[n + 1] * a.ps);
     }
     int64_t c = 0;
     // Streaming: scalar columns up to the first aligned vector (none if out is not element-aligned).

@@ -32,8 +32,9 @@ struct CombineRowsArgs {
   int64_t T = 0, C = 0;
   int64_t os[2] = {};             // element strides of dims 0, 1 of out
   int64_t ps = 0, es = 0;         // row strides of P and E
-  const int64_t* rows = nullptr;  // [B*T]
-  const int64_t* ids = nullptr;   // [B*T] (Embed only)
+  const int64_t* rows = nullptr;  // [B*T]; null: row n - row_origin
+  int64_t row_origin = 0;
+  const int64_t* ids = nullptr;  // [B*T] (Embed only)
   float scale = 1.0f;
   bool stream = false;  // non-temporal stores (Gather / Embed; out must not overlap P or E)
 };

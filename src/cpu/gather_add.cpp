@@ -4,7 +4,9 @@
 // take the scalar template below.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "check.hpp"
 #include "cpu/combine_simd.h"
@@ -71,23 +73,20 @@ void combine_rows_scalar(const RowCombine& op) {
   }
 }
 
-void combine_rows(const RowCombine& op) {
-  const bool unit = op.out.stride(2) == 1 && op.P.stride(1) == 1 && (op.E == nullptr || op.E->stride(1) == 1);
-  if (!unit) return combine_rows_scalar(op);
+namespace {
+// The vectorised kernel's arguments for op (unit strides along C) but P's (P, pt, ps, rows); stream
+// when out is large and apart from E (the caller checks P).
+CombineRowsArgs combine_args(const RowCombine& op) {
   CombineRowsArgs a;
   a.mode = op.E != nullptr ? CombineMode::Embed
            : op.accumulate ? CombineMode::Accumulate
                            : CombineMode::Gather;
   a.out = op.out.data;
-  a.P = op.P.data;
   a.ot = op.out.dtype;
-  a.pt = op.P.dtype;
   a.T = op.out.size(1);
   a.C = op.out.size(2);
   a.os[0] = op.out.stride(0);
   a.os[1] = op.out.stride(1);
-  a.ps = op.P.stride(0);
-  a.rows = op.rows;
   a.scale = op.scale;
   if (op.E != nullptr) {
     a.E = op.E->data;
@@ -98,12 +97,60 @@ void combine_rows(const RowCombine& op) {
   const int64_t N = op.out.size(0) * a.T;
   // Accumulate reads out: ordinary stores there.
   a.stream = a.mode != CombineMode::Accumulate && stream_output(N * a.C * dtype_size(a.ot)) &&
-             !views_overlap(op.out, op.P) && (op.E == nullptr || !views_overlap(op.out, *op.E));
+             (op.E == nullptr || !views_overlap(op.out, *op.E));
+  return a;
+}
+}  // namespace
+
+void combine_rows(const RowCombine& op) {
+  const bool unit = op.out.stride(2) == 1 && op.P.stride(1) == 1 && (op.E == nullptr || op.E->stride(1) == 1);
+  if (!unit) return combine_rows_scalar(op);
+  CombineRowsArgs a = combine_args(op);
+  a.P = op.P.data;
+  a.pt = op.P.dtype;
+  a.ps = op.P.stride(0);
+  a.rows = op.rows;
+  a.stream = a.stream && !views_overlap(op.out, op.P);
+  const int64_t N = op.out.size(0) * a.T;
   // Contiguous blocks of tokens per thread, as schedule(static).
 #pragma omp parallel
   {
     const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
     combine_rows_simd(a, N * t / nt, N * (t + 1) / nt);
+  }
+}
+
+void combine_rows_sinusoidal(RowCombine op, const SinusoidalPlan& plan, const std::vector<int64_t>& pos) {
+  const int64_t N = static_cast<int64_t>(pos.size()), C = plan.cfg.dim;
+  bool increasing = true;
+  for (int64_t n = 1; n < N && increasing; ++n)
+    increasing = pos[static_cast<size_t>(n)] > pos[static_cast<size_t>(n - 1)];
+  const bool unit = op.out.stride(2) == 1 && (op.E == nullptr || op.E->stride(1) == 1);
+  if (!increasing || !unit) {
+    const PositionTable table = make_position_table(plan, pos);
+    op.P = table.view();
+    op.rows = table.rows.data();
+    return combine_rows(op);
+  }
+  // Every row is used once: each thread computes the rows of a block of its tokens into a buffer of
+  // at most 64 KiB and combines that block from it (rows = nullptr: row n - row_origin).
+  const int64_t K = std::clamp<int64_t>(int64_t{16384} / std::max<int64_t>(C, 1), 1, 16);
+  CombineRowsArgs a0 = combine_args(op);
+  a0.pt = DType::F32;
+  a0.ps = C;
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t n0 = N * t / nt, n1 = N * (t + 1) / nt;
+    std::vector<float> rows(static_cast<size_t>(K * C));
+    CombineRowsArgs a = a0;
+    a.P = rows.data();
+    for (int64_t nb = n0; nb < n1; nb += K) {
+      const int64_t ne = std::min(nb + K, n1);
+      for (int64_t n = nb; n < ne; ++n) plan.row(pos[static_cast<size_t>(n)], rows.data() + (n - nb) * C);
+      a.row_origin = nb;
+      combine_rows_simd(a, nb, ne);
+    }
   }
 }
 

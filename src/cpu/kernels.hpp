@@ -37,6 +37,10 @@ struct RowCombine {
   bool accumulate = false;
 };
 void combine_rows(const RowCombine& op);
+// combine_rows with P = the sinusoidal rows of pos (op.P and op.rows are ignored). Positions that
+// strictly increase (one sequence: every row used once) are computed per block of tokens by each
+// thread right before it combines them; others through make_position_table. The same bits either way.
+void combine_rows_sinusoidal(RowCombine op, const SinusoidalPlan& plan, const std::vector<int64_t>& pos);
 
 // dst[k, :] += scale * (sum of src[n, :] over tokens n with keys[n] == k, in increasing n), fp32 sums;
 // src is [B, T, C] (n = b*T + t), dst is [K, C]; only rows that occur are touched. (cpu/scatter_grad.cpp)
