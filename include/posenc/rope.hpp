@@ -123,10 +123,10 @@ TensorView bhtd(const TensorView& v);
 // The calls above build the cos/sin of their positions on every call (once per (position,
 // frequency), shared by heads and by q and k): on the CPU, for positions that strictly increase
 // (one sequence), per block of 16 tokens right before rotating them; otherwise as a table in buffers
-// that the calling thread keeps for its next call (freed when over 64 MiB). A model calls RoPE in every layer with the same
-// positions: build a RopeCache once per forward pass (as HF's rotary module returns cos/sin once per
-// forward) and pass it to each layer's rope_forward / rope_backward. The results are the bits of the
-// uncached calls with the same config, positions and seq_len.
+// that the calling thread keeps for its next call (freed when over 64 MiB). A model calls RoPE in
+// every layer with the same positions: build a RopeCache once per forward pass (as HF's rotary
+// module returns cos/sin once per forward) and pass it to each layer's rope_forward / rope_backward.
+// The results are the bits of the uncached calls with the same config, positions and seq_len.
 //
 // Immutable after construction; copies share the table (a shared_ptr), so a cache can be kept by an
 // autograd node for the backward pass. Memory: 2 * 4 * (distinct positions) * r/2 bytes + 8 per token.

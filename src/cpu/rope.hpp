@@ -36,7 +36,8 @@ void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& tab
                 int64_t rot, float sign);
 // rope_apply of q -> qo and k -> ko (k may be null) without a table: each thread computes the cos / sin
 // rows of a block of its tokens (rope_angle's values, as the table holds them) and rotates that block
-// right away, so that the angles' arithmetic runs while the rotation waits for memory. Taken when the
+// right away: no table to allocate, and the angles' arithmetic can overlap the rotation's memory
+// traffic (it does for f32; bf16's rotation is compute-bound here, BENCHMARKS.md). Taken when the
 // call's positions strictly increase (pos[n] one per token of q: every row used once, nothing to
 // share) and every last dim is contiguous; returns false and does nothing otherwise. The same bits
 // as make_rope_table + rope_apply.
