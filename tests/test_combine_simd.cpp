@@ -430,8 +430,9 @@ TEST(CombineSimd, EveryBitPatternConvertsLikeTheScalarCode) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
-// combine_rows_sinusoidal with one sequence (positions strictly increasing: rows computed per block of
-// tokens by each thread) on every target, for embed and add, against combine_rows over the position
+// combine_rows_sinusoidal with the same strictly increasing positions in every batch row (rows computed
+// per block of positions by each thread, B = 1 and 3) and with positions that differ between batch
+// rows (the table path), on every target, for embed and add, against combine_rows over the position
 // table of the same positions: the same bytes, with threads 1 and 3 and with streaming stores forced.
 TEST(CombineSimd, SinusoidalRowsPerBlockMatchTheTable) {
   SinusoidalConfig cfg;
@@ -440,7 +441,6 @@ TEST(CombineSimd, SinusoidalRowsPerBlockMatchTheTable) {
   for (int64_t t = 0; t < T; ++t) gaps[static_cast<size_t>(t)] = 3 + t * t;  // increasing, with gaps
   std::vector<int64_t> ramp(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) ramp[static_cast<size_t>(t)] = 100000 + t;
-  const std::vector<int64_t> ids = test::random_ints(static_cast<size_t>(T), V, 5);
   uint32_t seed = 1;
   for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
@@ -452,13 +452,19 @@ TEST(CombineSimd, SinusoidalRowsPerBlockMatchTheTable) {
         for (DType et : {DType::F32, DType::BF16})
           for (bool embed : {true, false}) {
             if (!embed && et != DType::F32) continue;
-            const std::vector<int64_t>& pos = seed % 2 ? gaps : ramp;
+            const std::vector<int64_t>& row = seed % 2 ? gaps : ramp;
+            // B = 1; B = 3 with the row repeated (the block path); B = 2 with different rows (the table).
+            const int64_t B = 1 + static_cast<int64_t>(seed % 3);
+            std::vector<int64_t> pos;
+            for (int64_t b = 0; b < B; ++b)
+              for (int64_t p : row) pos.push_back(B == 2 && b == 1 ? p + 5 : p);
+            const std::vector<int64_t> ids = test::random_ints(static_cast<size_t>(B * T), V, seed + 2);
             // Specials included: a NaN in E or out meets a finite PE value, so its bits are determined.
-            Buf E = make_buf(et, V * C, 0, seed), out0 = make_buf(ot, T * C, seed % 3, seed + 1);
+            Buf E = make_buf(et, V * C, 0, seed), out0 = make_buf(ot, B * T * C, seed % 3, seed + 1);
             const TensorView Ev = TensorView::contiguous(E.data(), et, {V, C});
             auto op_for = [&](Buf& out) {
               detail::cpu::RowCombine op;
-              op.out = TensorView::contiguous(out.data(), ot, {1, T, C});
+              op.out = TensorView::contiguous(out.data(), ot, {B, T, C});
               if (embed) op.E = &Ev, op.ids = ids.data(), op.scale = 3.0f;
               op.accumulate = !embed;
               return op;
@@ -477,7 +483,7 @@ TEST(CombineSimd, SinusoidalRowsPerBlockMatchTheTable) {
                                    [&] { detail::cpu::combine_rows_sinusoidal(op_for(got), plan, pos); });
                 detail::cpu::set_stream_min_bytes_for_test(-1);
                 ASSERT_EQ(first_difference(got, want), "")
-                    << "C=" << C << " out " << dtype_name(ot) << " E " << dtype_name(et)
+                    << "B=" << B << " C=" << C << " out " << dtype_name(ot) << " E " << dtype_name(et)
                     << (embed ? " embed" : " add") << " threads " << threads << (stream ? " streamed" : "");
               }
             ++seed;

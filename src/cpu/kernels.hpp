@@ -37,9 +37,10 @@ struct RowCombine {
   bool accumulate = false;
 };
 void combine_rows(const RowCombine& op);
-// combine_rows with P = the sinusoidal rows of pos (op.P and op.rows are ignored). Positions that
-// strictly increase (one sequence: every row used once) are computed per block of tokens by each
-// thread right before it combines them; others through make_position_table. The same bits either way.
+// combine_rows with P = the sinusoidal rows of pos (op.P and op.rows are ignored). When every batch
+// row holds the same strictly increasing positions (one sequence per row, as Positions::offset gives),
+// each thread computes the rows of a block of positions right before it combines those tokens of every
+// batch row; other positions go through make_position_table. The same bits either way.
 void combine_rows_sinusoidal(RowCombine op, const SinusoidalPlan& plan, const std::vector<int64_t>& pos);
 
 // dst[k, :] += scale * (sum of src[n, :] over tokens n with keys[n] == k, in increasing n), fp32 sums;
