@@ -166,7 +166,8 @@ void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg, co
   const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
   const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
   if (t.q.device == Device::CUDA) return apply_cuda(where, t, c, f, pos, cfg, sign);
-  // Increasing positions (one sequence): cos / sin computed per block of tokens next to the rotation.
+  // Increasing positions (one sequence, or the same in every batch row): cos / sin computed per block
+  // of positions next to the rotation.
   if (detail::cpu::rope_apply_fused(t.q, c.qo, c.has_k ? &t.k : nullptr, c.has_k ? &c.ko : nullptr, f,
                                     cfg.precision, pos, cfg.layout, cfg.rot(), sign))
     return;

@@ -233,6 +233,9 @@ void check_case(const Case& c, uint32_t seed) {
   std::vector<int64_t> pos = test::random_ints(static_cast<size_t>(B * T), 40, seed);
   if (seed % 4 == 3) {  // strictly increasing: the fused path (rows computed per block of tokens)
     for (size_t n = 1; n < pos.size(); ++n) pos[n] = pos[n - 1] + 1 + pos[n] % 5;
+  } else if (seed % 4 == 1) {  // one increasing row repeated in every batch row: fused, rows shared
+    for (int64_t t = 1; t < T; ++t) pos[static_cast<size_t>(t)] = pos[static_cast<size_t>(t - 1)] + 1 + t % 3;
+    for (int64_t n = T; n < B * T; ++n) pos[static_cast<size_t>(n)] = pos[static_cast<size_t>(n - T)];
   } else {
     pos[1] = pos[0];  // a repeated position: a shared table row
   }

@@ -122,7 +122,8 @@ TensorView bhtd(const TensorView& v);
 // ---- cos/sin built once, used by every layer ----
 // The calls above build the cos/sin of their positions on every call (once per (position,
 // frequency), shared by heads and by q and k): on the CPU, for positions that strictly increase
-// (one sequence), per block of 16 tokens right before rotating them; otherwise as a table in buffers
+// (one sequence, or the same one in every batch row), per block of 16 positions right before rotating
+// those tokens; otherwise as a table in buffers
 // that the calling thread keeps for its next call (freed when over 64 MiB). A model calls RoPE in
 // every layer with the same positions: build a RopeCache once per forward pass (as HF's rotary
 // module returns cos/sin once per forward) and pass it to each layer's rope_forward / rope_backward.

@@ -37,10 +37,11 @@ void rope_apply(const TensorView& x, const TensorView& out, const RopeTable& tab
 // rope_apply of q -> qo and k -> ko (k may be null) without a table: each thread computes the cos / sin
 // rows of a block of its tokens (rope_angle's values, as the table holds them) and rotates that block
 // right away: no table to allocate, and the angles' arithmetic can overlap the rotation's memory
-// traffic (it does for f32; bf16's rotation is compute-bound here, BENCHMARKS.md). Taken when the
-// call's positions strictly increase (pos[n] one per token of q: every row used once, nothing to
-// share) and every last dim is contiguous; returns false and does nothing otherwise. The same bits
-// as make_rope_table + rope_apply.
+// traffic (it does for f32; bf16's rotation is compute-bound here, BENCHMARKS.md). Taken when every
+// last dim is contiguous and the call's positions (pos[n], one per token n = b*T + t of q) either
+// strictly increase over n (every row used once) or are the same strictly increasing positions in
+// every batch row (each row computed once, used by that t of every batch row); returns false and does
+// nothing otherwise. The same bits as make_rope_table + rope_apply.
 bool rope_apply_fused(const TensorView& q, const TensorView& qo, const TensorView* k, const TensorView* ko,
                       const RopeFreqs& f, Precision precision, const std::vector<int64_t>& pos,
                       PairLayout layout, int64_t rot, float sign);
