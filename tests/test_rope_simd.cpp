@@ -358,19 +358,22 @@ TEST(RopeSimd, TableRowsMatchRopeAngleOnEveryTarget) {
 
 // The best target, several threads (rows split over them) and the shape of the benchmark's rows:
 // the same bits as one thread.
+// Batches (B, T) of one sequence each (Positions::offset): the per-block path's work split over
+// threads, down to one block shared by several batch rows (T = 2), as in decoding.
 TEST(RopeSimd, ThreadsDoNotChangeBits) {
-  const int64_t T = 67, H = 5, D = 128;
+  const int64_t H = 5, D = 128;
   RopeConfig cfg;
   cfg.head_dim = D;
-  for (DType t : {DType::F32, DType::BF16}) {
-    Buf x = make_buf(t, 1, T, H, D, Strides::Contiguous);
-    fill(x, 99);
-    Buf y = x;
-    y.view.data = y.bytes.data();
-    test::with_threads(1, [&] { rope_forward({x.view, {}}, cfg, Positions::offset(3)); });
-    test::with_threads(3, [&] { rope_forward({y.view, {}}, cfg, Positions::offset(3)); });
-    ASSERT_EQ(first_difference(x, y), "");
-  }
+  for (const auto& [B, T] : {std::pair<int64_t, int64_t>{1, 67}, {3, 2}, {2, 67}, {5, 1}})
+    for (DType t : {DType::F32, DType::BF16}) {
+      Buf x = make_buf(t, B, T, H, D, Strides::Contiguous);
+      fill(x, 99);
+      Buf y = x;
+      y.view.data = y.bytes.data();
+      test::with_threads(1, [&] { rope_forward({x.view, {}}, cfg, Positions::offset(3)); });
+      test::with_threads(3, [&] { rope_forward({y.view, {}}, cfg, Positions::offset(3)); });
+      ASSERT_EQ(first_difference(x, y), "") << "B=" << B << " T=" << T << " " << dtype_name(t);
+    }
 }
 
 // The conversions alone, through the out-of-place pass-through dims (rot = 2): every f16 and bf16

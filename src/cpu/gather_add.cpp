@@ -137,28 +137,33 @@ void combine_rows_sinusoidal(RowCombine op, const SinusoidalPlan& plan, const st
     op.rows = table.rows.data();
     return combine_rows(op);
   }
-  // Each thread takes a range of t, computes the rows of a block of up to 16 of its positions into a
-  // buffer of about 64 KiB (one row when C > 16384) and combines those tokens of every batch row from
-  // it (rows = nullptr: row n - row_origin). No [T, C] table: for T = C = 4096 it was 64 MiB of fresh
+  // Blocks of up to 16 positions: their rows in a buffer of about 64 KiB (one row when C > 16384), from
+  // which the block's tokens of a batch row are combined (rows = nullptr: row n - row_origin). No [T, C] table: for T = C = 4096 it was 64 MiB of fresh
   // pages a call.
   const int64_t K = std::clamp<int64_t>(int64_t{16384} / std::max<int64_t>(C, 1), 1, 16);
   CombineRowsArgs a0 = combine_args(op);
   a0.pt = DType::F32;
   a0.ps = C;
+  // Work items (block of t, batch row), block-major, split into contiguous ranges over the threads (a
+  // thread computes each of its blocks' rows once; with few blocks the batch rows still spread).
+  const int64_t blocks = (T + K - 1) / K, items = blocks * B;
 #pragma omp parallel
   {
     const int64_t nt = omp_get_num_threads(), th = omp_get_thread_num();
-    const int64_t t0 = T * th / nt, t1 = T * (th + 1) / nt;
+    const int64_t i0 = items * th / nt, i1 = items * (th + 1) / nt;
     std::vector<float> rows(static_cast<size_t>(K * C));
     CombineRowsArgs a = a0;
     a.P = rows.data();
-    for (int64_t tb = t0; tb < t1; tb += K) {
-      const int64_t te = std::min(tb + K, t1);
-      for (int64_t t = tb; t < te; ++t) plan.row(pos[static_cast<size_t>(t)], rows.data() + (t - tb) * C);
-      for (int64_t b = 0; b < B; ++b) {
-        a.row_origin = b * T + tb;
-        combine_rows_simd(a, b * T + tb, b * T + te);
+    int64_t have = -1;  // the block whose rows `rows` holds
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t blk = item / B, b = item % B;
+      const int64_t tb = blk * K, te = std::min(tb + K, T);
+      if (blk != have) {
+        for (int64_t t = tb; t < te; ++t) plan.row(pos[static_cast<size_t>(t)], rows.data() + (t - tb) * C);
+        have = blk;
       }
+      a.row_origin = b * T + tb;
+      combine_rows_simd(a, b * T + tb, b * T + te);
     }
   }
 }

@@ -163,23 +163,29 @@ bool rope_apply_fused(const TensorView& q, const TensorView& qo, const TensorVie
   RopeRowsArgs ak0;
   if (k != nullptr) ak0 = rows_args(*k, *ko, layout, rot, sign);
   const int64_t half = rot / 2;
+  // Work items (block, batch row), block-major, split into contiguous ranges over the threads (a thread
+  // computes each of its blocks' rows once; with few blocks, as in decoding, the batch rows still spread).
+  const int64_t blocks = (span + K - 1) / K, items = blocks * rows_of;
 #pragma omp parallel
   {
     const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t u0 = span * t / nt, u1 = span * (t + 1) / nt;
+    const int64_t i0 = items * t / nt, i1 = items * (t + 1) / nt;
     std::vector<float> cb(static_cast<size_t>(K * half)), sb(cb.size());
     RopeRowsArgs aq = aq0, ak = ak0;
     aq.cos = ak.cos = cb.data();
     aq.sin = ak.sin = sb.data();
-    for (int64_t ub = u0; ub < u1; ub += K) {
-      const int64_t ue = std::min(ub + K, u1);
-      rope_table_rows_simd(f, precision, pos.data() + ub, 0, ue - ub, half, cb.data(), sb.data());
-      for (int64_t b = 0; b < rows_of; ++b) {  // tokens b*T + [ub, ue) (increasing: rows_of = 1, b = 0)
-        const int64_t n0 = b * T + ub, n1 = b * T + ue;
-        aq.row_origin = ak.row_origin = n0;
-        rope_rows_simd(aq, n0, n1);
-        if (k != nullptr) rope_rows_simd(ak, n0, n1);
+    int64_t have = -1;  // the block whose rows cb / sb hold
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t blk = item / rows_of, b = item % rows_of;
+      const int64_t ub = blk * K, ue = std::min(ub + K, span);
+      if (blk != have) {
+        rope_table_rows_simd(f, precision, pos.data() + ub, 0, ue - ub, half, cb.data(), sb.data());
+        have = blk;
       }
+      const int64_t n0 = b * T + ub, n1 = b * T + ue;  // increasing: rows_of = 1, b = 0
+      aq.row_origin = ak.row_origin = n0;
+      rope_rows_simd(aq, n0, n1);
+      if (k != nullptr) rope_rows_simd(ak, n0, n1);
     }
   }
   return true;
