@@ -16,6 +16,7 @@
 
 #include "cpu/alibi.hpp"
 #include "posenc/posenc.hpp"
+#include "simd_variants.hpp"
 #include "test_util.hpp"
 
 using namespace posenc;
@@ -292,8 +293,8 @@ TEST(Alibi, Errors) {
 // key run, a finite masked value and -inf, and a padded row stride.
 TEST(Alibi, EveryTargetMatchesTheScalarKernelBitForBit) {
   const int64_t H = 5, Tq = 7;
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
+  const std::vector<test::SimdVariant> variants = test::simd_variants();
+  ASSERT_FALSE(variants.empty());
   const std::vector<double> slopes = alibi_slopes(H);
   for (bool run : {false, true})
     for (int64_t Tk : {1, 3, 4, 5, 8, 9, 16, 17, 40}) {
@@ -323,19 +324,19 @@ TEST(Alibi, EveryTargetMatchesTheScalarKernelBitForBit) {
                 for (auto& v : kk) v %= 1000;
               }
               detail::cpu::alibi_bias_scalar(wv, cfg, slopes.data(), qq.data(), kk.data());
-              for (int64_t target : targets) {
-                hwy::SetSupportedTargetsForTest(target);
-                ASSERT_EQ(detail::cpu::alibi_simd_target(), target) << hwy::TargetName(target);
+              for (const test::SimdVariant& v : variants) {
+                test::use_simd_variant(v);
+                ASSERT_EQ(detail::cpu::alibi_simd_target(), v.target) << v.name;
                 std::fill(got.begin(), got.end(), 0xAB);
                 TensorView gv = wv;
                 gv.data = got.data();
                 detail::cpu::alibi_bias(gv, cfg, slopes.data(), qq.data(), kk.data());
                 ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0)
-                    << hwy::TargetName(target) << " run " << run << " Tk " << Tk << " dtype "
-                    << static_cast<int>(t) << " form " << static_cast<int>(form) << " mask "
-                    << static_cast<int>(mask) << " masked " << mv;
+                    << v.name << " run " << run << " Tk " << Tk << " dtype " << static_cast<int>(t)
+                    << " form " << static_cast<int>(form) << " mask " << static_cast<int>(mask) << " masked "
+                    << mv;
               }
-              hwy::SetSupportedTargetsForTest(0);
+              test::use_default_simd();
             }
     }
 }

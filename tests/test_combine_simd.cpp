@@ -21,6 +21,7 @@
 #include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 #include "posenc/posenc.hpp"
+#include "simd_variants.hpp"
 #include "sinusoidal_plan.hpp"
 #include "test_util.hpp"
 
@@ -319,19 +320,19 @@ void check_all_scatter() {
 // Every target compiled into the library that this CPU supports: the dispatch must really switch
 // (combine_simd_target) and each must give the scalar kernel's bits.
 TEST(CombineSimd, EveryTargetMatchesTheScalarKernelBitForBit) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    ASSERT_EQ(detail::cpu::combine_simd_target(), target) << hwy::TargetName(target);
-    std::printf("target %s\n", hwy::TargetName(target));
-    SCOPED_TRACE(hwy::TargetName(target));
+  const std::vector<test::SimdVariant> variants = test::simd_variants();
+  ASSERT_FALSE(variants.empty());
+  for (const test::SimdVariant& v : variants) {
+    test::use_simd_variant(v);
+    ASSERT_EQ(detail::cpu::combine_simd_target(), v.target) << v.name;
+    std::printf("target %s\n", v.name.c_str());
+    SCOPED_TRACE(v.name);
     check_all_combine();
     if (HasFatalFailure()) break;
     check_all_scatter();
     if (HasFatalFailure()) break;
   }
-  hwy::SetSupportedTargetsForTest(0);
+  test::use_default_simd();
 }
 
 // The public path with an output past the streaming threshold (f32: combine_rows streams; bf16: it
@@ -389,8 +390,8 @@ TEST(CombineSimd, LargeOutputsAndOverlap) {
 // Every f16 and bf16 bit pattern and 2^20 f32 patterns, gathered into every dtype and added to every
 // dtype: the conversions of every target against dtype.hpp's.
 TEST(CombineSimd, EveryBitPatternConvertsLikeTheScalarCode) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
+  for (const test::SimdVariant& v : test::simd_variants()) {
+    test::use_simd_variant(v);
     for (DType pt : kTypes) {
       const int64_t C = pt == DType::F32 ? 1024 : 256, R = pt == DType::F32 ? 1024 : 256;
       Buf P = make_buf(pt, R * C, 0, 1);
@@ -423,11 +424,11 @@ TEST(CombineSimd, EveryBitPatternConvertsLikeTheScalarCode) {
           const CombineMode mode = acc ? CombineMode::Accumulate : CombineMode::Gather;
           ASSERT_EQ(first_difference(got, want, nan_sums(mode, s, out0, P, C, nullptr, 0, rows, {}, 1.0f)),
                     "")
-              << hwy::TargetName(target) << " " << dtype_name(pt) << "->" << dtype_name(ot) << " acc " << acc;
+              << v.name << " " << dtype_name(pt) << "->" << dtype_name(ot) << " acc " << acc;
         }
     }
   }
-  hwy::SetSupportedTargetsForTest(0);
+  test::use_default_simd();
 }
 
 // combine_rows_sinusoidal with the same strictly increasing positions in every batch row (rows computed

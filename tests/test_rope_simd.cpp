@@ -23,6 +23,7 @@
 #include "dispatch.hpp"
 #include "posenc/posenc.hpp"
 #include "rope_freq.hpp"
+#include "simd_variants.hpp"
 #include "test_util.hpp"
 
 using namespace posenc;
@@ -301,23 +302,23 @@ void check_all(const std::string& target, bool scalar_path) {
 // (rope_simd_target) and each must give the reference's bits; a second sweep with every output
 // streamed (non-temporal stores, normally only past 16 MiB) where its alignment allows.
 TEST(RopeSimd, EveryTargetMatchesTheScalarReferenceBitForBit) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    ASSERT_EQ(detail::cpu::rope_simd_target(), target) << hwy::TargetName(target);
-    std::printf("target %s\n", hwy::TargetName(target));
+  const std::vector<test::SimdVariant> variants = test::simd_variants();
+  ASSERT_FALSE(variants.empty());
+  for (const test::SimdVariant& v : variants) {
+    test::use_simd_variant(v);
+    ASSERT_EQ(detail::cpu::rope_simd_target(), v.target) << v.name;
+    std::printf("target %s\n", v.name.c_str());
     for (bool stream : {false, true}) {
       SCOPED_TRACE(stream ? "streaming stores" : "ordinary stores");
       detail::cpu::set_stream_min_bytes_for_test(stream ? 0 : -1);
       // One thread: the sweep is thousands of tiny calls (threads are covered below).
-      test::with_threads(1, [&] { check_all(hwy::TargetName(target), target == targets.front()); });
+      test::with_threads(1, [&] { check_all(v.name.c_str(), &v == &variants.front()); });
       detail::cpu::set_stream_min_bytes_for_test(-1);
       if (HasFatalFailure()) break;
     }
     if (HasFatalFailure()) break;
   }
-  hwy::SetSupportedTargetsForTest(0);
+  test::use_default_simd();
 }
 
 // The table rows (rope_table_rows_simd) on every target: rope_angle's bits, both precisions, with and
@@ -412,6 +413,68 @@ TEST(RopeSimd, PassThroughConvertsEveryBitPatternLikeTheScalarCode) {
     reference(x.view, ro.view, false, cfg, {0}, 1.0f, &any_nan);
     ASSERT_EQ(first_difference(o, ro, any_nan), "") << "f32->" << dtype_name(ot);
   }
+}
+
+// bf16 out of the rotation itself on every variant, where the AVX512_BF16 instructions (on CPUs that
+// have them) take each vector without a subnormal lane: at position 0 (cos 1, sin 0, every value
+// converts to itself) every bf16 bit pattern and 2^16 f32 patterns with bf16 ties, in runs of normal
+// values that reach the instructions and vectors with subnormals and NaNs that must not; then normal
+// random values at increasing positions, forward and backward. Both layouts, in place and out of place.
+TEST(RopeSimd, RotatedBf16ConvertsLikeTheScalarCodeOnEveryVariant) {
+  const int64_t H = 512, D = 128;  // 65536 values per token
+  for (const test::SimdVariant& v : test::simd_variants()) {
+    test::use_simd_variant(v);
+    for (PairLayout layout : {PairLayout::HalfSplit, PairLayout::Interleaved})
+      for (DType xt : {DType::BF16, DType::F32})
+        for (bool in_place : {false, true}) {
+          if (in_place && xt != DType::BF16) continue;
+          for (int pass = 0; pass < 2; ++pass) {
+            RopeConfig cfg;
+            cfg.head_dim = D;
+            cfg.layout = layout;
+            const int64_t T = pass == 0 ? 1 : 4;
+            Buf x = make_buf(xt, 1, T, H, D, Strides::Contiguous);
+            std::vector<int64_t> pos(static_cast<size_t>(T), 0);
+            if (pass == 0) {
+              for (int64_t e = 0; e < H * D; ++e) {
+                if (xt == DType::BF16) {
+                  static_cast<uint16_t*>(x.view.data)[e] = static_cast<uint16_t>(e);
+                } else {
+                  uint32_t w = static_cast<uint32_t>(e) * 65537u + 0x9e3779b9u;
+                  if (e & 1) w = (w & 0xffff0000u) | 0x8000u;  // a tie: to even
+                  static_cast<uint32_t*>(x.view.data)[e] = w;
+                }
+              }
+            } else {
+              const std::vector<float> f =
+                  test::random_floats(static_cast<size_t>(T * H * D), 5, -4.0f, 4.0f);
+              for (size_t e = 0; e < f.size(); ++e) {
+                if (xt == DType::BF16)
+                  static_cast<uint16_t*>(x.view.data)[e] = f32_to_bf16_bits(f[e]);
+                else
+                  static_cast<float*>(x.view.data)[e] = f[e];
+              }
+              for (int64_t t = 0; t < T; ++t) pos[static_cast<size_t>(t)] = 1000 * t + 7;
+            }
+            const TensorView ids = TensorView::contiguous(pos.data(), DType::I64, {1, T});
+            for (bool fwd : {true, false}) {
+              Buf xx = x, rx = x, o = make_buf(DType::BF16, 1, T, H, D, Strides::Contiguous), ro = o;
+              for (Buf* b : {&xx, &rx, &ro}) b->view.data = b->bytes.data();
+              RopeTensors rt{xx.view, {}};
+              if (!in_place) rt.q_out = o.view;
+              fwd ? rope_forward(rt, cfg, Positions::ids(ids)) : rope_backward(rt, cfg, Positions::ids(ids));
+              std::vector<int64_t> nan;
+              reference(rx.view, in_place ? rx.view : ro.view, in_place, cfg, pos, fwd ? 1.0f : -1.0f, &nan);
+              const std::string what = v.name + " " + std::string(dtype_name(xt)) +
+                                       (layout == PairLayout::HalfSplit ? " halfsplit" : " interleaved") +
+                                       (in_place ? " in place" : " out of place") + " pass " +
+                                       std::to_string(pass) + (fwd ? " fwd" : " bwd");
+              ASSERT_EQ(in_place ? first_difference(xx, rx, nan) : first_difference(o, ro, nan), "") << what;
+            }
+          }
+        }
+  }
+  test::use_default_simd();
 }
 
 // posenc::cpu_simd_target names the target the kernels dispatch to, and follows Highway's choice.

@@ -54,8 +54,20 @@ HWY_INLINE void Store2(VF a, VF b, typename Elem<T>::storage* p, bool stream) {
     Io<T>::Store(a, p);
     Io<T>::Store(b, p + 1);
 #else
-    // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
     const hn::ScalableTag<uint16_t> dw;  // 2N lanes: a full vector
+#ifdef POSENC_AVX512_BF16
+    if constexpr (T == DType::BF16) {
+      __m512i r;
+      if (Avx512Bf16Pack(a, b, r)) {
+        if (stream)
+          hn::Stream(hn::VFromD<decltype(dw)>{r}, dw, p);
+        else
+          hn::StoreU(hn::VFromD<decltype(dw)>{r}, dw, p);
+        return;
+      }
+    }
+#endif
+    // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
     VU ba, bb;
     Io<T>::ToBits2(a, b, ba, bb);
     const auto w = hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), bb)),

@@ -9,6 +9,7 @@
 //   Io<T>::Load/Store    N elements of storage dtype T <-> N f32 lanes (stores optionally streamed)
 //   Io<T>::LoadPairs/StorePairs   N interleaved pairs (2N elements) <-> two vectors
 //   Io<T>::ToBits2                the bits of two vectors (bf16: one NaN branch for both, no select)
+//   Avx512Bf16Pack / Avx512Bf16One  on the AVX-512 targets, bf16 by the CPU's AVX512_BF16 instructions
 #if defined(POSENC_CPU_SIMD_IO_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef POSENC_CPU_SIMD_IO_INL_H_
 #undef POSENC_CPU_SIMD_IO_INL_H_
@@ -21,6 +22,7 @@
 #include <bit>
 #include <cstdint>
 
+#include "cpu/avx512_bf16.hpp"
 #include "posenc/dtype.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -92,6 +94,29 @@ HWY_INLINE VU F32ToBF16(VF v) {
   return hn::IfThenElse(is_nan, hn::Or(hi, hn::Set(du, 0x40u)), rounded);
 }
 
+#undef POSENC_AVX512_BF16  // defined anew for each target
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define POSENC_AVX512_BF16 1
+// AVX512_BF16 (g_avx512_bf16, avx512_bf16.hpp): one instruction converts 32 lanes where F32ToBF16 takes
+// about 9 integer ops per 16 (the bf16 RoPE rotation is compute-bound on them). Written as asm because
+// Highway 1.0 has no target that enables the instructions. The instructions flush subnormal inputs to
+// zero, so a vector with a subnormal lane (fpclass 0x20) returns false and takes the integer path;
+// NaNs come out as F32ToBF16's (the high half, quieted). r: a's 16 bf16 in the low 256 bits, b's in the
+// high 256 bits.
+HWY_INLINE bool Avx512Bf16Pack(VF a, VF b, __m512i& r) {
+  if (!g_avx512_bf16.load(std::memory_order_relaxed)) return false;
+  if ((_mm512_fpclass_ps_mask(a.raw, 0x20) | _mm512_fpclass_ps_mask(b.raw, 0x20)) != 0) return false;
+  asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(r) : "v"(b.raw), "v"(a.raw));
+  return true;
+}
+HWY_INLINE bool Avx512Bf16One(VF a, __m256i& r) {
+  if (!g_avx512_bf16.load(std::memory_order_relaxed)) return false;
+  if (_mm512_fpclass_ps_mask(a.raw, 0x20) != 0) return false;
+  asm("vcvtneps2bf16 %1, %0" : "=v"(r) : "v"(a.raw));
+  return true;
+}
+#endif
+
 // ---- loads and stores of one dtype: N elements, or N pairs (2N elements, interleaved) ----
 // Stores take kStream: non-temporal stores (hn::Stream) of full vectors, for which p must be aligned to
 // the vector's bytes (f32: N elements or N pairs; 16-bit: N pairs); the caller fences
@@ -152,6 +177,12 @@ struct Io16 {
   // vector writes a whole 16 bytes on the SSE targets. Only the full-vector stores stream.
   template <bool kStream = false>
   static HWY_INLINE void Store(VF v, S* p) {
+#ifdef POSENC_AVX512_BF16
+    if constexpr (T == DType::BF16) {
+      __m256i r;
+      if (Avx512Bf16One(v, r)) return hn::StoreU(hn::VFromD<D16>{r}, D16(), p);
+    }
+#endif
     hn::StoreU(hn::DemoteTo(D16(), hn::BitCast(DI(), ToBits(v))), D16(), p);
   }
   // Pair i is one 32-bit lane: element 2i in its low half (little endian), 2i + 1 in its high half.
@@ -202,6 +233,17 @@ struct Io16 {
   template <bool kStream = false>
   static HWY_INLINE void StorePairs(VF a, VF b, S* p) {
     if constexpr (T == DType::BF16) {
+#ifdef POSENC_AVX512_BF16
+      __m512i r;
+      if (Avx512Bf16Pack(a, b, r)) {  // a0..a15 b0..b15 -> a0 b0 a1 b1 ... (one vpermw)
+        alignas(64) static constexpr uint16_t kZip[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                                          21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                                          11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+        const __m512i zip = _mm512_load_si512(kZip);
+        const hn::ScalableTag<uint16_t> dw;
+        return StoreVec<kStream>(hn::VFromD<decltype(dw)>{_mm512_permutexvar_epi16(zip, r)}, dw, p);
+      }
+#endif
       if (!AnyNaN(a, b)) {
         const DU du;
         const VU ra = RoundedHigh(a), rb = RoundedHigh(b);
