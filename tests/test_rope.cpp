@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cuda/rope_items.hpp"
 #include "posenc/posenc.hpp"
 #include "test_util.hpp"
 
@@ -342,4 +343,33 @@ TEST(Rope, CacheMisuseIsAnError) {
   EXPECT_EQ(arg_of([&] { rope_forward(RopeTensors{v4(q, 1, 6, 4, 8)}, cache); }), "q.shape[0]");
   EXPECT_EQ(arg_of([&] { rope_backward(RopeTensors{v4(q, 2, 6, 2, 8)}, cache); }), "q.shape[1]");
   EXPECT_EQ(arg_of([&] { rope_forward(RopeTensors{v4(q, 2, 3, 2, 16)}, cache); }).substr(0, 7), "q.shape");
+}
+
+// The CUDA kernel's numbering of a block's work items (src/cuda/rope_items.hpp, host build): every
+// (tensor, head, token, chunk) exactly once, and in memory order: with head_major, one head's tokens and
+// chunks in turn (item = offset + lt * per_head + c), otherwise one token's heads in turn.
+TEST(CudaRopeItems, EveryItemOnceInMemoryOrder) {
+  struct Shape {
+    int32_t tpb, H0, per0, H1, per1;
+  };
+  for (const Shape& s : {Shape{1, 32, 8, 32, 8}, Shape{8, 32, 8, 8, 8}, Shape{5, 3, 7, 1, 9},
+                         Shape{4, 2, 3, 0, 0}, Shape{64, 1, 1, 1, 1}})
+    for (bool head_major : {false, true}) {
+      const int32_t items0 = s.H0 * s.per0, items1 = s.H1 * s.per1, total = s.tpb * (items0 + items1);
+      std::vector<int> seen(static_cast<size_t>(total), 0);
+      for (int32_t k = 0; k < total; ++k) {
+        const auto it = detail::cuda::rope_item(k, s.tpb, head_major, items0, s.per0, items1, s.per1);
+        const int32_t H = it.second ? s.H1 : s.H0, per = it.second ? s.per1 : s.per0;
+        ASSERT_TRUE(it.h >= 0 && it.h < H && it.lt >= 0 && it.lt < s.tpb && it.c >= 0 && it.c < per) << k;
+        // A dense index of (tensor, head, token, chunk), the same for both orders.
+        const int32_t id = (it.second ? s.tpb * items0 : 0) + (it.h * s.tpb + it.lt) * per + it.c;
+        ++seen[static_cast<size_t>(id)];
+        if (head_major)
+          EXPECT_EQ(id, k) << "head-major item " << k;
+        else
+          EXPECT_EQ(it.lt * (items0 + items1) + (it.second ? items0 : 0) + it.h * per + it.c, k)
+              << "token-major item " << k;
+      }
+      for (int32_t i = 0; i < total; ++i) ASSERT_EQ(seen[static_cast<size_t>(i)], 1) << "item " << i;
+    }
 }

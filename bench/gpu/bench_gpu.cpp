@@ -132,9 +132,12 @@ void bench_rope(DType t, const Opts& o) {
   const std::string shape = "[8, 32, 4096, 128] q+k", dt(dtype_name(t));
   for (Precision p : {Precision::Exact, Precision::HfCompat})
     for (bool bwd : {false, true})
-      for (bool in_place : {false, true}) {
-        if (p == Precision::HfCompat && (bwd || in_place)) continue;
-        if (bwd && in_place) continue;
+      for (int form = 0; form < 3; ++form) {  // out of place, in place, out of place in token-major order
+        const bool in_place = form == 1, token_major = form == 2;
+        if (p == Precision::HfCompat && (bwd || form > 0)) continue;
+        if (bwd && form > 0) continue;
+        // The first version's block order (src/cuda/rope.cu), read at each launch: side by side.
+        if (token_major) setenv("POSENC_CUDA_ROPE_TOKEN_MAJOR", "1", 1);
         RopeConfig cfg;
         cfg.head_dim = D;
         cfg.precision = p;
@@ -154,8 +157,10 @@ void bench_rope(DType t, const Opts& o) {
                 rope_forward(rt, cfg, pos);
             },
             o);
+        if (token_major) unsetenv("POSENC_CUDA_ROPE_TOKEN_MAJOR");
         std::string variant = p == Precision::Exact ? "exact" : "hf_compat";
         if (in_place) variant += ",in_place";
+        if (token_major) variant += ",token_major";
         report(
             {bwd ? "rope_bwd" : "rope_fwd", shape, dt, variant, ms, 4.0 * static_cast<double>(bytes), copy});
       }

@@ -3,7 +3,8 @@
 //
 // A block handles `tpb` consecutive tokens. It first computes cos and sin of its tokens' angles (one per
 // (token, frequency), in the call's precision, times attention_scaling, rounded to fp32 as the CPU table
-// is) into shared memory, then its threads rotate every head of q and k of those tokens: each thread
+// is) into shared memory, then its threads rotate every head of q and k of those tokens, in the order of
+// cuda/rope_items.hpp that follows the memory (head by head for [B, H, T, D]): each thread
 // takes V consecutive elements of the first and of the second member of the pairs (16-byte loads and
 // stores when the rows are contiguous and aligned; V = 1 with any strides otherwise). The rotation is the
 // CPU's, op for op: x' = x c - y s, y' = y c + x s in fp32 with separately rounded products, one rounding
@@ -13,9 +14,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "cuda/common.cuh"
 #include "cuda/cuda_ops.hpp"
+#include "cuda/rope_items.hpp"
 #include "exact/sincos_turns.hpp"
 #include "rope_freq.hpp"
 
@@ -39,6 +42,7 @@ struct RopeParams {
   int32_t rot_items = 0;  // rotation chunks per head
   int32_t tpb = 1;        // tokens per block
   int32_t items = 0;      // work items per token, q and k
+  bool head_major = false;  // order of a block's items (cuda/rope_items.hpp)
   PosMap pos;
   const double* w_hi = nullptr;
   const double* w_lo = nullptr;
@@ -81,18 +85,15 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeParams p) {
 
   const int32_t total = p.tpb * p.items;
   for (int32_t k = threadIdx.x; k < total; k += blockDim.x) {
-    const int32_t lt = k / p.items;
-    int32_t j = k - lt * p.items;
-    const int64_t n = tok0 + lt;
-    if (n >= p.N) break;  // k only grows
-    // q or k: fields picked by selects (indexing the parameter array by a run-time value would copy it
-    // to local memory).
-    const bool second = j >= p.t[0].items;
-    if (second) j -= p.t[0].items;
     const RopeTensor& t0 = p.t[0];
     const RopeTensor& t1 = p.t[1];
-    const int32_t per_head = second ? t1.per_head : t0.per_head;
-    const int32_t h = j / per_head, c = j - h * per_head;
+    const RopeItem it = rope_item(k, p.tpb, p.head_major, t0.items, t0.per_head, t1.items, t1.per_head);
+    const int32_t lt = it.lt, h = it.h, c = it.c;
+    const int64_t n = tok0 + lt;
+    if (n >= p.N) continue;  // the last block's missing tokens
+    // q or k: fields picked by selects (indexing the parameter array by a run-time value would copy it
+    // to local memory).
+    const bool second = it.second;
     const int64_t b = n / p.T, tt = n - b * p.T;
     const XS* x = static_cast<const XS*>(second ? t1.x : t0.x) + b * (second ? t1.xs[0] : t0.xs[0]) +
                   tt * (second ? t1.xs[1] : t0.xs[1]) + h * (second ? t1.xs[2] : t0.xs[2]);
@@ -213,10 +214,22 @@ void launch(const CallScope& s, RopeParams p, const RopeCall& c) {
     p.items += t.items;
   }
   if (p.items == 0) return;
-  // Tokens per block: about 256 work items, cos/sin of at most 16 KiB.
-  const int32_t by_items = std::max<int32_t>(1, 256 / p.items);
+  // Heads further apart than tokens (q's [B, H, T, D]): a block walks each head's tokens in turn, so
+  // that its loads and stores cover one contiguous span per head (tpb rows) instead of one row at each
+  // head's offset. Tokens per block: about 4096 work items (16 per thread; the angles, computed once
+  // per (token, frequency) for all heads, are then a small part of a block's time), cos/sin of at
+  // most 16 KiB, and at least 256 blocks when there are that many tokens (decoding: one token each).
+  const int64_t hs = c.q.size(2) > 1 ? std::abs(c.q.stride(2)) : 0,
+                ts = c.q.size(1) > 1 ? std::abs(c.q.stride(1)) : 0;
+  // POSENC_CUDA_ROPE_TOKEN_MAJOR (set, any value): the first version's order and block size (token by
+  // token, about 256 items a block), for side-by-side measurements (bench/gpu).
+  const bool first_version = std::getenv("POSENC_CUDA_ROPE_TOKEN_MAJOR") != nullptr;
+  p.head_major = !first_version && hs > ts;
+  const int32_t by_items = std::max<int32_t>(1, (first_version ? 256 : 4096) / p.items);
   const int32_t by_smem = std::max<int32_t>(1, 16384 / std::max<int32_t>(1, p.half * 8));
-  p.tpb = std::min({by_items, by_smem, int32_t{64}});
+  const auto by_blocks =
+      first_version ? int32_t{64} : static_cast<int32_t>(std::clamp<int64_t>(p.N / 256, 1, 64));
+  p.tpb = std::min({by_items, by_smem, by_blocks, int32_t{64}});
   const int64_t work = static_cast<int64_t>(p.tpb) * p.items;
   const int threads = static_cast<int>(std::min<int64_t>(256, (work + 31) / 32 * 32));
   const size_t smem =

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -229,6 +230,33 @@ TEST(CudaRope, MatchesTheCpuBitForBit) {
           ++n;
           run_rope_case(c, seed += 7);
         }
+}
+
+// Enough tokens for blocks of several tokens (src/cuda/rope.cu: at least 256 blocks, so N >= 512), with
+// a partial last block (N = 3 * 701): [B, H, T, D] tensors take the head-by-head order of a block's items,
+// [B, T, H, D] the token-by-token one, and POSENC_CUDA_ROPE_TOKEN_MAJOR the first version's order and
+// block size for both. The CPU's bits every time.
+TEST(CudaRope, LongSequencesInEveryBlockOrder) {
+  POSENC_SKIP_WITHOUT_GPU();
+  uint32_t seed = 900;
+  for (bool first_version : {false, true}) {
+    if (first_version) setenv("POSENC_CUDA_ROPE_TOKEN_MAJOR", "1", 1);
+    for (DType t : {DType::F32, DType::BF16})
+      for (int variant = 0; variant < 4; ++variant) {
+        RopeCase c;
+        c.xt = c.ot = t;
+        c.B = 3;
+        c.T = 701;
+        c.bhtd = variant % 2 == 0;
+        c.in_place = variant < 2;
+        c.layout = variant == 3 ? PairLayout::Interleaved : PairLayout::HalfSplit;
+        c.D = variant == 2 ? 80 : 64;  // out of place with pass-through dims
+        c.rot = variant == 2 ? 48 : 64;
+        c.pos = variant == 1 ? PosKind::Ids : PosKind::Zero;
+        run_rope_case(c, seed += 7);
+      }
+    if (first_version) unsetenv("POSENC_CUDA_ROPE_TOKEN_MAJOR");
+  }
 }
 
 TEST(CudaRope, EveryScalingBothPrecisions) {
