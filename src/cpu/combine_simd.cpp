@@ -67,6 +67,19 @@ HWY_INLINE void Store2(VF a, VF b, typename Elem<T>::storage* p, bool stream) {
       }
     }
 #endif
+#ifdef POSENC_F16C
+    if constexpr (T == DType::F16) {
+      hn::VFromD<D16> ha, hb;
+      if (F16cOne(a, ha) && F16cOne(b, hb)) {
+        const auto w = hn::Combine(dw, hb, ha);
+        if (stream)
+          hn::Stream(w, dw, p);
+        else
+          hn::StoreU(w, dw, p);
+        return;
+      }
+    }
+#endif
     // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
     VU ba, bb;
     Io<T>::ToBits2(a, b, ba, bb);

@@ -1,6 +1,7 @@
 // src/cuda/conv.hpp — f16/bf16 <-> f32 conversions with exactly the bits of posenc/dtype.hpp (round to
-// nearest even; NaN keeps its sign and top payload bits, quieted), as __host__ __device__ functions: the
-// GPU kernels use them instead of __float2bfloat16_rn / __float2half_rn, which return one canonical NaN.
+// nearest even; a NaN keeps its sign, and in bf16 its top payload bits, quieted; an f16 NaN becomes
+// sign | 0x7e00), as __host__ __device__ functions: the GPU kernels use them instead of
+// __float2bfloat16_rn / __float2half_rn, which return one canonical NaN.
 // tests/cuda checks them against dtype.hpp on the host (all f16/bf16 inputs, a sweep of f32 inputs) and
 // the device build against the host build on the GPU.
 #pragma once
