@@ -55,36 +55,7 @@ HWY_INLINE void Store2(VF a, VF b, typename Elem<T>::storage* p, bool stream) {
     Io<T>::Store(b, p + 1);
 #else
     const hn::ScalableTag<uint16_t> dw;  // 2N lanes: a full vector
-#ifdef POSENC_AVX512_BF16
-    if constexpr (T == DType::BF16) {
-      __m512i r;
-      if (Avx512Bf16Pack(a, b, r)) {
-        if (stream)
-          hn::Stream(hn::VFromD<decltype(dw)>{r}, dw, p);
-        else
-          hn::StoreU(hn::VFromD<decltype(dw)>{r}, dw, p);
-        return;
-      }
-    }
-#endif
-#ifdef POSENC_F16C
-    if constexpr (T == DType::F16) {
-      hn::VFromD<D16> ha, hb;
-      if (F16cOne(a, ha) && F16cOne(b, hb)) {
-        const auto w = hn::Combine(dw, hb, ha);
-        if (stream)
-          hn::Stream(w, dw, p);
-        else
-          hn::StoreU(w, dw, p);
-        return;
-      }
-    }
-#endif
-    // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
-    VU ba, bb;
-    Io<T>::ToBits2(a, b, ba, bb);
-    const auto w = hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), bb)),
-                               hn::DemoteTo(D16(), hn::BitCast(DI(), ba)));
+    const auto w = Io<T>::Concat(a, b);
     if (stream)
       hn::Stream(w, dw, p);
     else

@@ -8,7 +8,7 @@
 //   DF / DU / DI / D16   f32 lanes, their u32 / i32 view, and as many u16 lanes (half width)
 //   Io<T>::Load/Store    N elements of storage dtype T <-> N f32 lanes (stores optionally streamed)
 //   Io<T>::LoadPairs/StorePairs   N interleaved pairs (2N elements) <-> two vectors
-//   Io<T>::ToBits2                the bits of two vectors (bf16: one NaN branch for both, no select)
+//   Io<T>::Concat                 two vectors as 2N consecutive 16-bit elements (one full u16 vector)
 //   Avx512Bf16Pack / Avx512Bf16One  on the AVX-512 targets, bf16 by the CPU's AVX512_BF16 instructions
 //   F16cOne / F16cLoad            on the AVX2 and AVX-512 targets, f16 by F16C's vcvtps2ph / vcvtph2ps
 #if defined(POSENC_CPU_SIMD_IO_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -269,20 +269,40 @@ struct Io16 {
   static HWY_INLINE bool AnyNaN(VF a, VF b) {
     return !hn::AllFalse(DF(), hn::Or(hn::IsNaN(a), hn::IsNaN(b)));
   }
-  // ToBits of two vectors; for bf16 with one NaN branch for both instead of a select per lane.
-  static HWY_INLINE void ToBits2(VF a, VF b, VU& ba, VU& bb) {
+#if HWY_TARGET != HWY_SCALAR  // one lane: no Combine
+  // The 2N elements a then b as one full u16 vector: by the CPU's conversion instructions where the
+  // target has them (AVX512_BF16, F16C), else by ToBits (bf16: one NaN branch for both vectors instead
+  // of a select per lane) and a narrowing.
+  static HWY_INLINE hn::Vec<hn::ScalableTag<uint16_t>> Concat(VF a, VF b) {
+    using VW = hn::Vec<hn::ScalableTag<uint16_t>>;
+    const hn::ScalableTag<uint16_t> dw;
+#ifdef POSENC_AVX512_BF16
     if constexpr (T == DType::BF16) {
-      if (!AnyNaN(a, b)) {
-        ba = hn::ShiftRight<16>(RoundedHigh(a));
-        bb = hn::ShiftRight<16>(RoundedHigh(b));
-        return;
-      }
+      __m512i r;
+      if (Avx512Bf16Pack(a, b, r)) return VW{r};
     }
-    ba = ToBits(a);
-    bb = ToBits(b);
+#endif
+#ifdef POSENC_F16C
+    if constexpr (T == DType::F16) {
+      hn::VFromD<D16> ha, hb;
+      if (F16cOne(a, ha) && F16cOne(b, hb)) return hn::Combine(dw, hb, ha);
+    }
+#endif
+    VU ba, bb;
+    if (T == DType::BF16 && !AnyNaN(a, b)) {
+      ba = hn::ShiftRight<16>(RoundedHigh(a));
+      bb = hn::ShiftRight<16>(RoundedHigh(b));
+    } else {
+      ba = ToBits(a);
+      bb = ToBits(b);
+    }
+    // The bits are < 2^16: the saturating i32 -> u16 demotion keeps them.
+    return hn::Combine(dw, hn::DemoteTo(D16(), hn::BitCast(DI(), bb)),
+                       hn::DemoteTo(D16(), hn::BitCast(DI(), ba)));
   }
+#endif
   // bf16 without NaNs: the high halves of RoundedHigh go to the low half of a 32-bit lane (element 2i)
-  // by a shift and stay in its high half (element 2i + 1) by a mask, one op fewer than ToBits2's two
+  // by a shift and stay in its high half (element 2i + 1) by a mask, one op fewer than Concat's two
   // shifts (3% on the cached bf16 RoPE).
   template <bool kStream = false>
   static HWY_INLINE void StorePairs(VF a, VF b, S* p) {

@@ -39,9 +39,9 @@ struct RopeParams {
   RopeTensor t[2];
   int64_t N = 0, T = 1;  // tokens (B*T), sequence length
   int32_t D = 0, rot = 0, half = 0;
-  int32_t rot_items = 0;  // rotation chunks per head
-  int32_t tpb = 1;        // tokens per block
-  int32_t items = 0;      // work items per token, q and k
+  int32_t rot_items = 0;    // rotation chunks per head
+  int32_t tpb = 1;          // tokens per block
+  int32_t items = 0;        // work items per token, q and k
   bool head_major = false;  // order of a block's items (cuda/rope_items.hpp)
   PosMap pos;
   const double* w_hi = nullptr;
