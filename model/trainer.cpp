@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model/checkpoint_file.hpp"
 #include "model/io.hpp"
 #include "posenc/error.hpp"
 #include "posenc/threads.hpp"
@@ -185,7 +186,7 @@ void save_checkpoint(const std::string& path, Transformer& model, torch::optim::
   ar.write("optimizer", o);
   std::ostringstream bytes;
   ar.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  write_file_atomic(path, seal_checkpoint(bytes.str()));
 }
 
 struct Opened {
@@ -195,17 +196,17 @@ struct Opened {
 
 void open_checkpoint(const std::string& path, Opened& o) {
   const std::string bytes = read_file(path, "checkpoint");
-  std::istringstream in(bytes);
+  std::istringstream in(std::string(unseal_checkpoint(bytes, path)));
   try {
     o.ar.load_from(in);
     c10::IValue meta;
     o.ar.read("meta", meta);
     o.meta = json::parse(meta.toStringRef());
   } catch (const std::exception& e) {
-    std::string why = e.what();
-    why = why.substr(0, why.find('\n'));
+    const std::string why = e.what();
     throw Error("posenc::model::checkpoint", "checkpoint", "'" + path + "'",
-                "a complete posenc checkpoint (it is truncated or not one: " + why + ")");
+                "a complete posenc checkpoint (it is truncated or not one: " +
+                    printable(why.substr(0, why.find('\n'))) + ")");
   }
   if (!o.meta.is_object() || o.meta.value("format", "") != kFormat)
     throw Error("posenc::model::checkpoint", "checkpoint", "'" + path + "'",
@@ -236,9 +237,9 @@ void load_weights(Opened& o, Transformer& model, const std::string& path) {
     o.ar.read("model", m);
     model->load(m);
   } catch (const c10::Error& e) {
-    std::string why = e.what();
+    const std::string why = e.what();
     throw Error("posenc::model::checkpoint", "checkpoint", "'" + path + "'",
-                "weights that match the model config (" + why.substr(0, why.find('\n')) + ")");
+                "weights that match the model config (" + printable(why.substr(0, why.find('\n'))) + ")");
   }
 }
 

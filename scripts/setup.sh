@@ -12,6 +12,7 @@ packages=(
   python3 python3-numpy                # tests load the .npy output with NumPy
   libtorch-dev libopenblas0-pthread    # LibTorch: adapter, model, trainer, benchmarks (OpenBLAS for matmuls)
   libsentencepiece-dev                 # SentencePiece tokenizer (train and load .model files)
+  zlib1g-dev                           # CRC-32 of checkpoint files
 )
 missing=()
 for p in "${packages[@]}"; do

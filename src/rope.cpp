@@ -67,7 +67,9 @@ void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::sp
   const detail::cpu::RopeTable tab = detail::cpu::make_rope_table(f, cfg.precision, half, pos);
   // Column of the two copies of frequency i in HF's layout.
   const bool split = cfg.layout == PairLayout::HalfSplit;
-  for (const auto& [dst, src] : {std::pair{&cos, &tab.cos}, std::pair{&sin, &tab.sin}}) {
+  for (const auto& pair : {std::pair{&cos, &tab.cos}, std::pair{&sin, &tab.sin}}) {
+    TensorView* const dst = pair.first;  // (not a structured binding: clang < 16 cannot capture those)
+    const std::vector<float>* const src = pair.second;
     for (int64_t n = 0; n < N; ++n) {
       const float* row = src->data() + tab.rows[static_cast<size_t>(n)] * half;
       for (int64_t i = 0; i < half; ++i) {
