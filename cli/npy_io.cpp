@@ -12,7 +12,7 @@
 #include <limits>
 
 #include "cli_error.hpp"
-#include "writers.hpp"
+#include "posenc/error.hpp"
 
 namespace posenc::cli {
 namespace {
@@ -46,7 +46,7 @@ std::string_view header_value(std::string_view header, std::string_view key) {
 
 std::vector<int64_t> parse_shape(std::string_view text, const std::string& what) {
   if (text.size() < 2 || text.front() != '(' || text.back() != ')')
-    throw CliError(what + ": header 'shape' is " + std::string(text) + ", not a tuple");
+    throw CliError(what + ": header 'shape' is " + posenc::escape_bytes(text) + ", not a tuple");
   std::vector<int64_t> shape;
   std::string_view rest = text.substr(1, text.size() - 2);
   while (!trim(rest).empty()) {
@@ -55,8 +55,8 @@ std::vector<int64_t> parse_shape(std::string_view text, const std::string& what)
     int64_t v = 0;
     const auto [p, ec] = std::from_chars(entry.data(), entry.data() + entry.size(), v);
     if (ec != std::errc() || p != entry.data() + entry.size() || v < 0)
-      throw CliError(what + ": header 'shape' " + std::string(text) + " has a bad entry '" +
-                     std::string(entry) + "'");
+      throw CliError(what + ": header 'shape' " + posenc::escape_bytes(text) + " has a bad entry '" +
+                     posenc::escape_bytes(entry) + "'");
     shape.push_back(v);
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
@@ -82,6 +82,10 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
   if (!in) throw CliError(what + ": cannot open the file (" + std::strerror(errno) + ")");
   const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw CliError(what + ": read error");
+  return parse_npy_f32(raw, what);
+}
+
+NpyF32 parse_npy_f32(std::string_view raw, const std::string& what) {
   if (raw.size() < 10 || raw.compare(0, 6, "\x93NUMPY") != 0)
     throw CliError(what + ": not a .npy file (no \\x93NUMPY magic)");
   const int major = static_cast<unsigned char>(raw[6]);
@@ -105,12 +109,13 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
                    std::to_string(raw.size() - start) + " present)");
   const std::string_view header(raw.data() + start, hlen);
   if (trim(header).empty() || trim(header).front() != '{')
-    throw CliError(what + ": the .npy header is not a dict: " + std::string(trim(header)));
+    throw CliError(what + ": the .npy header is not a dict: " + posenc::escape_bytes(trim(header)));
 
   const std::string_view descr = header_value(header, "descr");
   if (descr != "'<f4'" && descr != "\"<f4\"" &&
       !(std::endian::native == std::endian::little && (descr == "'=f4'" || descr == "'f4'"))) {
-    throw CliError(what + ": dtype " + (descr.empty() ? std::string("(missing)") : std::string(descr)) +
+    throw CliError(what + ": dtype " +
+                   (descr.empty() ? std::string("(missing)") : posenc::escape_bytes(descr)) +
                    " is not supported (allowed: '<f4', little-endian float32; convert with "
                    "numpy: a.astype('<f4'))");
   }
@@ -121,7 +126,7 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
                    "numpy.ascontiguousarray(a))");
   if (fortran != "False")
     throw CliError(what + ": header 'fortran_order' is " +
-                   (fortran.empty() ? std::string("missing") : std::string(fortran)));
+                   (fortran.empty() ? std::string("missing") : posenc::escape_bytes(fortran)));
   NpyF32 a;
   a.shape = parse_shape(header_value(header, "shape"), what);
   uint64_t count = 1;
@@ -141,6 +146,28 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
     for (float& v : a.data) v = std::bit_cast<float>(byteswap32(std::bit_cast<uint32_t>(v)));
   }
   return a;
+}
+
+void write_npy_header(ByteSink& out, std::string_view descr, std::string_view shape) {
+  std::string header = "{'descr': '" + std::string(descr) +
+                       "', 'fortran_order': False, 'shape': " + std::string(shape) + ", }";
+  // magic (6) + version (2) + header length (2) + header + '\n' must be a multiple of 64.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  const auto hlen = static_cast<uint16_t>(header.size());
+  const unsigned char preamble[10] = {0x93,
+                                      'N',
+                                      'U',
+                                      'M',
+                                      'P',
+                                      'Y',
+                                      1,
+                                      0,
+                                      static_cast<unsigned char>(hlen & 0xff),
+                                      static_cast<unsigned char>(hlen >> 8)};
+  out.write(preamble, sizeof preamble);
+  out.write(header);
 }
 
 void write_npy_f32(ByteSink& out, const NpyF32& a) {

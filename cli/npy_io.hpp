@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "atomic_file.hpp"
@@ -23,7 +24,13 @@ struct NpyF32 {
 
 // `option` names the command-line option in messages ("--apply").
 NpyF32 read_npy_f32(const std::string& path, const std::string& option);
+// The same from the file's bytes; `what` starts every message ("--apply 'x.npy'").
+NpyF32 parse_npy_f32(std::string_view bytes, const std::string& what);
 
 void write_npy_f32(ByteSink& out, const NpyF32& array);
+
+// The .npy 1.0 preamble and header for C-order data of `descr` ('<f4', '<f2') and `shape` (Python tuple
+// text, e.g. "(4, 8)"), padded so that the data starts at a multiple of 64 bytes.
+void write_npy_header(ByteSink& out, std::string_view descr, std::string_view shape);
 
 }  // namespace posenc::cli

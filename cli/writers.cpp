@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_error.hpp"
+#include "npy_io.hpp"
 #include "position_list.hpp"
 
 namespace posenc::cli {
@@ -90,28 +91,6 @@ void write_csv(ByteSink& out, const Table& t) {
 }
 
 }  // namespace
-
-void write_npy_header(ByteSink& out, std::string_view descr, std::string_view shape) {
-  std::string header = "{'descr': '" + std::string(descr) +
-                       "', 'fortran_order': False, 'shape': " + std::string(shape) + ", }";
-  // magic (6) + version (2) + header length (2) + header + '\n' must be a multiple of 64.
-  const size_t unpadded = 10 + header.size() + 1;
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header += '\n';
-  const auto hlen = static_cast<uint16_t>(header.size());
-  const unsigned char preamble[10] = {0x93,
-                                      'N',
-                                      'U',
-                                      'M',
-                                      'P',
-                                      'Y',
-                                      1,
-                                      0,
-                                      static_cast<unsigned char>(hlen & 0xff),
-                                      static_cast<unsigned char>(hlen >> 8)};
-  out.write(preamble, sizeof preamble);
-  out.write(header);
-}
 
 namespace {
 

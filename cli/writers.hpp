@@ -33,8 +33,4 @@ void check_format_supports(Format f, DType t);
 
 void write_table(ByteSink& out, const Table& table, Format f);
 
-// The .npy 1.0 preamble and header for C-order data of `descr` ('<f4', '<f2') and `shape` (Python tuple
-// text, e.g. "(4, 8)"), padded so that the data starts at a multiple of 64 bytes.
-void write_npy_header(ByteSink& out, std::string_view descr, std::string_view shape);
-
 }  // namespace posenc::cli

@@ -57,7 +57,7 @@ std::string_view unseal_checkpoint(std::string_view file, const std::string& pat
   if (file.size() >= 4 && file.substr(0, 4) == std::string_view("PK\3\4", 4))
     return file;  // written before the envelope: no size or CRC to check
   if (file.size() < sizeof kMagic || file.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic))
-    throw Error(where, name, "starts with '" + printable(file.substr(0, 8)) + "'",
+    throw Error(where, name, "starts with '" + escape_bytes(file.substr(0, 8)) + "'",
                 "a posenc checkpoint (starting with 'POSENCCK')");
   if (file.size() < kHeader)
     throw Error(where, name, std::to_string(file.size()) + " bytes",
@@ -80,25 +80,6 @@ std::string_view unseal_checkpoint(std::string_view file, const std::string& pat
     throw Error(where, name + " CRC-32", hex32(got),
                 hex32(want) + ", the CRC-32 in its header (the file is damaged)");
   return payload;
-}
-
-std::string printable(std::string_view text, size_t max_chars) {
-  std::string out;
-  for (const char ch : text) {
-    if (out.size() >= max_chars) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(ch);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
 }
 
 }  // namespace posenc::model

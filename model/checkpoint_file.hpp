@@ -28,8 +28,4 @@ std::string seal_checkpoint(std::string_view archive);
 // not a checkpoint, is truncated or longer than its header says, or fails the CRC.
 std::string_view unseal_checkpoint(std::string_view file, const std::string& path);
 
-// At most max_chars of text for an error message, with bytes outside printable ASCII written as \xNN
-// (messages from a damaged file can quote its bytes).
-std::string printable(std::string_view text, size_t max_chars = 200);
-
 }  // namespace posenc::model

@@ -206,7 +206,7 @@ void open_checkpoint(const std::string& path, Opened& o) {
     const std::string why = e.what();
     throw Error("posenc::model::checkpoint", "checkpoint", "'" + path + "'",
                 "a complete posenc checkpoint (it is truncated or not one: " +
-                    printable(why.substr(0, why.find('\n'))) + ")");
+                    escape_bytes(why.substr(0, why.find('\n'))) + ")");
   }
   if (!o.meta.is_object() || o.meta.value("format", "") != kFormat)
     throw Error("posenc::model::checkpoint", "checkpoint", "'" + path + "'",
@@ -239,7 +239,7 @@ void load_weights(Opened& o, Transformer& model, const std::string& path) {
   } catch (const c10::Error& e) {
     const std::string why = e.what();
     throw Error("posenc::model::checkpoint", "checkpoint", "'" + path + "'",
-                "weights that match the model config (" + printable(why.substr(0, why.find('\n'))) + ")");
+                "weights that match the model config (" + escape_bytes(why.substr(0, why.find('\n'))) + ")");
   }
 }
 

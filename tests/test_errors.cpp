@@ -126,6 +126,13 @@ TEST(Errors, ShapesStridesDtypesDevices) {
   expect_error([] { set_num_threads(0); }, "n", "0");
 }
 
+TEST(Errors, EscapeBytesKeepsPrintableAsciiOnly) {
+  EXPECT_EQ(posenc::escape_bytes(std::string("ok \x01\xd3z\n\\", 8)), "ok \\x01\\xd3z\\x0a\\x5c");
+  EXPECT_EQ(posenc::escape_bytes("abcdef", 3), "abc...");
+  EXPECT_EQ(posenc::escape_bytes(std::string_view("\0", 1)), "\\x00");
+  EXPECT_EQ(posenc::escape_bytes(""), "");
+}
+
 TEST(Errors, MessageFormat) {
   try {
     sinusoidal_table(cfg_dim(0), 4);

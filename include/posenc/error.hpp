@@ -6,8 +6,10 @@
 // The library never calls exit() or abort().
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace posenc {
 
@@ -23,5 +25,9 @@ class Error : public std::invalid_argument {
  private:
   std::string where_, argument_, value_, allowed_;
 };
+
+// Bytes quoted in a message (text from a file that may be damaged or binary): printable ASCII as it is,
+// every other byte (and the backslash) as \xNN, at most max_chars characters and then "...".
+std::string escape_bytes(std::string_view bytes, size_t max_chars = 80);
 
 }  // namespace posenc

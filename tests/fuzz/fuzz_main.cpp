@@ -6,14 +6,19 @@
 // This driver runs every file of the corpus directories given, then `--runs N` inputs made by mutating
 // them with a seeded generator (`--seed S`): byte flips, inserted and deleted spans, splices of two
 // inputs, copies of a span within an input and tokens from `--dict FILE` (libFuzzer's dictionary format:
-// one "token" per line). The same seed gives the same inputs, so a failure in CI replays exactly; the
-// input that crashed is written to `--crash-dir` (default: the working directory) before each run so
-// that it survives the crash.
+// one "token" per line). The same seed gives the same inputs, so a failure in CI replays exactly; when
+// an input crashes (a signal, an abort from a failed check or an uncaught exception, or a sanitizer
+// report), it is written to `<--crash-dir>/fuzz-crash-input` (default: the working directory).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -22,10 +27,49 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+// Present when a sanitizer runtime is linked: called before a sanitizer ends the process.
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+
+// The input being run, for the crash handlers (which may only use async-signal-safe calls).
+const uint8_t* g_input = nullptr;
+size_t g_input_size = 0;
+char g_crash_path[4096] = "fuzz-crash-input";
+
+void dump_input() {
+  static volatile sig_atomic_t dumped = 0;
+  if (dumped || g_input == nullptr) return;
+  dumped = 1;
+  const int fd = ::open(g_crash_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return;
+  size_t done = 0;
+  while (done < g_input_size) {
+    const ssize_t n = ::write(fd, g_input + done, g_input_size - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  static const char kMsg[] = "fuzz driver: the failing input is in ";
+  (void)!::write(2, kMsg, sizeof kMsg - 1);
+  (void)!::write(2, g_crash_path, std::strlen(g_crash_path));
+  (void)!::write(2, "\n", 1);
+}
+
+void on_signal(int sig) {
+  dump_input();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void run_one(const Bytes& x) {
+  g_input = x.data();
+  g_input_size = x.size();
+  LLVMFuzzerTestOneInput(x.data(), x.size());
+  g_input = nullptr;
+}
 
 Bytes read_bytes(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -131,11 +175,6 @@ class Mutator {
   std::vector<Bytes> dict_;
 };
 
-void save(const std::filesystem::path& p, const Bytes& x) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size()));
-}
-
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--runs N] [--seed S] [--max-len BYTES] [--dict FILE] [--crash-dir DIR] "
@@ -190,18 +229,31 @@ int main(int argc, char** argv) {
   std::vector<Bytes> dict;
   if (!dict_path.empty()) dict = read_dict(dict_path);
 
-  const std::filesystem::path crash_file = crash_dir / "fuzz-last-input";
-  for (const Bytes& x : corpus) {
-    save(crash_file, x);
-    LLVMFuzzerTestOneInput(x.data(), x.size());
+  const std::string crash_path = (crash_dir / "fuzz-crash-input").string();
+  if (crash_path.size() >= sizeof g_crash_path) {
+    std::fprintf(stderr, "fuzz driver: --crash-dir path too long\n");
+    return 2;
   }
+  std::memcpy(g_crash_path, crash_path.c_str(), crash_path.size() + 1);
+  std::signal(SIGABRT, on_signal);  // failed FUZZ_CHECKs, uncaught exceptions
+  if (__sanitizer_set_death_callback) {
+    __sanitizer_set_death_callback(dump_input);  // the sanitizer keeps its own SEGV handler and report
+  } else {
+    // On an alternate stack, so that a stack overflow still reaches the handler.
+    static std::vector<char> alt(1 << 16);
+    stack_t ss{};
+    ss.ss_sp = alt.data();
+    ss.ss_size = alt.size();
+    sigaltstack(&ss, nullptr);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_ONSTACK;
+    for (const int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
+  }
+
+  for (const Bytes& x : corpus) run_one(x);
   Mutator m(seed, std::move(dict));
-  for (uint64_t r = 0; r < runs; ++r) {
-    const Bytes x = m.mutate(corpus, max_len);
-    save(crash_file, x);
-    LLVMFuzzerTestOneInput(x.data(), x.size());
-  }
-  std::filesystem::remove(crash_file);
+  for (uint64_t r = 0; r < runs; ++r) run_one(m.mutate(corpus, max_len));
   std::printf("fuzz driver: %zu corpus inputs and %llu mutations (seed %llu) ran without a failure\n",
               corpus.size(), static_cast<unsigned long long>(runs), static_cast<unsigned long long>(seed));
   return 0;

@@ -344,11 +344,6 @@ TEST(Checkpoint, ArchivesWithoutTheEnvelopeStillLoad) {
   for (const auto& kv : a) EXPECT_TRUE(at::equal(kv.value(), b[kv.key()])) << kv.key();
 }
 
-TEST(Checkpoint, PrintableEscapesBytesOutsideAscii) {
-  EXPECT_EQ(pm::printable(std::string("ok \x01\xd3z", 6)), "ok \\x01\\xd3z");
-  EXPECT_EQ(pm::printable("abcdef", 3), "abc...");
-}
-
 TEST(Checkpoint, ResumingWithAnotherConfigNamesTheField) {
   auto task = pm::make_synthetic_task(pm::TaskKind::Copy, 9);
   const fs::path p = temp_dir() / "cfg.pt";
