@@ -141,7 +141,8 @@ NpyF32 parse_npy_f32(std::string_view raw, const std::string& what) {
     throw CliError(what + ": " + std::to_string(have - count * 4) + " bytes after the data of shape " +
                    shape_text(a.shape));
   a.data.resize(static_cast<size_t>(count));
-  std::memcpy(a.data.data(), raw.data() + start + hlen, count * 4);
+  if (count > 0)
+    std::memcpy(a.data.data(), raw.data() + start + hlen, count * 4);  // (memcpy of nullptr is UB)
   if constexpr (std::endian::native == std::endian::big) {
     for (float& v : a.data) v = std::bit_cast<float>(byteswap32(std::bit_cast<uint32_t>(v)));
   }

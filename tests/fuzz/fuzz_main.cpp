@@ -29,6 +29,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 // Present when a sanitizer runtime is linked: called before a sanitizer ends the process.
 extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+// UBSan's own runtime (GCC links it apart from ASan's) does not call that callback: let it end with abort(),
+// which the SIGABRT handler below sees. UBSAN_OPTIONS still add to this.
+extern "C" const char* __ubsan_default_options() {
+  return "abort_on_error=1";
+}
 
 namespace {
 
