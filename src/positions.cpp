@@ -60,7 +60,11 @@ void read_ids(const TensorView& v, int64_t B, int64_t T, const char* where, int6
 void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* where,
                         std::vector<int64_t>& out) const {
   max_position = std::min(max_position, kMaxPosition);
-  out.resize(static_cast<size_t>(B * T));
+  int64_t tokens = 0;
+  if (B < 0 || T < 0 || __builtin_mul_overflow(B, T, &tokens))
+    fail(where, "B x T (batch x sequence length)", std::to_string(B) + " x " + std::to_string(T),
+         "sizes >= 0 whose product fits in int64");
+  out.resize(static_cast<size_t>(tokens));
   switch (kind_) {
     case Kind::Offsets: {
       if (!list_.empty() && static_cast<int64_t>(list_.size()) != B)
@@ -94,6 +98,8 @@ void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* 
       if (list_.back() != T)
         fail(where, "cu_seqlens[" + std::to_string(list_.size() - 1) + "]", std::to_string(list_.back()),
              std::to_string(T) + " (the total token count T)");
+      // The whole list is checked before anything is written (non-decreasing from 0 to T keeps every
+      // sequence inside out).
       for (size_t s = 0; s + 1 < list_.size(); ++s) {
         const int64_t lo = list_[s], hi = list_[s + 1];
         if (hi < lo)
@@ -102,8 +108,9 @@ void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* 
         if (hi > lo)
           check_pos(where, "length of packed sequence " + std::to_string(s) + " minus 1", hi - lo - 1,
                     max_position);
-        for (int64_t t = lo; t < hi; ++t) out[static_cast<size_t>(t)] = t - lo;
       }
+      for (size_t s = 0; s + 1 < list_.size(); ++s)
+        for (int64_t t = list_[s]; t < list_[s + 1]; ++t) out[static_cast<size_t>(t)] = t - list_[s];
       return;
     }
   }

@@ -82,6 +82,34 @@ namespace {
 const char* device_name(Device d) {
   return d == Device::CPU ? "cpu" : "cuda";
 }
+// Sizes >= 0, and every element's offset in elements and in bytes (from the lowest to the highest
+// address the view spans) representable in int64, so that no kernel's index arithmetic overflows.
+// Returns whether the view has elements.
+bool check_extent(const char* where, const char* name, const TensorView& v) {
+  bool empty = false;
+  for (int d = 0; d < v.ndim; ++d) {
+    if (v.size(d) < 0)
+      fail(where, std::string(name) + ".shape[" + std::to_string(d) + "]",
+           std::to_string(v.size(d)) + " (" + v.describe() + ")", ">= 0");
+    empty = empty || v.size(d) == 0;
+  }
+  if (empty) return false;
+  int64_t lo = 0, hi = 0, n = 1, step = 0;
+  bool overflow = false;
+  for (int d = 0; d < v.ndim && !overflow; ++d) {
+    overflow = __builtin_mul_overflow(v.size(d) - 1, v.stride(d), &step) ||
+               __builtin_add_overflow(step < 0 ? lo : hi, step, step < 0 ? &lo : &hi) ||
+               __builtin_mul_overflow(n, v.size(d), &n);
+  }
+  int64_t bytes = 0;
+  overflow = overflow || __builtin_sub_overflow(hi, lo, &step) || __builtin_add_overflow(step, 1, &step) ||
+             __builtin_mul_overflow(step, int64_t{dtype_size(v.dtype)}, &bytes) ||
+             __builtin_mul_overflow(lo, int64_t{dtype_size(v.dtype)}, &step);
+  if (overflow)
+    fail(where, std::string(name) + ".strides", v.describe(),
+         "shape and strides whose element offsets and byte span fit in int64");
+  return true;
+}
 void check_common(const char* where, const char* name, const TensorView& v, int ndim, Device device) {
   if (v.device != device)
     fail(where, std::string(name) + ".device", device_name(v.device),
@@ -89,7 +117,7 @@ void check_common(const char* where, const char* name, const TensorView& v, int 
   if (v.ndim != ndim)
     fail(where, std::string(name) + ".ndim", std::to_string(v.ndim) + " (" + v.describe() + ")",
          std::to_string(ndim));
-  if (v.data == nullptr && v.numel() != 0)
+  if (check_extent(where, name, v) && v.data == nullptr)
     fail(where, std::string(name) + ".data", "nullptr", "a valid pointer for " + v.describe());
 }
 }  // namespace
@@ -115,6 +143,7 @@ void check_size(const char* where, const char* name, const TensorView& v, int di
 }
 
 void check_writable(const char* where, const char* name, const TensorView& v) {
+  if (!check_extent(where, name, v)) return;  // no elements: nothing to alias (and bounds the spans below)
   // Distinct indices map to distinct addresses iff, with dims sorted by |stride|, each |stride| is at
   // least the extent spanned by the smaller dims (a sufficient check, exact for all row-major permutations).
   std::vector<int> dims;

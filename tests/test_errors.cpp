@@ -145,3 +145,99 @@ TEST(Errors, MessageFormat) {
               "(sin, cos) pairs, the fairseq and tensor2tensor presets pad odd dims)");
   }
 }
+
+// ---- found by tests/fuzz/fuzz_core_ops (2026-11-29); each of these crashed, read out of bounds or threw
+// something other than posenc::Error before the fix ----
+
+// Offsets that do not fit in int64: the kernels formed wrapped pointers (a segfault, or reads of other
+// elements of the buffer).
+TEST(Errors, ViewsWhoseOffsetsOverflowInt64) {
+  std::vector<float> x(64, 0.0f);
+  std::vector<uint16_t> table(16, 0);
+  const int64_t huge = int64_t{3} << 61;
+  expect_error(
+      [&] {
+        sinusoidal_add(TensorView::strided(x.data(), DType::F32, {1, 3, 8}, {24, huge, 1}), cfg_dim(8),
+                       Positions::offset(0));
+      },
+      "x.strides");
+  expect_error(
+      [&] {
+        learned_add(
+            TensorView::contiguous(x.data(), DType::F32, {1, 2, 4}),
+            TensorView::strided(table.data(), DType::BF16, {2, 4}, {4, -std::numeric_limits<int64_t>::max()}),
+            Positions::offset(0));
+      },
+      "table.strides");
+  // (2^40 - 1) * 2^40 elements: past int64.
+  const int64_t t40 = int64_t{1} << 40;
+  RopeConfig rc;
+  rc.head_dim = 4;
+  expect_error(
+      [&] {
+        rope_forward({TensorView::strided(x.data(), DType::F32, {1, 1, t40, 4}, {4, 4, t40, 1})}, rc,
+                     Positions::offset(0));
+      },
+      "q.strides");
+  // 2^61 elements fit in int64, their 2^63 bytes do not: the byte span is checked too.
+  expect_error(
+      [&] {
+        rope_forward({TensorView::strided(x.data(), DType::F32, {1, 1, 3, 4}, {4, 4, int64_t{1} << 60, 1})},
+                     rc, Positions::offset(0));
+      },
+      "q.strides");
+}
+
+TEST(Errors, NegativeSizesNameTheDim) {
+  std::vector<float> x(64, 0.0f);
+  TensorView v = TensorView::contiguous(x.data(), DType::F32, {1, 3, 8});
+  v.shape[1] = -1;  // the factories reject this; the fields are public
+  expect_error([&] { sinusoidal_add(v, cfg_dim(8), Positions::offset(0)); }, "x.shape[1]", "-1");
+  RopeConfig rc;
+  rc.head_dim = 4;
+  TensorView q = TensorView::contiguous(x.data(), DType::F32, {1, 3, 1, 4});
+  q.shape[0] = -1;
+  expect_error([&] { rope_forward({q}, rc, Positions::offset(0)); }, "q.shape[0]", "-1");
+  std::vector<int64_t> out;
+  expect_error([&] { Positions::offset(0).resolve(-1, 3, 100, "test", out); },
+               "B x T (batch x sequence length)");
+}
+
+// cu_seqlens {0, 3, 2} with T = 2: the first sequence (3 tokens) was written into a 2-element vector before
+// the decreasing entry was seen (ASan: heap-buffer-overflow in the asan preset).
+TEST(Errors, PackedPositionsAreCheckedBeforeAnythingIsWritten) {
+  const std::vector<int64_t> cu = {0, 3, 2};
+  std::vector<int64_t> out;
+  expect_error([&] { Positions::packed(cu).resolve(1, 2, 100, "test", out); }, "cu_seqlens[2]", "2");
+}
+
+// Empty batches and empty rows are no-ops: the sinusoidal scan read pos[t] of an empty list (a segfault);
+// views without elements may have null data, from which the kernels formed element pointers (UBSan).
+TEST(Errors, EmptyTensorsAreNoOps) {
+  std::vector<float> none;
+  sinusoidal_add(TensorView::contiguous(none.data(), DType::F32, {0, 3, 8}), cfg_dim(8),
+                 Positions::offset(0));
+  std::vector<float> e(24, 1.0f), out(1, 0.0f);
+  std::vector<int32_t> ids = {0, 2};
+  const TensorView id = TensorView::contiguous(ids.data(), DType::I32, {1, 2});
+  embed_forward(TensorView::contiguous(nullptr, DType::F32, {1, 2, 0}), id,
+                TensorView::contiguous(nullptr, DType::F32, {3, 0}),
+                PeSource::table(TensorView::contiguous(nullptr, DType::F32, {4, 0})), Positions::offset(0),
+                1.0f);
+  embed_forward(TensorView::contiguous(none.data(), DType::F32, {0, 2, 8}),
+                TensorView::contiguous(nullptr, DType::I32, {0, 2}),
+                TensorView::contiguous(e.data(), DType::F32, {3, 8}), PeSource::sinusoidal(cfg_dim(8)),
+                Positions::offset(0), 1.0f);
+  embed_backward(TensorView::contiguous(nullptr, DType::F32, {3, 0}), TensorView{},
+                 TensorView::contiguous(out.data(), DType::F32, {1, 2, 0}), id, Positions::offset(0), 1.0f);
+  // Ids are still checked when there is nothing to write.
+  ids[1] = 3;
+  expect_error(
+      [&] {
+        embed_forward(TensorView::contiguous(nullptr, DType::F32, {1, 2, 0}), id,
+                      TensorView::contiguous(nullptr, DType::F32, {3, 0}),
+                      PeSource::table(TensorView::contiguous(nullptr, DType::F32, {4, 0})),
+                      Positions::offset(0), 1.0f);
+      },
+      "ids[0, 1]");
+}

@@ -2,7 +2,9 @@
 //
 // A TensorView is (data pointer, dtype, device, shape, strides) with 64-bit shape and strides counted in
 // elements, as in PyTorch and DLPack. Any strides are accepted (negative ones included, zero for broadcast
-// inputs); kernels take a fast path when the innermost stride is 1. A view never owns or frees memory.
+// inputs) as long as sizes are >= 0 and every element's offset, in elements and in bytes, fits in int64
+// (otherwise each entry point throws posenc::Error naming the view); kernels take a fast path when the
+// innermost stride is 1. A view never owns or frees memory.
 // posenc's kernels take const TensorView& for inputs and TensorView for outputs; the const-ness of the data
 // is the caller's promise, as in DLPack.
 #pragma once

@@ -103,6 +103,7 @@ CombineRowsArgs combine_args(const RowCombine& op) {
 }  // namespace
 
 void combine_rows(const RowCombine& op) {
+  if (op.out.numel() == 0) return;  // (empty views may have null data: no element pointers to form)
   const bool unit = op.out.stride(2) == 1 && op.P.stride(1) == 1 && (op.E == nullptr || op.E->stride(1) == 1);
   if (!unit) return combine_rows_scalar(op);
   CombineRowsArgs a = combine_args(op);
@@ -122,6 +123,7 @@ void combine_rows(const RowCombine& op) {
 
 void combine_rows_sinusoidal(RowCombine op, const SinusoidalPlan& plan, const std::vector<int64_t>& pos) {
   const int64_t B = op.out.size(0), T = op.out.size(1), C = plan.cfg.dim;
+  if (B == 0 || T == 0 || C == 0) return;  // (pos is empty then: the scan below would read past it)
   // Each batch row one sequence, the same in every row: positions strictly increase along t and
   // pos[b*T + t] = pos[t] (Positions::offset with any B, or one sequence). Then each PE row is
   // used once per batch row and computed once.

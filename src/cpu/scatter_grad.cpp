@@ -73,6 +73,7 @@ void scatter_add_rows_scalar(TensorView dst, const TensorView& src, const int64_
 }
 
 void scatter_add_rows(TensorView dst, const TensorView& src, const int64_t* keys, float scale) {
+  if (dst.numel() == 0 || src.numel() == 0) return;  // (empty views may have null data)
   if (dst.stride(1) != 1 || src.stride(2) != 1) return scatter_add_rows_scalar(dst, src, keys, scale);
   const Groups gr = group_by_key(src, keys);
   ScatterRowsArgs a;
