@@ -45,4 +45,11 @@ void check_writable(const char* where, const char* name, const TensorView& v);
 // interleave without sharing an element count as overlapping). Empty views overlap nothing.
 bool views_overlap(const TensorView& a, const TensorView& b);
 
+// An output must share no byte of an element with an input (precise: q and k of one fused qkv buffer are
+// disjoint; src/overlap.hpp), or, with allow_same, be exactly that input (in place: same data, dtype,
+// shape and strides). Otherwise a posenc::Error naming out_name. For every device: the kernels read
+// inputs after writing outputs.
+void check_disjoint(const char* where, const char* out_name, const TensorView& out, const char* in_name,
+                    const TensorView& in, bool allow_same = false);
+
 }  // namespace posenc::detail

@@ -70,14 +70,11 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
   detail::check_size(where, "ids", ids, 1, out.size(1), "out.shape[1] (T)");
   // GPU: ids stay on the device (checked against V there); the kernels run from detail::cuda.
   const bool gpu = dev == Device::CUDA;
+  detail::check_disjoint(where, "out", out, "E", E);
+  detail::check_disjoint(where, "out", out, "ids", ids);
   std::vector<int64_t> id;
   if (gpu)
-    detail::cuda::DeviceViews(where)
-        .add("out", out)
-        .add("E", E)
-        .add("ids", ids)
-        .disjoint("out", out, "E", E)
-        .disjoint("out", out, "ids", ids);
+    detail::cuda::DeviceViews(where).add("out", out).add("E", E).add("ids", ids);
   else
     id = read_ids(where, ids, E.size(0));
   detail::cuda::CombineCall gop;
@@ -96,9 +93,10 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
     detail::check_float_view(where, "pe table", P, 2, dev);
     detail::check_size(where, "pe table", P, 1, C, "E.shape[1] (C)");
     if (P.size(0) < 1) fail(where, "pe table.shape[0] (max positions P)", std::to_string(P.size(0)), ">= 1");
+    detail::check_disjoint(where, "out", out, "pe table", P);
     const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), P.size(0) - 1, where);
     if (gpu) {
-      detail::cuda::DeviceViews(where).add("out", out).add("pe table", P).disjoint("out", out, "pe table", P);
+      detail::cuda::DeviceViews(where).add("out", out).add("pe table", P);
       gop.table = &P;
       gop.pos = &pos;
       return detail::cuda::combine_rows(where, gop);
@@ -141,18 +139,17 @@ void embed_backward(TensorView dE, TensorView dPE, const TensorView& dout, const
     if (dPE.size(0) < 1) fail(where, "dPE.shape[0] (max positions P)", std::to_string(dPE.size(0)), ">= 1");
     pos = positions.resolve(dout.size(0), dout.size(1), dPE.size(0) - 1, where);
   }
+  detail::check_disjoint(where, "dE", dE, "dout", dout);
+  detail::check_disjoint(where, "dE", dE, "ids", ids);
+  if (dPE.data != nullptr) {
+    detail::check_disjoint(where, "dPE", dPE, "dout", dout);
+    detail::check_disjoint(where, "dPE", dPE, "ids", ids);
+    detail::check_disjoint(where, "dPE", dPE, "dE", dE);
+  }
   if (dev == Device::CUDA) {
     detail::cuda::DeviceViews dv(where);
-    dv.add("dE", dE)
-        .add("dout", dout)
-        .add("ids", ids)
-        .disjoint("dE", dE, "dout", dout)
-        .disjoint("dE", dE, "ids", ids);
-    if (dPE.data != nullptr)
-      dv.add("dPE", dPE)
-          .disjoint("dPE", dPE, "dout", dout)
-          .disjoint("dPE", dPE, "ids", ids)
-          .disjoint("dPE", dPE, "dE", dE);
+    dv.add("dE", dE).add("dout", dout).add("ids", ids);
+    if (dPE.data != nullptr) dv.add("dPE", dPE);
     detail::cuda::ScatterCall op;
     op.dst = dE;
     op.src = dout;

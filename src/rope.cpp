@@ -124,6 +124,13 @@ CheckedQk check_tensors(const char* where, const RopeTensors& t, const RopeConfi
     c.ko = check_qk(where, "k", "k_out", t.k, t.k_out, cfg, &t.q, t.q.device);
   else if (t.k_out.data != nullptr)
     fail(where, "k_out", "a tensor", "empty when k is empty");
+  detail::check_disjoint(where, "q_out", c.qo, "q", t.q, true);
+  if (c.has_k) {
+    detail::check_disjoint(where, "k_out", c.ko, "k", t.k, true);
+    detail::check_disjoint(where, "k_out", c.ko, "q", t.q);
+    detail::check_disjoint(where, "q_out", c.qo, "k", t.k);
+    detail::check_disjoint(where, "k_out", c.ko, "q_out", c.qo);
+  }
   return c;
 }
 
@@ -137,14 +144,8 @@ void apply_table(const RopeTensors& t, const CheckedQk& c, const detail::cpu::Ro
 void apply_cuda(const char* where, const RopeTensors& t, const CheckedQk& c, const detail::RopeFreqs& f,
                 const std::vector<int64_t>& pos, const RopeConfig& cfg, float sign) {
   detail::cuda::DeviceViews dv(where);
-  dv.add("q", t.q).add("q_out", c.qo).disjoint("q_out", c.qo, "q", t.q, true);
-  if (c.has_k)
-    dv.add("k", t.k)
-        .add("k_out", c.ko)
-        .disjoint("k_out", c.ko, "k", t.k, true)
-        .disjoint("k_out", c.ko, "q", t.q)
-        .disjoint("q_out", c.qo, "k", t.k)
-        .disjoint("k_out", c.ko, "q_out", c.qo);
+  dv.add("q", t.q).add("q_out", c.qo);
+  if (c.has_k) dv.add("k", t.k).add("k_out", c.ko);
   detail::cuda::RopeCall rc;
   rc.q = t.q;
   rc.q_out = c.qo;

@@ -76,9 +76,10 @@ void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig
   constexpr const char* where = "posenc::t5_bias_forward";
   check_call(where, "table", table, "out", out, cfg, query_positions, key_positions);
   detail::check_writable(where, "out", out);
+  detail::check_disjoint(where, "out", out, "table", table);
   if (out.numel() == 0) return;
   if (out.device == Device::CUDA) {
-    detail::cuda::DeviceViews(where).add("out", out).add("table", table).disjoint("out", out, "table", table);
+    detail::cuda::DeviceViews(where).add("out", out).add("table", table);
     return detail::cuda::t5_bias_forward(where, out, table, cfg, query_positions, key_positions);
   }
   detail::cpu::t5_bias_forward(out, table, cfg, query_positions.data(), key_positions.data());
@@ -89,12 +90,10 @@ void t5_bias_backward(TensorView dtable, const TensorView& dout, const T5BiasCon
   constexpr const char* where = "posenc::t5_bias_backward";
   check_call(where, "dtable", dtable, "dout", dout, cfg, query_positions, key_positions);
   detail::check_writable(where, "dtable", dtable);
+  detail::check_disjoint(where, "dtable", dtable, "dout", dout);
   if (dout.numel() == 0) return;
   if (dout.device == Device::CUDA) {
-    detail::cuda::DeviceViews(where)
-        .add("dtable", dtable)
-        .add("dout", dout)
-        .disjoint("dtable", dtable, "dout", dout);
+    detail::cuda::DeviceViews(where).add("dtable", dtable).add("dout", dout);
     return detail::cuda::t5_bias_backward(where, dtable, dout, cfg, query_positions, key_positions);
   }
   detail::cpu::t5_bias_backward(dtable, dout, cfg, query_positions.data(), key_positions.data());

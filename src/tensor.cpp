@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "overlap.hpp"
 
 namespace posenc {
 
@@ -181,6 +182,17 @@ ByteSpan byte_span(const TensorView& v) {
 bool views_overlap(const TensorView& a, const TensorView& b) {
   const ByteSpan x = byte_span(a), y = byte_span(b);
   return x.first < x.last && y.first < y.last && x.first < y.last && y.first < x.last;
+}
+
+void check_disjoint(const char* where, const char* out_name, const TensorView& out, const char* in_name,
+                    const TensorView& in, bool allow_same) {
+  if (allow_same && same_view(out, in)) return;
+  if (elements_overlap(out, in))
+    fail(where, out_name,
+         "a view sharing memory with " + std::string(in_name) + " (" + out.describe() + " vs " +
+             in.describe() + ")",
+         allow_same ? "exactly " + std::string(in_name) + " (in place) or memory disjoint from it"
+                    : "memory disjoint from " + std::string(in_name));
 }
 
 }  // namespace detail

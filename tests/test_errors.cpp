@@ -241,3 +241,56 @@ TEST(Errors, EmptyTensorsAreNoOps) {
       },
       "ids[0, 1]");
 }
+
+// An output sharing memory with an input (other than exactly in place) is an error on every device: the
+// kernels read inputs after writing outputs. (The CPU computed garbage for these before; only the CUDA
+// path refused them.)
+TEST(Errors, OutputsSharingMemoryWithInputs) {
+  std::vector<float> buf(2 * 4 * 3 * 2 * 8, 0.5f);
+  float* p = buf.data();
+  RopeConfig rc;
+  rc.head_dim = 8;
+  const TensorView q = TensorView::contiguous(p, DType::F32, {2, 4, 2, 8});
+  const TensorView q_shift = TensorView::contiguous(p + 8, DType::F32, {2, 4, 2, 8});
+  expect_error(
+      [&] {
+        rope_forward({q, {}, q_shift}, rc, Positions::offset(0));
+      },
+      "q_out", "sharing memory with q");
+  expect_error(
+      [&] {
+        rope_forward({q, q_shift}, rc, Positions::offset(0));
+      },
+      "k_out", "sharing memory with q");
+  // q and k of one fused [B, T, 3, H, D] buffer, in place: interleaved, disjoint elements.
+  const auto part = [&](int j) {
+    return TensorView::strided(p + j * 16, DType::F32, {2, 4, 2, 8}, {4 * 48, 48, 8, 1});
+  };
+  EXPECT_NO_THROW(rope_forward({part(0), part(1)}, rc, Positions::offset(0)));
+  EXPECT_NO_THROW(rope_forward({part(0), part(1), part(2), {}}, rc, Positions::offset(0)))
+      << "q into v, k in place";
+
+  std::vector<int32_t> ids = {0, 1};
+  const TensorView id = TensorView::contiguous(ids.data(), DType::I32, {1, 2});
+  const TensorView E = TensorView::contiguous(p, DType::F32, {4, 8});
+  expect_error(
+      [&] {
+        embed_forward(TensorView::contiguous(p + 8, DType::F32, {1, 2, 8}), id, E,
+                      PeSource::sinusoidal(cfg_dim(8)), Positions::offset(0), 1.0f);
+      },
+      "out", "sharing memory with E");
+  expect_error(
+      [&] {
+        learned_add(TensorView::contiguous(p, DType::F32, {1, 2, 8}),
+                    TensorView::contiguous(p + 8, DType::F32, {4, 8}), Positions::offset(0));
+      },
+      "x", "sharing memory with table");
+  T5BiasConfig tc;
+  const std::vector<int64_t> qp = {0, 1}, kp = {0, 1};
+  expect_error(
+      [&] {
+        t5_bias_forward(TensorView::contiguous(p, DType::F32, {2, 2, 2}),
+                        TensorView::contiguous(p, DType::F32, {32, 2}), tc, qp, kp);
+      },
+      "out", "sharing memory with table");
+}

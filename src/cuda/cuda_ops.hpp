@@ -3,8 +3,9 @@
 // function then throws "posenc was built without CUDA").
 //
 // The entry points (src/*.cpp) check shapes, dtypes and positions as for the CPU, check every device view
-// with DeviceViews (device memory of one GPU, aligned to its element, outputs disjoint from the inputs
-// unless exactly in place), then call one of the functions below. Each runs on the GPU of its first
+// with DeviceViews (device memory of one GPU, aligned to its element; outputs disjoint from the inputs
+// unless exactly in place is detail::check_disjoint, for every device), then call one of the functions
+// below. Each runs on the GPU of its first
 // output view, on posenc::cuda_stream() (posenc/cuda.hpp), and returns without waiting for the kernels
 // (except where a check needs a result from the GPU, see set_check_ids()). Per-call data (positions,
 // frequencies, buckets) goes to the GPU with one cudaMemcpyAsync from host memory into a stream-ordered
@@ -38,9 +39,6 @@ class DeviceViews {
   // v's memory is device (or managed) memory on the GPU of the first view added, aligned to its element
   // size. Empty views (no elements) are accepted as they are.
   DeviceViews& add(const char* name, const TensorView& v);
-  // out shares no byte with in, or (allow_same) out is exactly in: same data, dtype, shape and strides.
-  DeviceViews& disjoint(const char* out_name, const TensorView& out, const char* in_name,
-                        const TensorView& in, bool allow_same = false);
 
  private:
   const char* where_;

@@ -8,7 +8,6 @@
 
 #include "cuda/common.cuh"
 #include "cuda/cuda_ops.hpp"
-#include "cuda/overlap.hpp"
 
 namespace posenc {
 
@@ -79,18 +78,6 @@ DeviceViews& DeviceViews::add(const char* name, const TensorView& v) {
   if (reinterpret_cast<uintptr_t>(v.data) % static_cast<uintptr_t>(es) != 0)
     throw Error(where_, n + ".data", "an address that is not a multiple of " + std::to_string(es) + " bytes",
                 "aligned to the element size of " + std::string(dtype_name(v.dtype)));
-  return *this;
-}
-
-DeviceViews& DeviceViews::disjoint(const char* out_name, const TensorView& out, const char* in_name,
-                                   const TensorView& in, bool allow_same) {
-  if (allow_same && same_view(out, in)) return *this;
-  if (views_overlap(out, in))
-    throw Error(where_, out_name,
-                "a view sharing memory with " + std::string(in_name) + " (" + out.describe() + " vs " +
-                    in.describe() + ")",
-                allow_same ? "exactly " + std::string(in_name) + " (in place) or memory disjoint from it"
-                           : "memory disjoint from " + std::string(in_name));
   return *this;
 }
 

@@ -36,10 +36,6 @@ namespace detail::cuda {
 DeviceViews& DeviceViews::add(const char* name, const TensorView&) {
   no_cuda(where_, name);
 }
-DeviceViews& DeviceViews::disjoint(const char* out_name, const TensorView&, const char*, const TensorView&,
-                                   bool) {
-  no_cuda(where_, out_name);
-}
 void rope(const char* where, const RopeCall&) {
   no_cuda(where, "q");
 }

@@ -3,7 +3,7 @@
 //   - a call on Device::CUDA views is an Error naming the first view when posenc has no CUDA, when no GPU
 //     is usable, or when the pointer is host memory (these tests pass host pointers tagged cuda: the
 //     error is one of those three on every machine);
-//   - the overlap rule of the GPU kernels (src/cuda/overlap.hpp);
+//   - the overlap rule of the GPU kernels (src/overlap.hpp);
 //   - src/cuda/conv.hpp (the GPU's f16/bf16 conversions, built here for the host) against posenc/dtype.hpp.
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "cuda/conv.hpp"
-#include "cuda/overlap.hpp"
+#include "overlap.hpp"
 #include "posenc/cuda.hpp"
 #include "posenc/posenc.hpp"
 
@@ -181,17 +181,17 @@ TEST(CudaChecks, CudaViewsOfHostMemoryAreRefusedByName) {
 }
 
 TEST(CudaChecks, OverlapRule) {
-  using detail::cuda::same_view;
-  using detail::cuda::views_overlap;
+  using detail::elements_overlap;
+  using detail::same_view;
   std::vector<float> buf(2 * 5 * 3 * 4 * 8);
   float* p = buf.data();
   // Disjoint halves of one buffer.
-  EXPECT_FALSE(views_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
-                             TensorView::contiguous(p + 32, DType::F32, {4, 8})));
-  EXPECT_TRUE(views_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
-                            TensorView::contiguous(p + 31, DType::F32, {4, 8})));
-  EXPECT_TRUE(views_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
-                            TensorView::contiguous(p, DType::F32, {4, 8})));
+  EXPECT_FALSE(elements_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
+                                TensorView::contiguous(p + 32, DType::F32, {4, 8})));
+  EXPECT_TRUE(elements_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
+                               TensorView::contiguous(p + 31, DType::F32, {4, 8})));
+  EXPECT_TRUE(elements_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
+                               TensorView::contiguous(p, DType::F32, {4, 8})));
   EXPECT_TRUE(same_view(TensorView::contiguous(p, DType::F32, {4, 8}),
                         TensorView::contiguous(p, DType::F32, {4, 8})));
   EXPECT_FALSE(same_view(TensorView::contiguous(p, DType::F32, {4, 8}),
@@ -201,31 +201,31 @@ TEST(CudaChecks, OverlapRule) {
   auto part = [&](int w) {
     return TensorView::strided(p + w * H * D, DType::F32, {B, T, H, D}, {T * 3 * H * D, 3 * H * D, D, 1});
   };
-  EXPECT_FALSE(views_overlap(part(0), part(1)));
-  EXPECT_FALSE(views_overlap(part(1), part(2)));
-  EXPECT_FALSE(views_overlap(part(2), part(0)));
+  EXPECT_FALSE(elements_overlap(part(0), part(1)));
+  EXPECT_FALSE(elements_overlap(part(1), part(2)));
+  EXPECT_FALSE(elements_overlap(part(2), part(0)));
   // Shifted by one element: overlapping.
   const TensorView q = part(0);
   TensorView q1 = q;
   q1.data = p + 1;
-  EXPECT_TRUE(views_overlap(q, q1));
+  EXPECT_TRUE(elements_overlap(q, q1));
   // Even columns vs odd columns of one matrix: disjoint; even vs even shifted by a row: overlapping.
   const TensorView even = TensorView::strided(p, DType::F32, {4, 4}, {8, 2});
   TensorView odd = even;
   odd.data = p + 1;
-  EXPECT_FALSE(views_overlap(even, odd));
+  EXPECT_FALSE(elements_overlap(even, odd));
   TensorView next_row = even;
   next_row.data = p + 8;
-  EXPECT_TRUE(views_overlap(even, next_row));
+  EXPECT_TRUE(elements_overlap(even, next_row));
   // Half a float's offset (different dtype / unaligned): counted as overlapping.
-  EXPECT_TRUE(views_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
-                            TensorView::contiguous(reinterpret_cast<char*>(p) + 2, DType::F16, {4, 8})));
+  EXPECT_TRUE(elements_overlap(TensorView::contiguous(p, DType::F32, {4, 8}),
+                               TensorView::contiguous(reinterpret_cast<char*>(p) + 2, DType::F16, {4, 8})));
   // Empty views never overlap.
-  EXPECT_FALSE(views_overlap(TensorView::contiguous(p, DType::F32, {0, 8}),
-                             TensorView::contiguous(p, DType::F32, {4, 8})));
+  EXPECT_FALSE(elements_overlap(TensorView::contiguous(p, DType::F32, {0, 8}),
+                                TensorView::contiguous(p, DType::F32, {4, 8})));
   // Negative strides: a reversed view of the same rows overlaps.
   const TensorView rev = TensorView::strided(p + 24, DType::F32, {4, 8}, {-8, 1});
-  EXPECT_TRUE(views_overlap(rev, TensorView::contiguous(p, DType::F32, {4, 8})));
+  EXPECT_TRUE(elements_overlap(rev, TensorView::contiguous(p, DType::F32, {4, 8})));
 }
 
 TEST(CudaChecks, ConversionsHaveTheBitsOfDtypeHpp) {

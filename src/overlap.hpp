@@ -1,7 +1,7 @@
-// src/cuda/overlap.hpp — do two strided views share memory? Host-only and header-only (the CUDA
-// checks use it; tests/cuda tests it without a GPU).
+// src/overlap.hpp — do two strided views share memory? Host-only and header-only: detail::check_disjoint
+// (src/tensor.cpp) uses it for the outputs of every op on every device; tests/cuda/test_cuda_checks tests it.
 //
-// views_overlap(a, b) is false only when no byte of an element of a is a byte of an element of b:
+// elements_overlap(a, b) is false only when no byte of an element of a is a byte of an element of b:
 //   - their byte ranges [lowest, highest element] are disjoint, or
 //   - they have the same dtype, shape and strides, their offset is a whole number of elements, and no
 //     index difference maps onto that offset. This is what q and k of one fused qkv buffer look like
@@ -17,7 +17,7 @@
 
 #include "posenc/tensor.hpp"
 
-namespace posenc::detail::cuda {
+namespace posenc::detail {
 
 struct ByteRange {
   int64_t first = 0, last = 0;  // [first, last), relative to address 0
@@ -54,7 +54,7 @@ inline bool reachable(int64_t delta, const std::vector<int64_t>& s, const std::v
 }
 }  // namespace overlap_detail
 
-inline bool views_overlap(const TensorView& a, const TensorView& b) {
+inline bool elements_overlap(const TensorView& a, const TensorView& b) {
   const ByteRange x = byte_range(a), y = byte_range(b);
   if (x.empty() || y.empty()) return false;
   if (x.last <= y.first || y.last <= x.first) return false;
@@ -96,4 +96,4 @@ inline bool same_view(const TensorView& a, const TensorView& b) {
   return true;
 }
 
-}  // namespace posenc::detail::cuda
+}  // namespace posenc::detail
