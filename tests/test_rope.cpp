@@ -100,6 +100,34 @@ TEST(Rope, ForwardEqualsHfFormulaBitForBit) {
       }
 }
 
+// rope_forward remembers the frequencies of the last 4 configs per thread (decode steps were 80% frequency
+// math): configs that differ in one field each, more of them than the cache holds, twice around, each call
+// bit for bit as HF's formula with rope_cos_sin (which computes the frequencies afresh).
+TEST(Rope, RememberedFrequenciesFollowEveryConfigChange) {
+  std::vector<RopeConfig> cfgs(8, config(16, 16, PairLayout::HalfSplit));
+  cfgs[1].base = 500000.0;
+  cfgs[2].rotary_dim = 8;
+  cfgs[3].precision = Precision::HfCompat;
+  cfgs[4].layout = PairLayout::Interleaved;
+  cfgs[5].scaling.type = RopeType::Linear;
+  cfgs[5].scaling.factor = 2.0;
+  cfgs[6] = cfgs[5];
+  cfgs[6].scaling.factor = 4.0;
+  cfgs[7].scaling.type = RopeType::Llama3;
+  cfgs[7].scaling.factor = 8.0;
+  cfgs[7].scaling.original_max_position_embeddings = 1024;
+  const int64_t B = 1, T = 3, H = 2, D = 16;
+  const std::vector<float> x = test::random_floats(static_cast<size_t>(B * T * H * D), 5);
+  for (int round = 0; round < 2; ++round)
+    for (size_t c = 0; c < cfgs.size(); ++c)
+      for (int64_t start : {int64_t{0}, int64_t{9000}}) {
+        std::vector<float> in = x;
+        rope_forward(RopeTensors{v4(in, B, T, H, D)}, cfgs[c], Positions::offset(start));
+        EXPECT_TRUE(test::bits_equal(in, hf_apply(x, B, T, H, D, cfgs[c], {start, start + 1, start + 2})))
+            << "config " << c << " round " << round << " start " << start;
+      }
+}
+
 TEST(Rope, QueriesAndKeysWithGqaAndBhtdLayout) {
   const int64_t B = 2, T = 5, Hq = 8, Hk = 2, D = 16;
   const RopeConfig cfg = config(D, D, PairLayout::HalfSplit);

@@ -66,6 +66,8 @@ struct RopeScaling {
   double low_freq_factor = 1.0, high_freq_factor = 4.0;
   // LongRoPE (r/2 entries each)
   std::vector<double> short_factor, long_factor;
+
+  bool operator==(const RopeScaling&) const = default;
 };
 
 struct RopeConfig {
@@ -78,6 +80,7 @@ struct RopeConfig {
   RopeScaling scaling{};
 
   int64_t rot() const { return rotary_dim == 0 ? head_dim : rotary_dim; }
+  bool operator==(const RopeConfig&) const = default;  // field by field (cached frequencies)
 };
 
 // Throws posenc::Error naming the field (head_dim, rotary_dim, base, scaling.factor, ...).
@@ -108,7 +111,8 @@ struct RopeTensors {
 
 // Rotates q and k by their positions. seq_len: 0 = max position in `positions` + 1 (as HF's dynamic
 // update does); pass the full sequence length to keep Dynamic/LongRoPE frequencies fixed across
-// calls.
+// calls. The frequencies of the last 4 configs are remembered per thread (except Dynamic and LongRoPE,
+// which depend on seq_len), so that one-token decode calls do not recompute them.
 void rope_forward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
                   int64_t seq_len = 0);
 // Gradients: given dq', dk' (in t.q / t.k), writes dq, dk (the inverse rotation, times
