@@ -162,26 +162,9 @@ void check_writable(const char* where, const char* name, const TensorView& v) {
   }
 }
 
-namespace {
-// The bytes [first, last) that a view's elements occupy (empty if it has no elements).
-struct ByteSpan {
-  uintptr_t first = 0, last = 0;
-};
-ByteSpan byte_span(const TensorView& v) {
-  int64_t lo = 0, hi = 0;
-  for (int d = 0; d < v.ndim; ++d) {
-    if (v.size(d) == 0) return {};
-    (v.stride(d) < 0 ? lo : hi) += (v.size(d) - 1) * v.stride(d);
-  }
-  const auto base = reinterpret_cast<uintptr_t>(v.data);
-  const int64_t es = dtype_size(v.dtype);
-  return {base + static_cast<uintptr_t>(lo * es), base + static_cast<uintptr_t>((hi + 1) * es)};
-}
-}  // namespace
-
 bool views_overlap(const TensorView& a, const TensorView& b) {
-  const ByteSpan x = byte_span(a), y = byte_span(b);
-  return x.first < x.last && y.first < y.last && x.first < y.last && y.first < x.last;
+  const ByteRange x = byte_range(a), y = byte_range(b);  // src/overlap.hpp
+  return !x.empty() && !y.empty() && x.first < y.last && y.first < x.last;
 }
 
 void check_disjoint(const char* where, const char* out_name, const TensorView& out, const char* in_name,
