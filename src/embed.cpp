@@ -105,7 +105,8 @@ void embed_forward(TensorView out, const TensorView& ids, const TensorView& E, c
     op.rows = pos.data();
     detail::cpu::combine_rows(op);
   } else {
-    const detail::SinusoidalPlan plan(pe.config(), where);
+    const auto plan_ptr = detail::sinusoidal_plan(pe.config(), where);
+    const detail::SinusoidalPlan& plan = *plan_ptr;
     if (plan.cfg.dim != C)
       fail(where, "sinusoidal dim", std::to_string(plan.cfg.dim), std::to_string(C) + " (E.shape[1])");
     const std::vector<int64_t> pos = positions.resolve(out.size(0), out.size(1), kMaxPosition, where);

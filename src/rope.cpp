@@ -3,14 +3,15 @@
 #include "posenc/rope.hpp"
 
 #include <algorithm>
-#include <array>
-#include <optional>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "check.hpp"
 #include "cpu/rope.hpp"
 #include "cuda/cuda_ops.hpp"
 #include "dispatch.hpp"
+#include "plan_cache.hpp"
 #include "rope_freq.hpp"
 
 namespace posenc {
@@ -32,26 +33,18 @@ int64_t seq_len_for(int64_t seq_len, const std::vector<int64_t>& pos, const char
   return pos.empty() ? 0 : *std::max_element(pos.begin(), pos.end()) + 1;
 }
 
-// detail::rope_freqs, remembered for the last few configs of this thread: a decode step (one token per
-// call) spent about 80% of its time recomputing the exact frequencies (25 us of a [1, 1, 32 + 8, 128]
-// call on the 2-vCPU Xeon). Only Dynamic and LongRoPE frequencies depend on seq_len; for the others it
-// is not part of the key (it still has to be in range).
-detail::RopeFreqs cached_freqs(const RopeConfig& cfg, int64_t seq_len, const char* where) {
+// detail::rope_freqs, remembered for the last few configs of this thread (plan_cache.hpp): a decode step
+// (one token per call) spent about 80% of its time recomputing the exact frequencies (25 us of a
+// [1, 1, 32 + 8, 128] call on the 2-vCPU Xeon). Only Dynamic and LongRoPE frequencies depend on seq_len,
+// so only for them is it part of the key (a model's layers share it within a step); for the others it
+// still has to be in range.
+std::shared_ptr<const detail::RopeFreqs> cached_freqs(const RopeConfig& cfg, int64_t seq_len,
+                                                      const char* where) {
   const bool by_len = cfg.scaling.type == RopeType::Dynamic || cfg.scaling.type == RopeType::LongRope;
-  if (!by_len && seq_len >= 0 && seq_len <= kMaxPosition + 1) {
-    struct Entry {
-      RopeConfig cfg;
-      detail::RopeFreqs freqs;
-    };
-    thread_local std::array<std::optional<Entry>, 4> cache;
-    thread_local size_t next = 0;
-    for (const auto& e : cache)
-      if (e && e->cfg == cfg) return e->freqs;
-    detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len, where);
-    cache[next++ % cache.size()] = Entry{cfg, f};
-    return f;
-  }
-  return detail::rope_freqs(cfg, seq_len, where);
+  if (seq_len < 0 || seq_len > kMaxPosition + 1)  // (rope_freqs names it)
+    return std::make_shared<const detail::RopeFreqs>(detail::rope_freqs(cfg, seq_len, where));
+  thread_local detail::PlanCache<std::pair<RopeConfig, int64_t>, detail::RopeFreqs> cache;
+  return cache.get({cfg, by_len ? seq_len : -1}, [&] { return detail::rope_freqs(cfg, seq_len, where); });
 }
 }  // namespace
 
@@ -86,6 +79,7 @@ void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::sp
     if (pos[n] < 0 || pos[n] > kMaxPosition)
       fail(where, "positions[" + std::to_string(n) + "]", std::to_string(pos[n]),
            "0 .. " + std::to_string(kMaxPosition));
+  // (not cached_freqs: this is the reference that tests hold the cache to)
   const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
   const int64_t half = r / 2;
   const detail::cpu::RopeTable tab = detail::cpu::make_rope_table(f, cfg.precision, half, pos);
@@ -191,7 +185,8 @@ void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg, co
   validate(cfg, where);
   const CheckedQk c = check_tensors(where, t, cfg);
   const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
-  const detail::RopeFreqs f = cached_freqs(cfg, seq_len_for(seq_len, pos, where), where);
+  const auto freqs = cached_freqs(cfg, seq_len_for(seq_len, pos, where), where);
+  const detail::RopeFreqs& f = *freqs;
   if (t.q.device == Device::CUDA) return apply_cuda(where, t, c, f, pos, cfg, sign);
   // Increasing positions (one sequence, or the same in every batch row): cos / sin computed per block
   // of positions next to the rotation.

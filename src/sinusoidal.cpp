@@ -12,6 +12,7 @@
 #include "cpu/sincos_simd.h"
 #include "cuda/cuda_ops.hpp"
 #include "exact/sincos_turns.hpp"
+#include "plan_cache.hpp"
 #include "sinusoidal_plan.hpp"
 
 namespace posenc {
@@ -151,18 +152,24 @@ void SinusoidalPlan::row(int64_t pos, float* out) const {
   }
 }
 
+std::shared_ptr<const SinusoidalPlan> sinusoidal_plan(const SinusoidalConfig& cfg, const char* where) {
+  thread_local PlanCache<SinusoidalConfig, SinusoidalPlan> cache;
+  return cache.get(cfg, [&] { return SinusoidalPlan(cfg, where); });
+}
+
 }  // namespace detail
 
 double sinusoidal_frequency(const SinusoidalConfig& cfg, int64_t i) {
-  const detail::SinusoidalPlan plan(cfg, "posenc::sinusoidal_frequency");
-  if (i < 0 || i >= plan.nfreq)
-    fail("posenc::sinusoidal_frequency", "i", std::to_string(i), "0 .. " + std::to_string(plan.nfreq - 1));
-  return plan.omega[static_cast<size_t>(i)].hi;
+  const auto plan = detail::sinusoidal_plan(cfg, "posenc::sinusoidal_frequency");
+  if (i < 0 || i >= plan->nfreq)
+    fail("posenc::sinusoidal_frequency", "i", std::to_string(i), "0 .. " + std::to_string(plan->nfreq - 1));
+  return plan->omega[static_cast<size_t>(i)].hi;
 }
 
 void sinusoidal_table(TensorView out, const SinusoidalConfig& cfg, std::span<const int64_t> positions) {
   constexpr const char* where = "posenc::sinusoidal_table";
-  const detail::SinusoidalPlan plan(cfg, where);
+  const auto plan_ptr = detail::sinusoidal_plan(cfg, where);
+  const detail::SinusoidalPlan& plan = *plan_ptr;
   detail::check_float_view(where, "out", out, 2, out.device);
   detail::check_size(where, "out", out, 1, cfg.dim, "dim");
   detail::check_size(where, "out", out, 0, static_cast<int64_t>(positions.size()), "positions.size()");
@@ -203,7 +210,8 @@ std::vector<float> sinusoidal_table(const SinusoidalConfig& cfg, int64_t num_pos
 
 void sinusoidal_add(TensorView x, const SinusoidalConfig& cfg, const Positions& positions) {
   constexpr const char* where = "posenc::sinusoidal_add";
-  const detail::SinusoidalPlan plan(cfg, where);
+  const auto plan_ptr = detail::sinusoidal_plan(cfg, where);
+  const detail::SinusoidalPlan& plan = *plan_ptr;
   detail::check_float_view(where, "x", x, 3, x.device);
   detail::check_size(where, "x", x, 2, cfg.dim, "dim");
   detail::check_writable(where, "x", x);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "exact/dd.hpp"
@@ -26,5 +27,10 @@ struct SinusoidalPlan {
   // sin and cos of frequency i at pos, rounded to fp32, in the plan's precision.
   void sincos(int64_t pos, int64_t i, float& s, float& c) const;
 };
+
+// The plan of cfg, remembered for the last 4 configs of the calling thread (plan_cache.hpp): building one
+// is ~750 us for d = 4096 (the exact frequencies), a decode-size call's row ~1 us. Validates cfg (throws
+// naming `where`) when it builds.
+std::shared_ptr<const SinusoidalPlan> sinusoidal_plan(const SinusoidalConfig& cfg, const char* where);
 
 }  // namespace posenc::detail

@@ -104,7 +104,7 @@ TEST(Rope, ForwardEqualsHfFormulaBitForBit) {
 // math): configs that differ in one field each, more of them than the cache holds, twice around, each call
 // bit for bit as HF's formula with rope_cos_sin (which computes the frequencies afresh).
 TEST(Rope, RememberedFrequenciesFollowEveryConfigChange) {
-  std::vector<RopeConfig> cfgs(8, config(16, 16, PairLayout::HalfSplit));
+  std::vector<RopeConfig> cfgs(9, config(16, 16, PairLayout::HalfSplit));
   cfgs[1].base = 500000.0;
   cfgs[2].rotary_dim = 8;
   cfgs[3].precision = Precision::HfCompat;
@@ -116,6 +116,10 @@ TEST(Rope, RememberedFrequenciesFollowEveryConfigChange) {
   cfgs[7].scaling.type = RopeType::Llama3;
   cfgs[7].scaling.factor = 8.0;
   cfgs[7].scaling.original_max_position_embeddings = 1024;
+  // Dynamic NTK: the frequencies depend on seq_len (here max position + 1: 3, then 9003).
+  cfgs[8].scaling.type = RopeType::Dynamic;
+  cfgs[8].scaling.factor = 2.0;
+  cfgs[8].scaling.original_max_position_embeddings = 1024;
   const int64_t B = 1, T = 3, H = 2, D = 16;
   const std::vector<float> x = test::random_floats(static_cast<size_t>(B * T * H * D), 5);
   for (int round = 0; round < 2; ++round)

@@ -161,3 +161,39 @@ TEST(Sinusoidal, FrequenciesFollowTheLayoutRule) {
   EXPECT_EQ(sinusoidal_num_frequencies(m), 4);
   EXPECT_THROW(sinusoidal_frequency(v, 4), Error);
 }
+
+// The plan of a config (its frequencies) is remembered for the last 4 configs per thread (building it was
+// ~99% of a one-token call): configs that differ in one field each, more of them than the cache holds,
+// twice around, through both users of the cache (sinusoidal_add and a sinusoidal embed source), each
+// call bit for bit against the scalar reference.
+TEST(Sinusoidal, RememberedPlansFollowEveryConfigChange) {
+  std::vector<SinusoidalConfig> cfgs(7, config({SinusoidalPreset::Vaswani, 8, Precision::Exact}));
+  cfgs[1].base = 500.0;
+  cfgs[2].dim = 6;
+  cfgs[3].precision = Precision::HfCompat;
+  cfgs[4].preset = SinusoidalPreset::Marian;
+  cfgs[5].preset = SinusoidalPreset::Fairseq;
+  cfgs[6] = cfgs[5];
+  cfgs[6].padding_idx = 123456789;
+  const int64_t pos = 123456789;  // (far enough out for the two precisions to differ)
+  for (int round = 0; round < 2; ++round)
+    for (size_t c = 0; c < cfgs.size(); ++c) {
+      const SinusoidalConfig& cfg = cfgs[c];
+      std::vector<float> x(static_cast<size_t>(cfg.dim), 0.0f);
+      sinusoidal_add(TensorView::contiguous(x.data(), DType::F32, {1, 1, cfg.dim}), cfg,
+                     Positions::offset(pos));
+      std::vector<float> E(static_cast<size_t>(cfg.dim), 0.0f), e(x.size());
+      const int32_t id = 0;
+      embed_forward(TensorView::contiguous(e.data(), DType::F32, {1, 1, cfg.dim}),
+                    TensorView::contiguous(&id, DType::I32, {1, 1}),
+                    TensorView::contiguous(E.data(), DType::F32, {1, cfg.dim}), PeSource::sinusoidal(cfg),
+                    Positions::offset(pos), 1.0f);
+      for (int64_t col = 0; col < cfg.dim; ++col) {
+        const float want = ref::sinusoidal_value(cfg, pos, col);
+        ASSERT_EQ(std::bit_cast<uint32_t>(x[static_cast<size_t>(col)]), std::bit_cast<uint32_t>(want))
+            << "config " << c << " round " << round << " col " << col;
+        ASSERT_EQ(std::bit_cast<uint32_t>(e[static_cast<size_t>(col)]), std::bit_cast<uint32_t>(want))
+            << "embed, config " << c << " round " << round << " col " << col;
+      }
+    }
+}

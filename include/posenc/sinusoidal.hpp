@@ -37,6 +37,8 @@ struct SinusoidalConfig {
   SinusoidalPreset preset = SinusoidalPreset::Vaswani;
   Precision precision = Precision::Exact;
   int64_t padding_idx = -1;  // Fairseq preset only: this row is zero; -1 for none
+
+  bool operator==(const SinusoidalConfig&) const = default;  // field by field (cached frequencies)
 };
 
 // Throws posenc::Error naming the field if the config is invalid (dim < 2, odd dim for Vaswani,

@@ -153,7 +153,7 @@ void combine_rows_sinusoidal(RowCombine op, const SinusoidalPlan& plan, const st
   {
     const int64_t nt = omp_get_num_threads(), th = omp_get_thread_num();
     const int64_t i0 = items * th / nt, i1 = items * (th + 1) / nt;
-    std::vector<float> rows(static_cast<size_t>(K * C));
+    std::vector<float> rows(static_cast<size_t>(std::min(K, T) * C));  // (zeroed: only what a block uses)
     CombineRowsArgs a = a0;
     a.P = rows.data();
     int64_t have = -1;  // the block whose rows `rows` holds
