@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "cuda/common.cuh"
 #include "cuda/cuda_ops.hpp"
@@ -36,6 +37,7 @@ struct CombineParams {
   float scale = 1.0f;
   int64_t N = 0, T = 1, C = 0;
   PosMap pos;  // row of P
+  const unsigned long long* bad = nullptr;  // Embed: the id check's word (IdCheck); nothing is written if set
 };
 
 template <Mode M, DType O, DType P, DType E, int V>
@@ -45,6 +47,9 @@ __global__ void __launch_bounds__(256) combine_kernel(const CombineParams p) {
   using ES = typename Dev<E>::storage;
   const int64_t n = static_cast<int64_t>(blockIdx.x) * blockDim.y + threadIdx.y;
   if (n >= p.N) return;
+  if constexpr (M == Mode::Embed) {
+    if (some_id_bad(p.bad)) return;
+  }
   const int64_t b = n / p.T, t = n - b * p.T;
   OS* o = static_cast<OS*>(p.out) + b * p.os0 + t * p.os1;
   const PS* pr = static_cast<const PS*>(p.P) + p.pos(n) * p.ps0;
@@ -268,7 +273,13 @@ void combine_rows(const char* where, const CombineCall& c) {
   if (N == 0 || C == 0) return;
   CallScope s(where, out.data);
   const std::vector<int64_t>& pos = *c.pos;
-  if (c.E != nullptr) check_ids_on_device(s, *c.ids, c.E->size(0), "vocabulary size V");
+  // Embed: the ids checked first, the result waited for after the kernels are queued (IdCheck).
+  std::optional<IdCheck> id_check;
+  if (c.E != nullptr) {
+    id_check.emplace(s, *c.ids, c.E->size(0), "vocabulary size V");
+    id_check->run_kernel();
+    id_check->result_to_host();
+  }
 
   CombineParams p;
   p.out = out.data;
@@ -353,15 +364,20 @@ void combine_rows(const char* where, const CombineCall& c) {
 
   const DType ot = out.dtype;
   if (c.E != nullptr) {
+    p.bad = id_check->bad();
     const DType et = c.E->dtype;
     switch (et) {
       case DType::F16:
-        return dispatch_op<Mode::Embed, DType::F16>(s, p, ot, pt, et);
+        dispatch_op<Mode::Embed, DType::F16>(s, p, ot, pt, et);
+        break;
       case DType::BF16:
-        return dispatch_op<Mode::Embed, DType::BF16>(s, p, ot, pt, et);
+        dispatch_op<Mode::Embed, DType::BF16>(s, p, ot, pt, et);
+        break;
       default:
-        return dispatch_op<Mode::Embed, DType::F32>(s, p, ot, pt, et);
+        dispatch_op<Mode::Embed, DType::F32>(s, p, ot, pt, et);
+        break;
     }
+    return id_check->finish();
   }
   if (c.accumulate) return dispatch_op<Mode::Accumulate, DType::F32>(s, p, ot, pt, DType::F32);
   return dispatch_op<Mode::Gather, DType::F32>(s, p, ot, pt, DType::F32);

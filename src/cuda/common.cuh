@@ -169,9 +169,49 @@ struct PosPlan {
   PosMap map(const void* device_base, int64_t T) const;
 };
 
-// Checks device ids [B, T] (i32/i64) against [0, V) unless set_check_ids(false): one small kernel, then a
-// wait for its result; the error names ids[b, t], its value and "0 .. V-1 (<what> = V)".
-void check_ids_on_device(const CallScope& s, const TensorView& ids, int64_t V, const char* what);
+// The check of device ids [B, T] (i32/i64) against [0, V), arranged so that the GPU does not wait for the
+// host: the check (a small kernel, or the kernel that reads the ids anyway) writes the first bad token
+// into a device word, its result is copied to pinned host memory behind an event, the kernels that use
+// the ids are queued next and write nothing when the word says an id is bad, and only then does the host
+// wait, for the event alone, while the GPU goes on with the queued kernels. A throwing call so leaves its
+// outputs as they were. The error names ids[b, t], its value and "0 .. V-1 (<what> = V)".
+//   IdCheck check(s, ids, V, "vocabulary size V");
+//   check.run_kernel();            // or a kernel of the caller's that calls note_bad_id(check.bad(), n)
+//   check.result_to_host();
+//   ... launches with p.bad = check.bad() ...
+//   check.finish();                // throws posenc::Error when an id is out of range
+// With set_check_ids(false), or no tokens, nothing is checked or waited for and bad() is nullptr.
+class IdCheck {
+ public:
+  IdCheck(const CallScope& s, const TensorView& ids, int64_t V, const char* what);
+  ~IdCheck();
+  IdCheck(const IdCheck&) = delete;
+  IdCheck& operator=(const IdCheck&) = delete;
+  // The device word: the first token n = b*T + t whose id is outside [0, V), or ~0 (all in range).
+  unsigned long long* bad() const { return flag_.get<unsigned long long>(); }
+  void run_kernel();
+  void result_to_host();
+  void finish();
+
+ private:
+  const CallScope& s_;
+  const TensorView& ids_;
+  int64_t V_;
+  const char* what_;
+  Scratch flag_;
+  cudaEvent_t done_ = nullptr;
+  bool finished_ = false;
+};
+
+// In a kernel that reads ids: records token n as bad (the smallest such n wins).
+__device__ __forceinline__ void note_bad_id(unsigned long long* bad, int64_t n) {
+  if (bad != nullptr) atomicMin(bad, static_cast<unsigned long long>(n));
+}
+// In a kernel that writes with the ids: true when the check found a bad id (the kernel then writes
+// nothing). The word was written by an earlier kernel on the stream, so it is read-only here.
+__device__ __forceinline__ bool some_id_bad(const unsigned long long* bad) {
+  return bad != nullptr && __ldg(bad) != ~0ull;
+}
 
 // Grid size for n work items of `block` threads (at least 1 block).
 inline unsigned blocks_for(int64_t n, int64_t per_block) {

@@ -7,7 +7,7 @@
 // unless exactly in place is detail::check_disjoint, for every device), then call one of the functions
 // below. Each runs on the GPU of its first
 // output view, on posenc::cuda_stream() (posenc/cuda.hpp), and returns without waiting for the kernels
-// (except where a check needs a result from the GPU, see set_check_ids()). Per-call data (positions,
+// (except for the id check's result, see set_check_ids()). Per-call data (positions,
 // frequencies, buckets) goes to the GPU with one cudaMemcpyAsync from host memory into a stream-ordered
 // allocation (cudaMallocAsync) freed after the launch; positions that are offsets (pos = offset[b] + t)
 // go as kernel arguments instead. Every launch is checked; CUDA errors become posenc::Error.
@@ -104,9 +104,11 @@ void t5_bias_forward(const char* where, TensorView out, const TensorView& table,
 void t5_bias_backward(const char* where, TensorView dtable, const TensorView& dout, const T5BiasConfig& cfg,
                       std::span<const int64_t> q, std::span<const int64_t> k);
 
-// Device ids (embed) are checked against [0, V) before the kernels run: one small kernel and one wait for
-// its result per call (the error then names ids[b, t] as on the CPU). Off (per thread): no check and no
-// wait; an out-of-range id then reads a clamped row. For benchmarks that measure the cost of the check.
+// Device ids (embed) are checked against [0, V) on the GPU before the kernels that use them, which write
+// nothing when an id is out of range; the host waits for the check's result only after queuing them
+// (common.cuh, IdCheck), so the GPU does not idle while it waits. The error names ids[b, t] as on the
+// CPU, and the outputs are left as they were. Off (per thread): no check and no wait; an out-of-range id
+// then reads (or accumulates into) a clamped row. For benchmarks that measure the cost of the check.
 void set_check_ids(bool on) noexcept;
 bool check_ids() noexcept;
 

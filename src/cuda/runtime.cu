@@ -2,6 +2,7 @@
 // scratch, position plans, and the id check.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -184,63 +185,93 @@ PosMap PosPlan::map(const void* device_base, int64_t T) const {
 namespace {
 template <typename I>
 __global__ void first_bad_id_kernel(const I* ids, int64_t s0, int64_t s1, int64_t B, int64_t T, int64_t V,
-                                    unsigned long long* first) {
+                                    unsigned long long* bad) {
   const int64_t N = B * T;
   for (int64_t n = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; n < N;
        n += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t b = n / T, t = n - b * T;
     const int64_t v = static_cast<int64_t>(ids[b * s0 + t * s1]);
-    if (v < 0 || v >= V) atomicMin(first, static_cast<unsigned long long>(n));
+    if (v < 0 || v >= V) note_bad_id(bad, n);
   }
+}
+
+// Pinned host memory for the check's result, one word per thread, kept for the thread's later calls
+// (pinned allocations cost far more than a call).
+struct PinnedWord {
+  unsigned long long* p = nullptr;
+  ~PinnedWord() {
+    if (p != nullptr) cudaFreeHost(p);
+  }
+};
+unsigned long long* pinned_word(const char* where) {
+  thread_local PinnedWord w;
+  if (w.p == nullptr)  // (portable: the thread's calls may run on several GPUs)
+    check(cudaHostAlloc(&w.p, sizeof *w.p, cudaHostAllocPortable), where, "cudaHostAlloc (id check result)");
+  return w.p;
 }
 }  // namespace
 
-// Returns the first token n (b*T + t) whose id is outside [0, V), or -1; its id in *value. Waits for the
-// stream.
-int64_t find_bad_id(const CallScope& s, const TensorView& ids, int64_t V, int64_t* value) {
-  const int64_t B = ids.size(0), T = ids.size(1), N = B * T;
-  if (N == 0) return -1;
-  Scratch flag(s, sizeof(unsigned long long));
-  check(cudaMemsetAsync(flag.get(), 0xff, sizeof(unsigned long long), s.stream()), s.where(),
-        "cudaMemsetAsync");
-  const unsigned grid = blocks_for(N, 256) > 1024u ? 1024u : blocks_for(N, 256);
-  if (ids.dtype == DType::I32)
-    first_bad_id_kernel<<<grid, 256, 0, s.stream()>>>(static_cast<const int32_t*>(ids.data), ids.stride(0),
-                                                      ids.stride(1), B, T, V, flag.get<unsigned long long>());
-  else
-    first_bad_id_kernel<<<grid, 256, 0, s.stream()>>>(static_cast<const int64_t*>(ids.data), ids.stride(0),
-                                                      ids.stride(1), B, T, V, flag.get<unsigned long long>());
-  check_launch(s.where(), "first_bad_id_kernel");
-  unsigned long long first = 0;
-  check(cudaMemcpyAsync(&first, flag.get(), sizeof first, cudaMemcpyDeviceToHost, s.stream()), s.where(),
-        "cudaMemcpyAsync (id check)");
-  check(cudaStreamSynchronize(s.stream()), s.where(), "cudaStreamSynchronize (id check)");
-  if (first == ~0ull) return -1;
-  const auto n = static_cast<int64_t>(first);
-  const int64_t b = n / T, t = n - b * T;
-  const char* p =
-      static_cast<const char*>(ids.data) + (b * ids.stride(0) + t * ids.stride(1)) * dtype_size(ids.dtype);
-  if (ids.dtype == DType::I32) {
-    int32_t v = 0;
-    check(cudaMemcpy(&v, p, sizeof v, cudaMemcpyDeviceToHost), s.where(), "cudaMemcpy (id check)");
-    *value = v;
-  } else {
-    int64_t v = 0;
-    check(cudaMemcpy(&v, p, sizeof v, cudaMemcpyDeviceToHost), s.where(), "cudaMemcpy (id check)");
-    *value = v;
-  }
-  return n;
+IdCheck::IdCheck(const CallScope& s, const TensorView& ids, int64_t V, const char* what)
+    : s_(s),
+      ids_(ids),
+      V_(V),
+      what_(what),
+      flag_(s, check_ids() && ids.numel() > 0 ? sizeof(unsigned long long) : 0) {
+  if (bad() == nullptr) return;
+  check(cudaMemsetAsync(bad(), 0xff, sizeof(unsigned long long), s.stream()), s.where(),
+        "cudaMemsetAsync (id check)");
 }
 
-void check_ids_on_device(const CallScope& s, const TensorView& ids, int64_t V, const char* what) {
-  if (!check_ids()) return;
+IdCheck::~IdCheck() {
+  if (done_ == nullptr) return;
+  // A call that failed between result_to_host() and finish(): the copy into this thread's pinned word
+  // must land before a later call reads that word.
+  if (!finished_) cudaEventSynchronize(done_);
+  cudaEventDestroy(done_);
+}
+
+void IdCheck::run_kernel() {
+  if (bad() == nullptr) return;
+  const int64_t B = ids_.size(0), T = ids_.size(1);
+  const unsigned grid = std::min(blocks_for(B * T, 256), 1024u);
+  if (ids_.dtype == DType::I32)
+    first_bad_id_kernel<<<grid, 256, 0, s_.stream()>>>(static_cast<const int32_t*>(ids_.data), ids_.stride(0),
+                                                       ids_.stride(1), B, T, V_, bad());
+  else
+    first_bad_id_kernel<<<grid, 256, 0, s_.stream()>>>(static_cast<const int64_t*>(ids_.data), ids_.stride(0),
+                                                       ids_.stride(1), B, T, V_, bad());
+  check_launch(s_.where(), "first_bad_id_kernel");
+}
+
+void IdCheck::result_to_host() {
+  if (bad() == nullptr) return;
+  check(cudaMemcpyAsync(pinned_word(s_.where()), bad(), sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                        s_.stream()),
+        s_.where(), "cudaMemcpyAsync (id check result)");
+  check(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming), s_.where(), "cudaEventCreate (id check)");
+  check(cudaEventRecord(done_, s_.stream()), s_.where(), "cudaEventRecord (id check)");
+}
+
+void IdCheck::finish() {
+  if (done_ == nullptr) return;
+  finished_ = true;
+  check(cudaEventSynchronize(done_), s_.where(), "cudaEventSynchronize (id check)");
+  const unsigned long long first = *pinned_word(s_.where());
+  if (first == ~0ull) return;
+  const auto n = static_cast<int64_t>(first);
+  const int64_t T = ids_.size(1), b = n / T, t = n - b * T;
+  const char* p = static_cast<const char*>(ids_.data) +
+                  (b * ids_.stride(0) + t * ids_.stride(1)) * dtype_size(ids_.dtype);
   int64_t value = 0;
-  const int64_t n = find_bad_id(s, ids, V, &value);
-  if (n < 0) return;
-  const int64_t T = ids.size(1);
-  throw Error(s.where(), "ids[" + std::to_string(n / T) + ", " + std::to_string(n % T) + "]",
-              std::to_string(value),
-              "0 .. " + std::to_string(V - 1) + " (" + what + " = " + std::to_string(V) + ")");
+  if (ids_.dtype == DType::I32) {
+    int32_t v = 0;
+    check(cudaMemcpy(&v, p, sizeof v, cudaMemcpyDeviceToHost), s_.where(), "cudaMemcpy (id check)");
+    value = v;
+  } else {
+    check(cudaMemcpy(&value, p, sizeof value, cudaMemcpyDeviceToHost), s_.where(), "cudaMemcpy (id check)");
+  }
+  throw Error(s_.where(), "ids[" + std::to_string(b) + ", " + std::to_string(t) + "]", std::to_string(value),
+              "0 .. " + std::to_string(V_ - 1) + " (" + what_ + " = " + std::to_string(V_) + ")");
 }
 
 }  // namespace detail::cuda

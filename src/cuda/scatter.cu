@@ -1,6 +1,7 @@
 // The deterministic gradient scatter on the GPU (dE, dPE, d of a learned table): the CPU's algorithm
 // (cpu/scatter_grad.cpp), so the same bits.
-//   1. keys (int32) per token: ids from the device view, or host keys uploaded;
+//   1. keys (int32) per token: ids from the device view (checked on the way, see IdCheck), or host keys
+//      uploaded;
 //   2. tokens sorted by key with a stable radix sort (CUB) of (key, token index): within a key, tokens
 //      stay in increasing order;
 //   3. one block row per group start: the threads take V channels each and sum the group's tokens in
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cub/device/device_radix_sort.cuh>
+#include <optional>
 
 #include "cuda/common.cuh"
 #include "cuda/cuda_ops.hpp"
@@ -22,13 +24,16 @@ namespace {
 
 template <typename I>
 __global__ void keys_from_ids(const I* ids, int64_t s0, int64_t s1, int64_t B, int64_t T, int64_t K,
-                              int32_t* keys, int32_t* order) {
+                              int32_t* keys, int32_t* order, unsigned long long* bad) {
   const int64_t N = B * T;
   for (int64_t n = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; n < N;
        n += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t b = n / T, t = n - b * T;
     int64_t v = static_cast<int64_t>(ids[b * s0 + t * s1]);
-    v = v < 0 ? 0 : (v >= K ? K - 1 : v);
+    if (v < 0 || v >= K) {
+      note_bad_id(bad, n);  // (the id check: nothing is scattered then)
+      v = v < 0 ? 0 : K - 1;
+    }
     keys[n] = static_cast<int32_t>(v);
     order[n] = static_cast<int32_t>(n);
   }
@@ -49,6 +54,7 @@ struct ScatterParams {
   const int32_t* keys = nullptr;   // sorted
   const int32_t* order = nullptr;  // token of each sorted slot
   float scale = 1.0f;
+  const unsigned long long* bad = nullptr;  // the id check's word (IdCheck): nothing is written if set
 };
 
 template <DType D, DType S, int V>
@@ -56,7 +62,7 @@ __global__ void __launch_bounds__(256) scatter_kernel(const ScatterParams p) {
   using DS = typename Dev<D>::storage;
   using SS = typename Dev<S>::storage;
   const int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.y + threadIdx.y;
-  if (j >= p.N) return;
+  if (j >= p.N || some_id_bad(p.bad)) return;
   const int32_t key = p.keys[j];
   if (j > 0 && p.keys[j - 1] == key) return;  // not the first token of its group
   DS* d = static_cast<DS*>(p.dst) + static_cast<int64_t>(key) * p.ds0;
@@ -140,7 +146,9 @@ void scatter_add_rows(const char* where, const ScatterCall& c) {
   const int64_t B = src.size(0), T = src.size(1), N = B * T, C = src.size(2), K = c.dst.size(0);
   if (N == 0 || C == 0) return;
   CallScope s(where, c.dst.data);
-  if (c.ids != nullptr) check_ids_on_device(s, *c.ids, K, "vocabulary size V");
+  // Device ids: checked by keys_from_ids itself, the result waited for after the scatter is queued.
+  std::optional<IdCheck> id_check;
+  if (c.ids != nullptr) id_check.emplace(s, *c.ids, K, "vocabulary size V");
 
   // keys_in, order_in, keys_out, order_out: 4 * N int32, then CUB's temporary storage.
   const int end_bit = bits_for(K - 1);
@@ -169,11 +177,12 @@ void scatter_add_rows(const char* where, const ScatterCall& c) {
     const TensorView& ids = *c.ids;
     if (ids.dtype == DType::I32)
       keys_from_ids<<<grid, 256, 0, s.stream()>>>(static_cast<const int32_t*>(ids.data), ids.stride(0),
-                                                  ids.stride(1), B, T, K, keys_in, order_in);
+                                                  ids.stride(1), B, T, K, keys_in, order_in, id_check->bad());
     else
       keys_from_ids<<<grid, 256, 0, s.stream()>>>(static_cast<const int64_t*>(ids.data), ids.stride(0),
-                                                  ids.stride(1), B, T, K, keys_in, order_in);
+                                                  ids.stride(1), B, T, K, keys_in, order_in, id_check->bad());
     check_launch(where, "keys_from_ids");
+    id_check->result_to_host();
   } else {
     // The host keys land in keys_in (the upload's only part, at offset 0).
     check(cudaMemcpyAsync(keys_in, up.data(), up.size(), cudaMemcpyHostToDevice, s.stream()), where,
@@ -200,14 +209,19 @@ void scatter_add_rows(const char* where, const ScatterCall& c) {
   p.keys = keys_out;
   p.order = order_out;
   p.scale = c.scale;
+  p.bad = id_check ? id_check->bad() : nullptr;
   switch (c.dst.dtype) {
     case DType::F16:
-      return dispatch_src<DType::F16>(s, p, c.dst.dtype, src.dtype);
+      dispatch_src<DType::F16>(s, p, c.dst.dtype, src.dtype);
+      break;
     case DType::BF16:
-      return dispatch_src<DType::BF16>(s, p, c.dst.dtype, src.dtype);
+      dispatch_src<DType::BF16>(s, p, c.dst.dtype, src.dtype);
+      break;
     default:
-      return dispatch_src<DType::F32>(s, p, c.dst.dtype, src.dtype);
+      dispatch_src<DType::F32>(s, p, c.dst.dtype, src.dtype);
+      break;
   }
+  if (id_check) id_check->finish();
 }
 
 }  // namespace posenc::detail::cuda

@@ -543,26 +543,61 @@ TEST(CudaEmbed, FrequentIdsAndLargeRows) {
   run_embed_case(c, 77);
 }
 
+// An id outside [0, V) is an error naming the first such token, on the device as on the CPU; the kernels
+// queued behind the check write nothing then (out and dE keep their bytes), and the next call with good
+// ids runs as usual. i64 and i32 ids, forward (check kernel) and backward (checked while making keys).
 TEST(CudaEmbed, IdOutOfRangeIsAnErrorNamingIt) {
   POSENC_SKIP_WITHOUT_GPU();
-  Mirror E(DType::F32, {10, 8}), P(DType::F32, {10, 8}), out(DType::F32, {2, 3, 8});
-  Mirror ids(DType::I64, {2, 3});
-  ids.fill(1, 0, 10);
-  const int64_t bad = 10;
-  std::memcpy(ids.host.data() + (1 * 3 + 2) * 8, &bad, 8);
-  ids.upload();
-  try {
-    embed_forward(out.dv(), ids.dv(), E.dv(), PeSource::table(P.dv()), Positions::offset(), 1.0f);
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.argument(), "ids[1, 2]") << e.what();
-    EXPECT_EQ(e.value(), "10") << e.what();
-  }
-  try {
-    embed_backward(E.dv(), TensorView{}, out.dv(), ids.dv(), Positions::offset(), 1.0f);
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.argument(), "ids[1, 2]") << e.what();
+  for (DType it : {DType::I64, DType::I32}) {
+    SCOPED_TRACE(name(it));
+    Mirror E(DType::F32, {10, 8}), P(DType::F32, {10, 8}), out(DType::F32, {2, 3, 8});
+    E.fill(1);
+    P.fill(2);
+    out.fill(3);
+    for (Mirror* m : {&E, &P, &out}) m->upload();
+    Mirror ids(it, {2, 3});
+    ids.fill(4, 0, 10);
+    const std::vector<unsigned char> good = ids.host;
+    const int64_t es = dtype_size(it);
+    auto set_id = [&](int64_t n, int64_t v) {
+      if (it == DType::I64)
+        std::memcpy(ids.host.data() + n * es, &v, 8);
+      else {
+        const auto w = static_cast<int32_t>(v);
+        std::memcpy(ids.host.data() + n * es, &w, 4);
+      }
+    };
+    set_id(1 * 3 + 2, -1);  // the last token and a middle one: the first (ids[0, 1]) is named
+    set_id(0 * 3 + 1, 10);
+    ids.upload();
+    auto call = [&](bool backward, Device d) {
+      if (backward)
+        embed_backward(E.view(d), TensorView{}, out.view(d), ids.view(d), Positions::offset(), 1.0f);
+      else
+        embed_forward(out.view(d), ids.view(d), E.view(d), PeSource::table(P.view(d)), Positions::offset(),
+                      1.0f);
+    };
+    for (bool backward : {false, true}) {
+      SCOPED_TRACE(backward ? "backward (dE)" : "forward (out)");
+      try {
+        call(backward, Device::CUDA);
+        ADD_FAILURE() << "no error";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.argument(), "ids[0, 1]") << e.what();
+        EXPECT_EQ(e.value(), "10") << e.what();
+      }
+      sync();
+      EXPECT_TRUE(same_bytes(backward ? E : out, "after the failed call"));
+    }
+    // Good ids again: both directions as on the CPU.
+    ids.host = good;
+    ids.upload();
+    for (bool backward : {false, true}) {
+      SCOPED_TRACE(backward ? "backward (dE)" : "forward (out)");
+      for (Device d : {Device::CPU, Device::CUDA}) call(backward, d);
+      sync();
+      EXPECT_TRUE(same_bytes(backward ? E : out, "after a good call"));
+    }
   }
 }
 
