@@ -13,7 +13,7 @@
 # come from .gpu-deps/*.deb, unpacked into .gpu-deps/prefix (never into /) with dpkg -x, or with python3
 # when dpkg is missing; packages the system already has are used from there instead only if .gpu-deps is
 # absent. Results go to $OUT (or out/gpu): logs of every step, posenc_bench.json, bench_gpu.json (the
-# merged table), test XML. The last lines printed say which steps passed.
+# merged table), sincos_cost.json (bench_sincos.cu), test XML. The last lines printed say which steps passed.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -175,7 +175,7 @@ else
 fi
 
 step build 300 cmake --build "$build" -j "$jobs" --target test_cuda_checks test_cuda_kernels test_errors \
-  posenc_bench_gpu || finish 1
+  posenc_bench_gpu posenc_bench_sincos || finish 1
 
 # ---- 3. tests ------------------------------------------------------------------------------------------------------------
 step test_cuda_checks 60 "$build/tests/cuda/test_cuda_checks" "--gtest_output=xml:$out/test_cuda_checks.xml"
@@ -211,6 +211,13 @@ if [ -s "$out/posenc_bench.json" ]; then
     bash -c "cd '$out' && python3 '$root/bench/gpu/bench_torch.py' ${quick[*]} --posenc '$out/posenc_bench.json' --out '$out/bench_gpu.json'"
 else
   skip bench_torch "no posenc_bench.json"
+fi
+
+# What exact angles cost against sincosf / __sincosf / a double angle, and how many values differ (~10 s).
+if [ "$(left)" -gt 40 ]; then
+  step bench_sincos 30 "$build/posenc_bench_sincos" --json "$out/sincos_cost.json"
+else
+  skip bench_sincos "$(left)s left"
 fi
 
 # ---- 4b. a profile (optional: POSENC_GPU_NCU=1 and Nsight Compute's ncu on the PATH or in the CUDA
