@@ -4,7 +4,8 @@
 // call printed in microseconds; a memcpy of the one 16 KiB row is the yardstick.
 //   posenc_bench_decode [--calls N] [--threads N]
 // Shapes: x / out [1, 1, 4096] f32, E [32000, 4096], PE table [8192, 4096], position 1000; RoPE on
-// q [1, 1, 32, 128] and k [1, 1, 8, 128] (GQA), Default and Dynamic NTK scaling.
+// q [1, 1, 32, 128] and k [1, 1, 8, 128] (GQA), Default and Dynamic NTK scaling; ALiBi and T5 biases
+// [32 heads, 1 query, 4096 keys] (512 KiB, eight times the row).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +26,15 @@ double us_per_call(F&& f, int64_t calls) {
   for (int64_t i = 0; i < calls; ++i) f();
   const auto t1 = std::chrono::steady_clock::now();
   return std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(calls);
+}
+// The yardstick: a plain copy of the bytes a call writes.
+double memcpy_us(void* dst, const void* src, size_t bytes, int64_t calls) {
+  return us_per_call(
+      [&] {
+        std::memcpy(dst, src, bytes);
+        asm volatile("" ::: "memory");
+      },
+      calls);
 }
 }  // namespace
 
@@ -74,6 +84,20 @@ int main(int argc, char** argv) {
   dyn.scaling.factor = 2.0;
   dyn.scaling.original_max_position_embeddings = 512;
 
+  // Attention biases for one query against 4096 keys, 32 heads (T5: a [32, 32] bucket table).
+  const int64_t H = 32, Tk = 4096;
+  std::vector<float> bias(static_cast<size_t>(H * Tk)), bias_src(bias.size(), 0.5f), t5_table(32 * 32, 0.1f);
+  const auto bias_v = TensorView::contiguous(bias.data(), DType::F32, {H, 1, Tk});
+  const auto t5_v = TensorView::contiguous(t5_table.data(), DType::F32, {32, H});
+  std::vector<int64_t> keys(static_cast<size_t>(Tk));
+  for (int64_t k = 0; k < Tk; ++k) keys[static_cast<size_t>(k)] = k;
+  const std::vector<int64_t> query{Tk - 1};
+  AlibiConfig alibi;
+  alibi.num_heads = H;
+  alibi.mask = AlibiMask::Causal;
+  T5BiasConfig t5;
+  t5.bidirectional = false;
+
   struct Row {
     const char* name;
     double us;
@@ -99,12 +123,13 @@ int main(int argc, char** argv) {
                                                              rope_forward(RopeTensors{qv, kv}, dyn, pos);
                                                            },
                                                            calls / 10)},
-      {"memcpy of the 16 KiB row", us_per_call(
-                                       [&] {
-                                         std::memcpy(out.data(), x.data(), x.size() * sizeof(float));
-                                         asm volatile("" ::: "memory");
-                                       },
-                                       calls)},
+      {"alibi_bias (32 heads, 1 query x 4096 keys)",
+       us_per_call([&] { alibi_bias(bias_v, alibi, query, keys); }, calls / 10)},
+      {"t5_bias_forward (32 heads, 1 query x 4096 keys)",
+       us_per_call([&] { t5_bias_forward(bias_v, t5_v, t5, query, keys); }, calls / 10)},
+      {"memcpy of the 16 KiB row", memcpy_us(out.data(), x.data(), x.size() * sizeof(float), calls)},
+      {"memcpy of the 512 KiB bias",
+       memcpy_us(bias.data(), bias_src.data(), bias.size() * sizeof(float), calls / 10)},
   };
   std::printf("%-46s %12s\n", "call (one token)", "us/call");
   for (const Row& r : rows) std::printf("%-46s %12.3f\n", r.name, r.us);

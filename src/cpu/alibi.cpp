@@ -40,7 +40,11 @@ void fill(TensorView out, const AlibiConfig& cfg, const double* slopes, const in
 // Keys a run (k_j = k_0 + j) and out's rows contiguous: each head's values built once, every output
 // row copied out of them (row_copy.hpp; non-temporal for large outputs). Relative form: the value is
 // a function of the distance d = k - q, so row (h, i) is the slice at k_0 - q_i of the head's row
-// over all distances, when those span no more than Tq * Tk values (else false: not done). Key form:
+// over all distances. Worth it only when each value is copied out many times: the values are built by
+// a scalar loop (~1 ns each on the Xeon of BENCHMARKS.md) and the vectorised rows cost ~0.2 ns per
+// output value, which made a one-query decode call [32, 1, 4096] 4.3x slower here; the two are even
+// at ~12 queries of 4096 keys; so only when the values span at most Tq * Tk / 8 (else false: not
+// done). Key form:
 // row (h, i) is the head's row of k_j values up to the last key <= q_i (all keys without the mask),
 // then masked values. Each value is the scalar kernel's float(slope * d), stored once in out's dtype.
 template <DType O>
@@ -52,7 +56,7 @@ bool fill_by_rows(TensorView out, const AlibiConfig& cfg, const double* slopes, 
   const auto [qlo, qhi] = std::minmax_element(q, q + Tq);
   // Relative form: distances k - q from lo = k_0 - max q over S = Tk + max q - min q values.
   const int64_t lo = k[0] - *qhi, S = key_form ? Tk : Tk + *qhi - *qlo;
-  if (!key_form && S > Tq * Tk) return false;
+  if (S * 8 > Tq * Tk) return false;
   // vals [H, S], then (key form) a row of Tk masked values.
   std::vector<OS> vals(static_cast<size_t>(H * S + (key_form ? Tk : 0)));
 #pragma omp parallel for collapse(2) schedule(static)

@@ -50,8 +50,30 @@ struct BucketRule {
   }
 };
 
+// out[r - lo] = rule(r) for r in [a, b], a range on which rule is monotone: the buckets come in runs
+// (at most N' of them), each found by a binary search for its last r, so the rule is evaluated
+// O(N' log(b - a)) times instead of b - a + 1 (a decode call's 4096 distances took 27 us, most of a
+// [32, 1, 4096] bias). Every value stored is one the rule returned.
+void fill_monotone(const BucketRule& rule, int64_t a, int64_t b, int64_t lo, int32_t* out) {
+  while (a <= b) {
+    const int64_t v = rule(a);
+    int64_t last = a, hi = b;  // rule(last) == v; the run ends in [last, hi]
+    while (last < hi) {
+      const int64_t m = last + (hi - last + 1) / 2;
+      if (rule(m) == v)
+        last = m;
+      else
+        hi = m - 1;
+    }
+    std::fill(out + (a - lo), out + (last - lo) + 1, static_cast<int32_t>(v));
+    a = last + 1;
+  }
+}
+
 // bucket(k_j - q_i) for every (i, j) of a call, by distance when the distances span no more than
-// Tq * Tk values (always so for contiguous positions), else per pair.
+// Tq * Tk values (always so for contiguous positions), else per pair. By distance, the rule is monotone
+// in r = k - q on r <= 0 and on r > 0 (|r| grows away from 0, and every step of the bucket function
+// is monotone in |r|), which fill_monotone uses.
 class BucketMap {
  public:
   BucketMap(const BucketRule& rule, const int64_t* q, int64_t Tq, const int64_t* k, int64_t Tk)
@@ -63,8 +85,9 @@ class BucketMap {
     if (span_ <= Tq * Tk) {
       by_distance_ = true;
       buckets_.resize(static_cast<size_t>(span_));
-#pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < span_; ++r) buckets_[r] = static_cast<int32_t>(rule(lo_ + r));
+      const int64_t hi = lo_ + span_ - 1;
+      if (lo_ <= 0) fill_monotone(rule, lo_, std::min<int64_t>(hi, 0), lo_, buckets_.data());
+      if (hi > 0) fill_monotone(rule, std::max<int64_t>(lo_, 1), hi, lo_, buckets_.data());
     } else {
       buckets_.resize(static_cast<size_t>(Tq * Tk));
 #pragma omp parallel for schedule(static)
@@ -88,6 +111,10 @@ class BucketMap {
   int64_t bucket_of_distance(int64_t d) const {
     return buckets_[d];
   }
+  // By distance: the buckets of distances d, d + 1, ... (a row of keys that are a run).
+  const int32_t* buckets_from(int64_t d) const {
+    return buckets_.data() + d;
+  }
   int64_t distance(int64_t i, int64_t j) const {
     return k_[j] - q_[i] - lo_;
   }  // in [0, span)
@@ -102,41 +129,45 @@ class BucketMap {
   std::vector<int32_t> buckets_;
 };
 
-// By distance: per head h the row vals[h][d] = out-dtype(W[bucket(d), h]) (H * span values), then
-// each output row (h, i) is the slice of vals[h] at its distances: one memcpy when the keys are a
-// run and out's rows are contiguous, a gather from vals[h] otherwise. Per pair: a gather from W.
+// Per head h, the table's column in out's dtype (cols[h][b], N values). By distance with keys a run,
+// out's rows contiguous and each distance's value used by several rows (span <= Tq * Tk / 8): the row
+// vals[h][d] = cols[h][bucket(d)] (H * span values), and each output row (h, i) is the slice of
+// vals[h] at its distances, one memcpy (non-temporal for large outputs). Otherwise every output value
+// is gathered from cols[h] by its bucket: building vals costs about as much per value as the gather,
+// which made a one-query decode call [32, 1, 4096] build and then copy every value.
 template <DType O, DType W>
 void forward(TensorView out, const TensorView& table, const BucketMap& map) {
   using OS = typename Elem<O>::storage;
   using WS = typename Elem<W>::storage;
-  const int64_t H = out.size(0), Tq = out.size(1), Tk = out.size(2), so = out.stride(2);
-  if (!map.by_distance()) {
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t i = 0; i < Tq; ++i) {
-        OS* o = out.at<OS>({h, i, 0});
-        for (int64_t j = 0; j < Tk; ++j)
-          Elem<O>::store(o + j * so, Elem<W>::load(table.at<const WS>({map(i, j), h})));
+  const int64_t H = out.size(0), Tq = out.size(1), Tk = out.size(2), so = out.stride(2), N = table.size(0);
+  std::vector<OS> cols(static_cast<size_t>(H * N));
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t b = 0; b < N; ++b)
+      Elem<O>::store(&cols[static_cast<size_t>(h * N + b)], Elem<W>::load(table.at<const WS>({b, h})));
+  const int64_t S = map.span();
+  const bool run = map.by_distance() && map.key_run() && so == 1;
+  if (!run || S * 8 > Tq * Tk) {
+    for_each_row(H, Tq, false, [&](int64_t h, int64_t i) {
+      OS* o = out.at<OS>({h, i, 0});
+      const OS* c = cols.data() + h * N;
+      if (run) {
+        const int32_t* bk = map.buckets_from(map.d0(i));
+        for (int64_t j = 0; j < Tk; ++j) o[j] = c[bk[j]];
+      } else {
+        for (int64_t j = 0; j < Tk; ++j) o[j * so] = c[map(i, j)];
       }
+    });
     return;
   }
-  const int64_t S = map.span();
   std::vector<OS> vals(static_cast<size_t>(H * S));
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t h = 0; h < H; ++h)
     for (int64_t d = 0; d < S; ++d)
-      Elem<O>::store(&vals[static_cast<size_t>(h * S + d)],
-                     Elem<W>::load(table.at<const WS>({map.bucket_of_distance(d), h})));
-  const bool run = map.key_run() && so == 1;
-  const bool stream = run && stream_output(H * Tq * Tk * static_cast<int64_t>(sizeof(OS)));
+      vals[static_cast<size_t>(h * S + d)] = cols[static_cast<size_t>(h * N + map.bucket_of_distance(d))];
+  const bool stream = stream_output(H * Tq * Tk * static_cast<int64_t>(sizeof(OS)));
   for_each_row(H, Tq, stream, [&](int64_t h, int64_t i) {
-    OS* o = out.at<OS>({h, i, 0});
-    const OS* v = vals.data() + h * S;
-    if (run) {
-      copy_row(o, v + map.d0(i), Tk * static_cast<int64_t>(sizeof(OS)), stream);
-    } else {
-      for (int64_t j = 0; j < Tk; ++j) o[j * so] = v[map.distance(i, j)];
-    }
+    copy_row(out.at<OS>({h, i, 0}), vals.data() + h * S + map.d0(i), Tk * static_cast<int64_t>(sizeof(OS)),
+             stream);
   });
 }
 
