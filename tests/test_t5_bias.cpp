@@ -454,3 +454,37 @@ TEST(T5Bias, LargeOutputsStreamTheSameValues) {
         bad += buf[n] != W[static_cast<size_t>(t5_relative_bucket(k[j] - q[i], cfg) * H + h)];
   EXPECT_EQ(bad, 0u);
 }
+
+// The buckets of a range of distances are filled run by run (binary searches for where the bucket
+// changes, relying on each bucket's distances forming one interval): every value equal to the bucket
+// function's,
+// for configs with few and many buckets, tiny and huge max distances, both directions, and ranges that
+// lie left of 0, right of it, across it, far out and one long.
+TEST(T5Bias, BucketsByDistanceEqualTheBucketFunction) {
+  struct Cfg {
+    int64_t n, d;
+  };
+  for (bool bidir : {true, false})
+    for (Cfg c : {Cfg{4, 3}, Cfg{8, 5}, Cfg{32, 128}, Cfg{33, 1000}, Cfg{320, 100000}, Cfg{64, 2147483647}}) {
+      T5BiasConfig cfg;
+      cfg.num_buckets = c.n;
+      cfg.max_distance = c.d;
+      cfg.bidirectional = bidir;
+      for (const auto& [lo, span] : std::vector<std::pair<int64_t, int64_t>>{{-5000, 1},
+                                                                             {-5000, 4000},
+                                                                             {-300, 301},
+                                                                             {-300, 700},
+                                                                             {0, 1},
+                                                                             {1, 9000},
+                                                                             {-40000, 80001},
+                                                                             {-2147483647, 20000},
+                                                                             {2147483000, 647}}) {
+        std::vector<int32_t> got(static_cast<size_t>(span), -7);
+        detail::cpu::t5_buckets_by_distance(cfg, lo, span, got.data());
+        for (int64_t d = 0; d < span; ++d)
+          ASSERT_EQ(got[static_cast<size_t>(d)], t5_relative_bucket(lo + d, cfg))
+              << "N " << c.n << " D " << c.d << " bidirectional " << bidir << " lo " << lo << " span " << span
+              << " r " << lo + d;
+      }
+    }
+}

@@ -50,11 +50,13 @@ struct BucketRule {
   }
 };
 
-// out[r - lo] = rule(r) for r in [a, b], a range on which rule is monotone: the buckets come in runs
-// (at most N' of them), each found by a binary search for its last r, so the rule is evaluated
-// O(N' log(b - a)) times instead of b - a + 1 (a decode call's 4096 distances took 27 us, most of a
-// [32, 1, 4096] bias). Every value stored is one the rule returned.
-void fill_monotone(const BucketRule& rule, int64_t a, int64_t b, int64_t lo, int32_t* out) {
+// out[r - lo] = rule(r) for r in [a, b]. The r of one bucket form one interval: the rule is monotone in
+// |r| on each side of r = 0 (every step of it is monotone) and the two sides share no bucket but 0,
+// which (causal) is r >= 0 in one piece. So the buckets come in at most N' runs, each found by a binary
+// search for its last r: O(N' log(b - a)) evaluations instead of b - a + 1 (a decode call's 4096
+// distances took 27 us, most of a [32, 1, 4096] bias). Every value stored is one the rule returned, and
+// a run cut short only starts the next run at the same bucket.
+void fill_runs(const BucketRule& rule, int64_t a, int64_t b, int64_t lo, int32_t* out) {
   while (a <= b) {
     const int64_t v = rule(a);
     int64_t last = a, hi = b;  // rule(last) == v; the run ends in [last, hi]
@@ -71,9 +73,7 @@ void fill_monotone(const BucketRule& rule, int64_t a, int64_t b, int64_t lo, int
 }
 
 // bucket(k_j - q_i) for every (i, j) of a call, by distance when the distances span no more than
-// Tq * Tk values (always so for contiguous positions), else per pair. By distance, the rule is monotone
-// in r = k - q on r <= 0 and on r > 0 (|r| grows away from 0, and every step of the bucket function
-// is monotone in |r|), which fill_monotone uses.
+// Tq * Tk values (always so for contiguous positions), else per pair.
 class BucketMap {
  public:
   BucketMap(const BucketRule& rule, const int64_t* q, int64_t Tq, const int64_t* k, int64_t Tk)
@@ -85,9 +85,7 @@ class BucketMap {
     if (span_ <= Tq * Tk) {
       by_distance_ = true;
       buckets_.resize(static_cast<size_t>(span_));
-      const int64_t hi = lo_ + span_ - 1;
-      if (lo_ <= 0) fill_monotone(rule, lo_, std::min<int64_t>(hi, 0), lo_, buckets_.data());
-      if (hi > 0) fill_monotone(rule, std::max<int64_t>(lo_, 1), hi, lo_, buckets_.data());
+      fill_runs(rule, lo_, lo_ + span_ - 1, lo_, buckets_.data());
     } else {
       buckets_.resize(static_cast<size_t>(Tq * Tk));
 #pragma omp parallel for schedule(static)
@@ -249,6 +247,10 @@ void backward(TensorView dtable, const TensorView& dout, const BucketMap& map) {
 // The bucket of r = key - query for a validated config.
 int64_t t5_bucket(int64_t r, const T5BiasConfig& cfg) {
   return BucketRule(cfg)(r);
+}
+
+void t5_buckets_by_distance(const T5BiasConfig& cfg, int64_t lo, int64_t span, int32_t* out) {
+  fill_runs(BucketRule(cfg), lo, lo + span - 1, lo, out);
 }
 
 // out [H, Tq, Tk]; table [N, H]; q [Tq]; k [Tk]; all checked, Tq, Tk >= 1.

@@ -10,6 +10,9 @@ namespace posenc::detail::cpu {
 
 // The config is validated; positions are in [0, kMaxPosition]; Tq, Tk >= 1.
 int64_t t5_bucket(int64_t r, const T5BiasConfig& cfg);
+// out[d] = t5_bucket(lo + d, cfg) for d < span (span >= 1): the same values, found run by run (the
+// distances of one bucket form one interval) in O(num_buckets * log(span)) evaluations.
+void t5_buckets_by_distance(const T5BiasConfig& cfg, int64_t lo, int64_t span, int32_t* out);
 // out [H, Tq, Tk]; table [N, H]; q [Tq]; k [Tk].
 void t5_bias_forward(TensorView out, const TensorView& table, const T5BiasConfig& cfg, const int64_t* q,
                      const int64_t* k);

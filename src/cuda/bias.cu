@@ -18,6 +18,7 @@
 
 namespace posenc::detail::cpu {
 int64_t t5_bucket(int64_t r, const T5BiasConfig& cfg);  // cpu/t5_bias.cpp
+void t5_buckets_by_distance(const T5BiasConfig& cfg, int64_t lo, int64_t span, int32_t* out);
 }  // namespace posenc::detail::cpu
 
 namespace posenc::detail::cuda {
@@ -116,8 +117,7 @@ struct HostBuckets {
     by_distance = span <= Tq * Tk;
     if (by_distance) {
       buckets.resize(static_cast<size_t>(span));
-      for (int64_t r = 0; r < span; ++r)
-        buckets[static_cast<size_t>(r)] = static_cast<int32_t>(cpu::t5_bucket(lo + r, cfg));
+      cpu::t5_buckets_by_distance(cfg, lo, span, buckets.data());
       q.assign(qp.begin(), qp.end());
       k.assign(kp.begin(), kp.end());
       q_off = up.add(q);
