@@ -74,6 +74,7 @@ void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::sp
     detail::check_size(where, name, *v, 1, r, "the rotary dim r");
     detail::check_writable(where, name, *v);
   }
+  detail::check_disjoint(where, "sin", sin, "cos", cos, false);
   std::vector<int64_t> pos(positions.begin(), positions.end());
   for (size_t n = 0; n < pos.size(); ++n)
     if (pos[n] < 0 || pos[n] > kMaxPosition)

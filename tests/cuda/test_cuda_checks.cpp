@@ -7,10 +7,12 @@
 //   - src/cuda/conv.hpp (the GPU's f16/bf16 conversions, built here for the host) against posenc/dtype.hpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -226,6 +228,60 @@ TEST(CudaChecks, OverlapRule) {
   // Negative strides: a reversed view of the same rows overlaps.
   const TensorView rev = TensorView::strided(p + 24, DType::F32, {4, 8}, {-8, 1});
   EXPECT_TRUE(elements_overlap(rev, TensorView::contiguous(p, DType::F32, {4, 8})));
+}
+
+// elements_overlap against brute force: views of one dtype, rank and strides (any signs, strides that
+// alias included) but different sizes, at every element offset from each other within a small buffer.
+// Sizes up to 4 keep every search within its exact range, so the answer must equal the brute force's.
+TEST(CudaChecks, OverlapAgreesWithBruteForce) {
+  std::mt19937 rng(2026);
+  std::vector<float> buf(4096);
+  int64_t cases = 0, overlapping = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int nd = 1 + static_cast<int>(rng() % 4);
+    std::vector<int64_t> sa(static_cast<size_t>(nd)), sb(sa.size()), st(sa.size());
+    for (int d = 0; d < nd; ++d) {
+      sa[static_cast<size_t>(d)] = 1 + static_cast<int64_t>(rng() % 4);
+      sb[static_cast<size_t>(d)] = 1 + static_cast<int64_t>(rng() % 4);
+      st[static_cast<size_t>(d)] =
+          (static_cast<int64_t>(rng() % 13) - 6) * (1 + static_cast<int64_t>(rng() % 3));
+    }
+    // Element offsets of a view at base (relative to buf), each element 4 bytes.
+    const auto offsets = [&](const std::vector<int64_t>& sz, int64_t base) {
+      std::vector<int64_t> out{base};
+      for (int d = 0; d < nd; ++d) {
+        std::vector<int64_t> next;
+        for (int64_t o : out)
+          for (int64_t i = 0; i < sz[static_cast<size_t>(d)]; ++i)
+            next.push_back(o + i * st[static_cast<size_t>(d)]);
+        out = next;
+      }
+      return out;
+    };
+    const auto view = [&](const std::vector<int64_t>& sz, int64_t base) {
+      TensorView v;
+      v.data = buf.data() + base;
+      v.dtype = DType::F32;
+      v.ndim = nd;
+      for (int d = 0; d < nd; ++d) {
+        v.shape[static_cast<size_t>(d)] = sz[static_cast<size_t>(d)];
+        v.strides[static_cast<size_t>(d)] = st[static_cast<size_t>(d)];
+      }
+      return v;
+    };
+    const std::vector<int64_t> oa = offsets(sa, 2048);
+    for (int64_t delta = -60; delta <= 60; ++delta) {
+      const std::vector<int64_t> ob = offsets(sb, 2048 + delta);
+      bool brute = false;
+      for (int64_t x : oa) brute = brute || std::find(ob.begin(), ob.end(), x) != ob.end();
+      ASSERT_EQ(detail::elements_overlap(view(sa, 2048), view(sb, 2048 + delta)), brute)
+          << "trial " << trial << " delta " << delta;
+      ++cases;
+      overlapping += brute;
+    }
+  }
+  EXPECT_GT(overlapping, cases / 10);  // both answers well represented
+  EXPECT_GT(cases - overlapping, cases / 10);
 }
 
 TEST(CudaChecks, ConversionsHaveTheBitsOfDtypeHpp) {
