@@ -36,7 +36,7 @@ struct CombineParams {
   int64_t V = 1;  // vocabulary: ids are clamped to [0, V) (checked on the host side unless disabled)
   float scale = 1.0f;
   int64_t N = 0, T = 1, C = 0;
-  PosMap pos;  // row of P
+  PosMap pos;                               // row of P
   const unsigned long long* bad = nullptr;  // Embed: the id check's word (IdCheck); nothing is written if set
 };
 
