@@ -41,10 +41,6 @@ void check_size(const char* where, const char* name, const TensorView& v, int di
 // Output views must not overlap themselves (two indices, one address): rejects zero or aliasing strides.
 void check_writable(const char* where, const char* name, const TensorView& v);
 
-// Whether the byte ranges that a's and b's elements span intersect (conservative: two views that
-// interleave without sharing an element count as overlapping). Empty views overlap nothing.
-bool views_overlap(const TensorView& a, const TensorView& b);
-
 // An output must share no byte of an element with an input (precise: q and k of one fused qkv buffer are
 // disjoint; src/overlap.hpp), or, with allow_same, be exactly that input (in place: same data, dtype,
 // shape and strides). Otherwise a posenc::Error naming out_name. For every device: the kernels read

@@ -1,5 +1,6 @@
 // src/overlap.hpp — do two strided views share memory? Host-only and header-only: detail::check_disjoint
-// (src/tensor.cpp) uses it for the outputs of every op on every device; tests/cuda/test_cuda_checks tests it.
+// (src/tensor.cpp) uses it for the outputs of every op on every device, the CPU kernels' choice of
+// streaming stores uses byte_ranges_intersect; tests/cuda/test_cuda_checks tests it.
 //
 // elements_overlap(a, b) is false only when no byte of an element of a is a byte of an element of b:
 //   - their byte ranges [lowest, highest element] are disjoint, or
@@ -36,6 +37,12 @@ inline ByteRange byte_range(const TensorView& v) {
   return {base + lo * es, base + (hi + 1) * es};
 }
 
+// Do the byte ranges of a and b intersect (neither empty)? A necessary condition for sharing memory.
+inline bool byte_ranges_intersect(const TensorView& a, const TensorView& b) {
+  const ByteRange x = byte_range(a), y = byte_range(b);
+  return !x.empty() && !y.empty() && x.first < y.last && y.first < x.last;
+}
+
 namespace overlap_detail {
 inline int64_t floor_div(int64_t a, int64_t b) {  // b > 0
   return a / b - (a % b != 0 && a < 0 ? 1 : 0);
@@ -61,14 +68,13 @@ struct Lattice {
 }  // namespace overlap_detail
 
 inline bool elements_overlap(const TensorView& a, const TensorView& b) {
-  const ByteRange x = byte_range(a), y = byte_range(b);
-  if (x.empty() || y.empty()) return false;
-  if (x.last <= y.first || y.last <= x.first) return false;
+  if (!byte_ranges_intersect(a, b)) return false;
   if (a.dtype != b.dtype || a.ndim != b.ndim) return true;
   for (int d = 0; d < a.ndim; ++d)
     if (a.stride(d) != b.stride(d)) return true;
   // Offsets far beyond any real buffer would overflow the arithmetic below: call them overlapping.
   constexpr int64_t kLimit = int64_t{1} << 60;
+  const ByteRange x = byte_range(a), y = byte_range(b);
   if (x.last - x.first > kLimit || y.last - y.first > kLimit) return true;
   const int64_t es = dtype_size(a.dtype);
   const int64_t bytes = static_cast<int64_t>(reinterpret_cast<uintptr_t>(b.data)) -

@@ -162,11 +162,6 @@ void check_writable(const char* where, const char* name, const TensorView& v) {
   }
 }
 
-bool views_overlap(const TensorView& a, const TensorView& b) {
-  const ByteRange x = byte_range(a), y = byte_range(b);  // src/overlap.hpp
-  return !x.empty() && !y.empty() && x.first < y.last && y.first < x.last;
-}
-
 void check_disjoint(const char* where, const char* out_name, const TensorView& out, const char* in_name,
                     const TensorView& in, bool allow_same) {
   if (allow_same && same_view(out, in)) return;

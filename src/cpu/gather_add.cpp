@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "check.hpp"
 #include "cpu/combine_simd.h"
 #include "cpu/kernels.hpp"
 #include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
+#include "overlap.hpp"
 
 namespace posenc::detail::cpu {
 
@@ -97,7 +97,7 @@ CombineRowsArgs combine_args(const RowCombine& op) {
   const int64_t N = op.out.size(0) * a.T;
   // Accumulate reads out: ordinary stores there.
   a.stream = a.mode != CombineMode::Accumulate && stream_output(N * a.C * dtype_size(a.ot)) &&
-             (op.E == nullptr || !views_overlap(op.out, *op.E));
+             (op.E == nullptr || !byte_ranges_intersect(op.out, *op.E));
   return a;
 }
 }  // namespace
@@ -111,7 +111,7 @@ void combine_rows(const RowCombine& op) {
   a.pt = op.P.dtype;
   a.ps = op.P.stride(0);
   a.rows = op.rows;
-  a.stream = a.stream && !views_overlap(op.out, op.P);
+  a.stream = a.stream && !byte_ranges_intersect(op.out, op.P);
   const int64_t N = op.out.size(0) * a.T;
   // Contiguous blocks of tokens per thread, as schedule(static).
 #pragma omp parallel

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "check.hpp"
 #include "cpu/rope_simd.h"
 #include "cpu/row_copy.hpp"
 #include "dispatch.hpp"
 #include "exact/sincos_turns.hpp"
+#include "overlap.hpp"
 
 namespace posenc::detail::cpu {
 
@@ -134,7 +134,7 @@ RopeRowsArgs rows_args(const TensorView& x, const TensorView& out, PairLayout la
   // A large output apart from x is written with non-temporal stores: out of place, ordinary stores
   // read each output line before writing it (a third stream of traffic).
   a.stream = !a.in_place && stream_output(x.size(0) * a.T * a.H * a.D * dtype_size(out.dtype)) &&
-             !views_overlap(x, out);
+             !byte_ranges_intersect(x, out);
   return a;
 }
 }  // namespace

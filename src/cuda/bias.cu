@@ -13,13 +13,9 @@
 
 #include <algorithm>
 
+#include "cpu/t5_bias.hpp"  // the bucket function (HF's float32 steps), shared with the CPU
 #include "cuda/common.cuh"
 #include "cuda/cuda_ops.hpp"
-
-namespace posenc::detail::cpu {
-int64_t t5_bucket(int64_t r, const T5BiasConfig& cfg);  // cpu/t5_bias.cpp
-void t5_buckets_by_distance(const T5BiasConfig& cfg, int64_t lo, int64_t span, int32_t* out);
-}  // namespace posenc::detail::cpu
 
 namespace posenc::detail::cuda {
 
