@@ -106,8 +106,10 @@ void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* 
           fail(where, "cu_seqlens[" + std::to_string(s + 1) + "]", std::to_string(hi),
                ">= cu_seqlens[" + std::to_string(s) + "] = " + std::to_string(lo) + " (non-decreasing)");
         if (hi > lo)
-          check_pos(where, "length of packed sequence " + std::to_string(s) + " minus 1", hi - lo - 1,
-                    max_position);
+          check_pos(where,
+                    "last position of packed sequence " + std::to_string(s) + " (cu_seqlens[" +
+                        std::to_string(s + 1) + "] - cu_seqlens[" + std::to_string(s) + "] - 1)",
+                    hi - lo - 1, max_position);
       }
       for (size_t s = 0; s + 1 < list_.size(); ++s)
         for (int64_t t = list_[s]; t < list_[s + 1]; ++t) out[static_cast<size_t>(t)] = t - list_[s];

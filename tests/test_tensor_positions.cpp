@@ -71,6 +71,12 @@ TEST(Positions, PackedRestartAtEachSequence) {
   EXPECT_THROW(Positions::packed(bad).resolve(1, 5, 100, "t"), Error);  // decreasing
   const std::vector<int64_t> bad0{1, 5};
   EXPECT_THROW(Positions::packed(bad0).resolve(1, 5, 100, "t"), Error);  // must start at 0
-  EXPECT_THROW(Positions::packed(cu).resolve(1, 5, 1, "t"),
-               Error);  // sequence 0 reaches position 2 > 1
+  try {  // sequence 0 (tokens 0 .. 2) reaches position 2 > 0, checked first
+    Positions::packed(cu).resolve(1, 5, 0, "t");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.argument(), "last position of packed sequence 0 (cu_seqlens[1] - cu_seqlens[0] - 1)");
+    EXPECT_EQ(e.value(), "2");
+    EXPECT_EQ(e.allowed(), "0 .. 0");
+  }
 }
