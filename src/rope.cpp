@@ -143,12 +143,15 @@ CheckedQk check_tensors(const char* where, const RopeTensors& t, const RopeConfi
     c.ko = check_qk(where, "k", "k_out", t.k, t.k_out, cfg, &t.q, t.q.device);
   else if (t.k_out.data != nullptr)
     fail(where, "k_out", "a tensor", "empty when k is empty");
-  detail::check_disjoint(where, "q_out", c.qo, "q", t.q, true);
+  // An output written in place is named as the caller passed it ("k (in place)", not k_out).
+  const char* qo_name = t.q_out.data != nullptr ? "q_out" : "q (in place)";
+  const char* ko_name = t.k_out.data != nullptr ? "k_out" : "k (in place)";
+  detail::check_disjoint(where, qo_name, c.qo, "q", t.q, true);
   if (c.has_k) {
-    detail::check_disjoint(where, "k_out", c.ko, "k", t.k, true);
-    detail::check_disjoint(where, "k_out", c.ko, "q", t.q);
-    detail::check_disjoint(where, "q_out", c.qo, "k", t.k);
-    detail::check_disjoint(where, "k_out", c.ko, "q_out", c.qo);
+    detail::check_disjoint(where, ko_name, c.ko, "k", t.k, true);
+    detail::check_disjoint(where, ko_name, c.ko, "q", t.q);
+    detail::check_disjoint(where, qo_name, c.qo, "k", t.k);
+    detail::check_disjoint(where, ko_name, c.ko, qo_name, c.qo);
   }
   return c;
 }

@@ -261,7 +261,7 @@ TEST(Errors, OutputsSharingMemoryWithInputs) {
       [&] {
         rope_forward({q, q_shift}, rc, Positions::offset(0));
       },
-      "k_out", "sharing memory with q");
+      "k (in place)", "sharing memory with q");
   // q and k of one fused [B, T, 3, H, D] buffer, in place: interleaved, disjoint elements.
   const auto part = [&](int j) {
     return TensorView::strided(p + j * 16, DType::F32, {2, 4, 2, 8}, {4 * 48, 48, 8, 1});
@@ -301,7 +301,7 @@ TEST(Errors, OutputsSharingMemoryWithInputs) {
         [&] {
           rope_forward({heads(0, 4), heads(3, 2)}, rc, Positions::offset(5));
         },
-        "k_out", "sharing memory with q");
+        "k (in place)", "sharing memory with q");
   }
   // rope_cos_sin: cos and sin must not share memory (the second write overwrote the first).
   {

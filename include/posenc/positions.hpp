@@ -8,7 +8,9 @@
 //             total] (N + 1 entries, non-decreasing); pos = t - cu_seqlens[s] for t in sequence s, so
 //             positions restart at 0 for each sequence.
 // Positions must lie in [0, 2^31 - 1] (kMaxPosition); each kernel also checks its own upper bound (e.g. the
-// rows of a learned table). The spans and views are not copied: they must outlive the call.
+// rows of a learned table). The spans and views are not copied: they must outlive the call. They are
+// host memory (ids on Device::CPU), read in full and checked before a kernel writes anything, so unlike
+// the tensors of a call they are not checked for sharing memory with its outputs.
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,8 @@
 // inputs) as long as sizes are >= 0 and every element's offset, in elements and in bytes, fits in int64
 // (otherwise each entry point throws posenc::Error naming the view); kernels take a fast path when the
 // innermost stride is 1. An output view must not map two indices to one address, and must share no element
-// with an input of the same call unless it is exactly that input (in place); both are posenc::Errors on
+// with an input of the same call unless it is exactly that input (in place; position ids excepted, see
+// posenc/positions.hpp); both are posenc::Errors on
 // every device (q and k of one fused qkv buffer are disjoint views). A view never owns or frees memory.
 // posenc's kernels take const TensorView& for inputs and TensorView for outputs; the const-ness of the data
 // is the caller's promise, as in DLPack.
