@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/alibi.hpp"
+#include "golden.hpp"
 #include "posenc/posenc.hpp"
 #include "simd_variants.hpp"
 #include "test_util.hpp"
@@ -24,24 +25,7 @@ using namespace posenc;
 namespace {
 using I = std::vector<int64_t>;
 
-std::string golden_path() {
-  const char* env = std::getenv("POSENC_GOLDEN_DIR");
-  return std::string(env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR) + "/hf_reference.json";
-}
-
-std::vector<nlohmann::json> golden_cases(const char* kind) {
-  std::ifstream in(golden_path());
-  std::vector<nlohmann::json> out;
-  if (!in) {
-    ADD_FAILURE() << "cannot open " << golden_path() << " (set POSENC_GOLDEN_DIR)";
-    return out;
-  }
-  const nlohmann::json all = nlohmann::json::parse(in);  // named: cases must outlive the loop
-  for (const auto& c : all.at("cases"))
-    if (c.at("kind").get<std::string>() == kind) out.push_back(c);
-  EXPECT_FALSE(out.empty()) << "no golden case of kind " << kind;
-  return out;
-}
+using posenc::test::golden_cases;
 
 // MPT's gen_slopes, re-derived in long double: N = 2^ceil(log2 H), s_m = 2^(-m * max_bias / N)
 // for m = 1..N, and for H < N the concatenation s[1::2] + s[::2] cut to H entries.

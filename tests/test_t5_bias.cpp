@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cpu/t5_bias.hpp"
+#include "golden.hpp"
 #include "posenc/posenc.hpp"
 #include "test_util.hpp"
 
@@ -24,24 +25,7 @@ using namespace posenc;
 namespace {
 using I = std::vector<int64_t>;
 
-std::string golden_path() {
-  const char* env = std::getenv("POSENC_GOLDEN_DIR");
-  return std::string(env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR) + "/hf_reference.json";
-}
-
-std::vector<nlohmann::json> golden_cases(const char* kind) {
-  std::ifstream in(golden_path());
-  std::vector<nlohmann::json> out;
-  if (!in) {
-    ADD_FAILURE() << "cannot open " << golden_path() << " (set POSENC_GOLDEN_DIR)";
-    return out;
-  }
-  const nlohmann::json all = nlohmann::json::parse(in);  // named: cases must outlive the loop
-  for (const auto& c : all.at("cases"))
-    if (c.at("kind").get<std::string>() == kind) out.push_back(c);
-  EXPECT_FALSE(out.empty()) << "no golden case of kind " << kind;
-  return out;
-}
+using posenc::test::golden_cases;
 
 // HF's _relative_position_bucket written out step by step as torch runs it on one element: the
 // float32 ops in order, glibc's logf for torch.log (a different log than the library's), both

@@ -1,4 +1,5 @@
-// posenc/hf_config.hpp — a RopeConfig from a Hugging Face config.json (library posenc::hf).
+// posenc/hf_config.hpp — a RopeConfig (and ALiBi / T5 bias configs, at the end) from a Hugging Face
+// config.json (library posenc::hf).
 //
 // Reads what HF transformers reads to build its rotary embedding, with HF 5.x's meaning
 // (RotaryEmbeddingConfigMixin.standardize_rope_params + ROPE_INIT_FUNCTIONS):
@@ -26,14 +27,17 @@
 // overriding mscale, keys HF ignores, ...).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "posenc/alibi.hpp"
 #include "posenc/error.hpp"
 #include "posenc/rope.hpp"
+#include "posenc/t5_bias.hpp"
 
 namespace posenc::hf {
 
@@ -51,16 +55,20 @@ struct FieldSource {
   std::string from;   // JSON path(s) it was read from, or "default (...)"
 };
 
-struct RopeImport {
-  RopeConfig config;                  // validated (posenc::validate)
+// What every import reports besides the config it builds.
+struct ImportReport {
   std::string model_type;             // as in config.json ("" if absent)
-  std::string rope_type;              // HF's name after aliasing: default, linear, dynamic, ...
-  std::string rope_type_given;        // as written ("su", "mrope", ...), "" if absent
   std::vector<FieldSource> sources;   // one entry per field read or defaulted
   std::vector<std::string> warnings;  // sentences, no trailing newline
 
-  // The JSON path a RopeConfig field came from ("" if unknown).
+  // The JSON path a config field came from ("" if unknown).
   std::string source_of(std::string_view field) const;
+};
+
+struct RopeImport : ImportReport {
+  RopeConfig config;            // validated (posenc::validate)
+  std::string rope_type;        // HF's name after aliasing: default, linear, dynamic, ...
+  std::string rope_type_given;  // as written ("su", "mrope", ...), "" if absent
 };
 
 // Parses config.json text. `origin` names the text in messages (a path, or "config.json").
@@ -68,6 +76,42 @@ RopeImport parse_rope_config(std::string_view json_text, const LoadOptions& opti
                              std::string_view origin = "config.json");
 // Reads and parses a file; a missing or unreadable file is a posenc::Error naming the path.
 RopeImport load_rope_config(const std::filesystem::path& path, const LoadOptions& options = {});
+
+// ---- attention biases: ALiBi and T5 ----
+//
+// ALiBi (posenc/alibi.hpp), for the model types whose HF implementation uses it:
+//   bloom    heads n_head (or num_attention_heads; BloomConfig default 8); HF's build_alibi_tensor:
+//            AlibiForm::KeyPosition, max_bias 8 (fixed in HF)
+//   falcon   only with alibi = true (FalconConfig default false: the model uses RoPE, an error here);
+//            heads num_attention_heads (or n_head; default 71); build_alibi_tensor as BLOOM
+//   mpt      heads n_heads (or num_attention_heads; default 16); max_bias attn_config.alibi_bias_max
+//            (default 8), as MosaicML's code and vLLM read it; HF's MptModel uses 8 whatever the config
+//            says (a warning when they differ). attn_config.alibi = false is an error (the model
+//            then has learned positions; HF's MptModel would still add ALiBi). AlibiForm::Relative:
+//            MPT's tensor slope * (k - (Tk - 1)) differs from it by a constant per query row, the
+//            same softmax under the causal mask (a warning says so)
+// All three are decoders: AlibiMask::Causal. Other model types are an error naming model_type.
+struct AlibiImport : ImportReport {
+  AlibiConfig config;  // validated
+};
+AlibiImport parse_alibi_config(std::string_view json_text, std::string_view origin = "config.json");
+AlibiImport load_alibi_config(const std::filesystem::path& path);
+
+// T5's relative attention bias (posenc/t5_bias.hpp), for model_type t5, mt5, umt5, longt5,
+// switch_transformers (and any config with relative_attention_num_buckets): num_buckets =
+// relative_attention_num_buckets (default 32), max_distance = relative_attention_max_distance
+// (default 128), heads num_heads (or num_attention_heads; default 8). bidirectional = not is_decoder,
+// as HF's T5Attention: the encoder's self-attention is bidirectional, the decoder's causal. One
+// config.json describes both stacks of an encoder-decoder model; choose with `stack` (FromConfig:
+// is_decoder, default false = the encoder, with a warning naming the decoder's choice).
+enum class T5Stack : uint8_t { FromConfig, Encoder, Decoder };
+struct T5BiasImport : ImportReport {
+  T5BiasConfig config;    // validated
+  int64_t num_heads = 0;  // H: the columns of the bias table [num_buckets, H]
+};
+T5BiasImport parse_t5_bias_config(std::string_view json_text, T5Stack stack = T5Stack::FromConfig,
+                                  std::string_view origin = "config.json");
+T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stack = T5Stack::FromConfig);
 
 // HF's rope_type name of a RopeType ("default", "linear", "ntk", "dynamic", "yarn", "llama3",
 // "longrope").

@@ -6,9 +6,7 @@
 // llama3 / yarn / longrope), the _validate_*_rope_parameters key sets (required keys missing is an
 // error there too; unknown keys a warning), and what the _compute_*_parameters functions read.
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "json_fields.hpp"
 #include "posenc/error.hpp"
@@ -40,7 +38,7 @@ const char* rope_type_name(RopeType t) {
   return "?";
 }
 
-std::string RopeImport::source_of(std::string_view field) const {
+std::string ImportReport::source_of(std::string_view field) const {
   for (const FieldSource& s : sources)
     if (s.field == field) return s.from;
   return "";
@@ -136,16 +134,8 @@ Fields model_fields(const Json& root, const std::string& where) {
   return top;
 }
 
-void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b, const Ctx& ctx) {
-  const Json* va = fa.get(a);
-  const Json* vb = fb.get(b);
-  if (va == nullptr || vb == nullptr) return;
-  const bool same =
-      (va->is_number() && vb->is_number()) ? va->get<double>() == vb->get<double>() : *va == *vb;
-  if (!same)
-    throw Error(ctx.where, fa.path(a), va->dump(),
-                "the same value as " + fb.path(b) + " = " + vb->dump() +
-                    " (both are given and they contradict each other)");
+void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b, const Ctx&) {
+  detail::agree(fa, a, fb, b);
 }
 
 // One rope parameter dict from rope_parameters and/or rope_scaling: each key read from whichever
@@ -270,20 +260,8 @@ RopeImport parse_rope_config(std::string_view json_text, const LoadOptions& opti
 }
 
 RopeImport load_rope_config(const std::filesystem::path& path, const LoadOptions& options) {
-  const std::string where = "posenc::hf::load_rope_config";
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status))
-    throw Error(where, "path", "'" + path.string() + "' (no such file)", "an existing config.json");
-  if (std::filesystem::is_directory(status))
-    throw Error(where, "path", "'" + path.string() + "' (a directory)",
-                "a config.json file (not the model directory)");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(where, "path", "'" + path.string() + "' (unreadable)", "a readable file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error(where, "path", "'" + path.string() + "' (read error)", "a readable file");
-  return parse(text.str(), options, path.string(), "posenc::hf::load_rope_config");
+  const std::string text = detail::read_config_file(path, "posenc::hf::load_rope_config");
+  return parse(text, options, path.string(), "posenc::hf::load_rope_config");
 }
 
 }  // namespace posenc::hf

@@ -3,7 +3,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "posenc/error.hpp"
 
@@ -163,6 +165,34 @@ const Json* Fields::object(std::string_view key) const {
   const Json* v = get(key);
   if (v != nullptr && !v->is_object()) fail(key, describe(*v), "an object (or null)");
   return v;
+}
+
+void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b) {
+  const Json* va = fa.get(a);
+  const Json* vb = fb.get(b);
+  if (va == nullptr || vb == nullptr) return;
+  const bool same =
+      (va->is_number() && vb->is_number()) ? va->get<double>() == vb->get<double>() : *va == *vb;
+  if (!same)
+    throw Error(fa.where(), fa.path(a), va->dump(),
+                "the same value as " + fb.path(b) + " = " + vb->dump() +
+                    " (both are given and they contradict each other)");
+}
+
+std::string read_config_file(const std::filesystem::path& path, const std::string& where) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status))
+    throw Error(where, "path", "'" + path.string() + "' (no such file)", "an existing config.json");
+  if (std::filesystem::is_directory(status))
+    throw Error(where, "path", "'" + path.string() + "' (a directory)",
+                "a config.json file (not the model directory)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(where, "path", "'" + path.string() + "' (unreadable)", "a readable file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error(where, "path", "'" + path.string() + "' (read error)", "a readable file");
+  return text.str();
 }
 
 }  // namespace posenc::hf::detail

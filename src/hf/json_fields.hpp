@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -44,11 +45,19 @@ class Fields {
   const Json* object(std::string_view key) const;
 
   [[noreturn]] void fail(std::string_view key, const std::string& value, const std::string& allowed) const;
+  const std::string& where() const { return *where_; }
 
  private:
   const Json* obj_;
   std::string prefix_;
   const std::string* where_;
 };
+
+// Both given (not null) must be equal (numbers by value); else a posenc::Error naming fa.path(a).
+void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b);
+
+// The whole text of a config.json file; a missing, unreadable or directory path is a posenc::Error
+// naming it (`where` = the calling function).
+std::string read_config_file(const std::filesystem::path& path, const std::string& where);
 
 }  // namespace posenc::hf::detail
