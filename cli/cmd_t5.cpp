@@ -3,6 +3,10 @@
 //   posenc t5-bucket --num-buckets B --max-distance M (--bidirectional | --causal)
 //                    --relative LIST [--format json] [--out FILE]
 //     {"num_buckets", "max_distance", "bidirectional", "relative_position": [...], "bucket": [...]}
+//   posenc t5-bucket --config config.json [--bidirectional | --causal] --relative LIST ...
+//     the same, plus "model_type" and "num_heads", from a T5-family config (posenc::hf::
+//     load_t5_bias_config); --bidirectional / --causal choose the encoder's or the decoder's
+//     self-attention (default: the config's is_decoder, false for the usual encoder-decoder config)
 // relative = key position - query position (HF's relative_position); buckets exactly as
 // T5Attention._relative_position_bucket, float32 steps included.
 #include <charconv>
@@ -15,6 +19,7 @@
 #include "commands.hpp"
 #include "json_text.hpp"
 #include "posenc/error.hpp"
+#include "posenc/hf_config.hpp"
 #include "posenc/positions.hpp"
 #include "posenc/t5_bias.hpp"
 #include "validators.hpp"
@@ -25,7 +30,8 @@ namespace {
 struct T5Args {
   int64_t num_buckets = 0, max_distance = 0;
   bool bidirectional = false, causal = false, quiet = false;
-  std::string relative, format = "json", out;
+  std::string relative, format = "json", out, config;
+  const CLI::Option *num_buckets_option = nullptr, *max_distance_option = nullptr;  // given or not
 };
 
 // Comma-separated signed decimal integers with |r| <= 2^31 - 1.
@@ -55,13 +61,26 @@ std::vector<int64_t> parse_relative(std::string_view text) {
 }
 
 void run_t5(const T5Args& a) {
-  if (a.bidirectional == a.causal)
-    throw CliError("exactly one of --bidirectional (encoder) or --causal (decoder) is required");
-  const std::vector<int64_t> rel = parse_relative(a.relative);
   T5BiasConfig cfg;
-  cfg.num_buckets = a.num_buckets;
-  cfg.max_distance = a.max_distance;
-  cfg.bidirectional = a.bidirectional;
+  std::vector<std::pair<std::string, std::string>> head;  // fields only a config gives
+  if (!a.config.empty()) {
+    const hf::T5Stack stack = a.bidirectional ? hf::T5Stack::Encoder
+                              : a.causal      ? hf::T5Stack::Decoder
+                                              : hf::T5Stack::FromConfig;
+    const hf::T5BiasImport imp = hf::load_t5_bias_config(a.config, stack);
+    for (const std::string& w : imp.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+    cfg = imp.config;
+    head = {{"model_type", json_string(imp.model_type)}, {"num_heads", std::to_string(imp.num_heads)}};
+  } else {
+    if (a.num_buckets_option->count() == 0 || a.max_distance_option->count() == 0)
+      throw CliError("--num-buckets and --max-distance are required (or --config)");
+    if (a.bidirectional == a.causal)
+      throw CliError("exactly one of --bidirectional (encoder) or --causal (decoder) is required");
+    cfg.num_buckets = a.num_buckets;
+    cfg.max_distance = a.max_distance;
+    cfg.bidirectional = a.bidirectional;
+  }
+  const std::vector<int64_t> rel = parse_relative(a.relative);
   std::vector<int64_t> buckets;
   try {
     validate(cfg, "posenc t5-bucket");
@@ -72,11 +91,13 @@ void run_t5(const T5Args& a) {
                                                                                      : "--relative";
     throw CliError(opt + ": " + e.what());
   }
-  write_text(a.out, json_object({{"num_buckets", std::to_string(a.num_buckets)},
-                                 {"max_distance", std::to_string(a.max_distance)},
-                                 {"bidirectional", a.bidirectional ? "true" : "false"},
-                                 {"relative_position", json_array(rel, "relative_position")},
-                                 {"bucket", json_array(buckets, "bucket")}}));
+  std::vector<std::pair<std::string, std::string>> fields = head;
+  fields.insert(fields.end(), {{"num_buckets", std::to_string(cfg.num_buckets)},
+                               {"max_distance", std::to_string(cfg.max_distance)},
+                               {"bidirectional", cfg.bidirectional ? "true" : "false"},
+                               {"relative_position", json_array(rel, "relative_position")},
+                               {"bucket", json_array(buckets, "bucket")}});
+  write_text(a.out, json_object(fields));
   if (!a.quiet)
     std::fprintf(stderr, "posenc: wrote %zu T5 buckets to %s\n", buckets.size(),
                  a.out.empty() ? "<stdout>" : a.out.c_str());
@@ -91,16 +112,23 @@ void register_t5(CLI::App& app) {
                                      "T5 relative-position buckets of key - query distances (HF's "
                                      "_relative_position_bucket).");
   sub->footer(
-      "Example:\n  posenc t5-bucket --num-buckets 32 --max-distance 128 --bidirectional "
-      "--relative -5,0,7");
-  sub->add_option("--num-buckets", a.num_buckets, "Number of buckets N (>= 2 causal, >= 4 bidirectional)")
-      ->required()
-      ->transform(decimal_integer<int64_t>());
-  sub->add_option("--max-distance", a.max_distance,
-                  "Distance from which all buckets are the last one (> N/4 bidirectional, > N/2 "
-                  "causal)")
-      ->required()
-      ->transform(decimal_integer<int64_t>());
+      "Examples:\n  posenc t5-bucket --num-buckets 32 --max-distance 128 --bidirectional "
+      "--relative -5,0,7\n  posenc t5-bucket --config t5-small/config.json --causal --relative -5,0,7");
+  auto* nb =
+      sub->add_option("--num-buckets", a.num_buckets, "Number of buckets N (>= 2 causal, >= 4 bidirectional)")
+          ->transform(decimal_integer<int64_t>());
+  auto* md = sub->add_option("--max-distance", a.max_distance,
+                             "Distance from which all buckets are the last one (> N/4 bidirectional, > N/2 "
+                             "causal)")
+                 ->transform(decimal_integer<int64_t>());
+  a.num_buckets_option = nb;
+  a.max_distance_option = md;
+  sub->add_option("--config", a.config,
+                  "A T5-family model's Hugging Face config.json: buckets, max distance and heads from it "
+                  "(then --bidirectional / --causal choose the encoder or the decoder, default: is_decoder)")
+      ->type_name("FILE")
+      ->excludes(nb)
+      ->excludes(md);
   auto* bi = sub->add_flag("--bidirectional", a.bidirectional,
                            "Encoder: separate buckets for keys before and after the query");
   auto* ca = sub->add_flag("--causal", a.causal, "Decoder: keys after the query share bucket 0");

@@ -151,7 +151,7 @@ T5BiasImport parse_t5(std::string_view text, T5Stack stack, std::string_view ori
       if (!is_decoder && c.boolean("is_encoder_decoder").value_or(true))
         r.warnings.push_back(
             "an encoder-decoder config: these are the encoder's buckets (bidirectional); the decoder's "
-            "self-attention uses causal buckets (T5Stack::Decoder; CLI: --decoder)");
+            "self-attention uses causal buckets (T5Stack::Decoder; posenc t5-bucket --causal)");
       break;
   }
   if (r.model_type == "umt5")

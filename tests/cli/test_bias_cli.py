@@ -4,7 +4,9 @@
 usage: test_bias_cli.py POSENC_BINARY SCRATCH_DIR CASE
 
 ALiBi: BLOOM computes its slopes in float32, posenc in double; each posenc slope rounded to float32 must
-be within one float32 ulp of BLOOM's. T5 buckets are integers and must be identical.
+be within one float32 ulp of BLOOM's. T5 buckets are integers and must be identical. The same through
+--config: a BLOOM config.json with the case's head count, a T5 config.json whose is_decoder selects the
+case's direction (or --bidirectional / --causal overriding it).
 """
 import json
 import os
@@ -56,6 +58,52 @@ def case_t5(cli):
     check(json.loads(out)["bucket"] == [31, 1, 0, 0], f"causal buckets: {out!r}")
 
 
+def write_config(cli, name, doc):
+    path = cli.path(name)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def case_config(cli):
+    for case in golden_cases("alibi"):
+        path = write_config(cli, "bloom.json", {"model_type": "bloom", "n_head": case["num_heads"]})
+        rc, out, err = cli.run("alibi", "--config", path)
+        doc = json.loads(out)
+        check(doc["model_type"] == "bloom" and doc["num_heads"] == case["num_heads"], f"{case['name']}: {doc}")
+        check(doc["form"] == "key_position" and doc["mask"] == "causal" and doc["max_bias"] == 8,
+              f"{case['name']}: {doc}")
+        want = np.asarray(case["slopes"], dtype=np.float64)
+        got = np.asarray(doc["slopes"], dtype=np.float64).astype(np.float32).astype(np.float64)
+        check((np.abs(got - want) <= ulp32(want)).all(), f"{case['name']}: slopes {got} vs HF {want}")
+        check("posenc: warning" not in err, f"BLOOM: no warning expected: {err!r}")
+    path = write_config(cli, "mpt.json", {"model_type": "mpt", "n_heads": 4, "attn_config": {"alibi_bias_max": 4}})
+    rc, out, err = cli.run("alibi", "--config", path, "--quiet")
+    doc = json.loads(out)
+    check(doc["slopes"] == [2.0 ** -1, 2.0 ** -2, 2.0 ** -3, 2.0 ** -4] and doc["form"] == "relative",
+          f"MPT alibi_bias_max 4: {doc}")
+    check("posenc: warning: attn_config.alibi_bias_max = 4" in err, f"MPT warning: {err!r}")
+    for case in golden_cases("t5_bucket"):
+        rel = ",".join(map(str, case["relative_position"]))
+        cfg = {"model_type": "t5", "num_heads": 6, "relative_attention_num_buckets": case["num_buckets"],
+               "relative_attention_max_distance": case["max_distance"]}
+        runs = [({**cfg, "is_decoder": not case["bidirectional"]}, ()),
+                ({**cfg, "is_decoder": case["bidirectional"]},
+                 ("--bidirectional",) if case["bidirectional"] else ("--causal",))]
+        for doc_in, flags in runs:
+            path = write_config(cli, "t5.json", doc_in)
+            rc, out, err = cli.run("t5-bucket", "--config", path, *flags, f"--relative={rel}", "--quiet")
+            doc = json.loads(out)
+            check(doc["bucket"] == case["bucket"] and doc["bidirectional"] == case["bidirectional"],
+                  f"{case['name']} is_decoder={doc_in['is_decoder']} {flags}: {doc['bidirectional']}")
+            check(doc["num_heads"] == 6 and doc["model_type"] == "t5", f"{case['name']}: {doc}")
+    # An encoder-decoder config without a choice: the encoder, with a warning naming --causal.
+    path = write_config(cli, "t5.json", {"model_type": "t5", "is_encoder_decoder": True})
+    rc, out, err = cli.run("t5-bucket", "--config", path, "--relative", "-1,1", "--quiet")
+    check(json.loads(out)["bidirectional"] is True, f"t5 default stack: {out!r}")
+    check("posenc: warning:" in err and "--causal" in err, f"t5 stack warning: {err!r}")
+
+
 def case_bad_input(cli):
     bad = cli.path("bad")
     os.makedirs(bad)
@@ -81,6 +129,22 @@ def case_bad_input(cli):
           "1,x", *o), ["--relative", "x"]),
         (("t5-bucket", "--num-buckets", 32, "--max-distance", 128, "--causal",
           "--relative=-3000000000", *o), ["--relative", "out of range"]),
+    ]
+    t5 = write_config(cli, "t5_bad.json", {"model_type": "t5", "relative_attention_num_buckets": 3})
+    llama = write_config(cli, "llama.json", {"model_type": "llama", "num_attention_heads": 32})
+    broken = cli.path("broken.json")
+    with open(broken, "w") as f:
+        f.write('{"model_type": "bloom", "n_head": ')
+    missing = os.path.join(bad, "missing.json")
+    cases += [
+        (("alibi", "--config", missing, *o), ["missing.json", "no such file"]),
+        (("alibi", "--config", llama, *o), ["model_type", "llama", "bloom"]),
+        (("alibi", "--config", broken, *o), ["broken.json", "offset"]),
+        (("alibi", "--config", llama, "--heads", 4, *o), ["--heads", "--config"]),
+        (("t5-bucket", "--config", t5, "--relative", 1, *o), ["relative_attention_num_buckets", "3"]),
+        (("t5-bucket", "--config", llama, "--relative", 1, *o), ["model_type", "llama"]),
+        (("t5-bucket", "--config", t5, "--num-buckets", 8, "--relative", 1, *o), ["--num-buckets", "--config"]),
+        (("t5-bucket", "--causal", "--relative", 1, *o), ["--num-buckets", "--config"]),
     ]
     for args, names in cases:
         expect_error(cli, args, names, where=bad)
