@@ -27,10 +27,15 @@ inline std::vector<nlohmann::json> golden_cases(const char* kind) {
     ADD_FAILURE() << "cannot open " << golden_path() << " (set POSENC_GOLDEN_DIR)";
     return out;
   }
-  const nlohmann::json all = nlohmann::json::parse(in);  // named: cases must outlive the loop
-  for (const auto& c : all.at("cases"))
-    if (c.at("kind").get<std::string>() == kind) out.push_back(c);
-  EXPECT_FALSE(out.empty()) << "no golden case of kind " << kind;
+  try {
+    const nlohmann::json all = nlohmann::json::parse(in);  // named: cases must outlive the loop
+    for (const auto& c : all.at("cases"))
+      if (c.at("kind").get<std::string>() == kind) out.push_back(c);
+  } catch (const nlohmann::json::exception& e) {
+    ADD_FAILURE() << golden_path() << " is not the reference file described in its README: " << e.what();
+    return {};
+  }
+  EXPECT_FALSE(out.empty()) << golden_path() << " holds no case of kind " << kind;
   return out;
 }
 

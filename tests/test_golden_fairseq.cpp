@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "golden.hpp"
 #include "posenc/precision.hpp"
 #include "posenc/sinusoidal.hpp"
 
@@ -30,38 +31,8 @@ using posenc::SinusoidalPreset;
 
 constexpr double kBase = 10000.0;  // the README's formula: frequency i = exp(-i ln(10000) / (dim/2 - 1))
 
-// The golden folder: $POSENC_GOLDEN_DIR if set, else the compile definition (../shared/golden).
-std::string golden_path() {
-  const char* env = std::getenv("POSENC_GOLDEN_DIR");
-  const std::string dir = env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR;
-  return dir + "/hf_reference.json";
-}
-
-// Loads the file or fails the test (never skips: a missing reference would silently test nothing).
-nlohmann::json load_golden() {
-  const std::string path = golden_path();
-  std::ifstream in(path);
-  if (!in) {
-    ADD_FAILURE() << "cannot open the Hugging Face reference file " << path
-                  << " (set POSENC_GOLDEN_DIR to the folder holding hf_reference.json)";
-    return {};
-  }
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    ADD_FAILURE() << path << " is not valid JSON: " << e.what();
-    return {};
-  }
-}
-
 std::vector<nlohmann::json> sinusoidal_cases() {
-  const nlohmann::json j = load_golden();
-  std::vector<nlohmann::json> out;
-  if (j.is_null()) return out;
-  for (const auto& c : j.at("cases"))
-    if (c.at("kind") == "sinusoidal_concat") out.push_back(c);
-  EXPECT_FALSE(out.empty()) << golden_path() << " holds no case of kind sinusoidal_concat";
-  return out;
+  return posenc::test::golden_cases("sinusoidal_concat");
 }
 
 struct Case {

@@ -36,6 +36,7 @@
 #include <tuple>
 #include <vector>
 
+#include "golden.hpp"
 #include "mpfr_reference.hpp"
 #include "posenc/rope.hpp"
 
@@ -45,38 +46,11 @@ using posenc_test::ulp_f32;
 
 namespace {
 
-// The golden folder: $POSENC_GOLDEN_DIR if set, else the compile definition (../shared/golden).
-std::string golden_path() {
-  const char* env = std::getenv("POSENC_GOLDEN_DIR");
-  const std::string dir = env != nullptr && *env != '\0' ? env : POSENC_GOLDEN_DIR;
-  return dir + "/hf_reference.json";
-}
-
 // The rope cases, or a test failure (never a skip: a missing reference would test nothing). The
-// file is parsed once; every test that asks again fails again with the same message.
+// file is parsed once; every test that asks again fails again.
 const std::vector<json>& rope_cases() {
-  static std::string error;
-  static const std::vector<json> cases = [] {
-    const std::string path = golden_path();
-    std::ifstream in(path);
-    if (!in) {
-      error = "cannot open the Hugging Face reference file " + path +
-              " (set POSENC_GOLDEN_DIR to the folder holding hf_reference.json)";
-      return std::vector<json>{};
-    }
-    std::vector<json> out;
-    try {
-      const json all = json::parse(in);
-      for (const json& c : all.at("cases"))
-        if (c.at("kind") == "rope") out.push_back(c);
-    } catch (const json::exception& e) {
-      error = path + " is not valid JSON: " + e.what();
-      return std::vector<json>{};
-    }
-    if (out.empty()) error = path + " holds no case of kind rope";
-    return out;
-  }();
-  if (!error.empty()) ADD_FAILURE() << error;
+  static const std::vector<json> cases = posenc::test::golden_cases("rope");
+  if (cases.empty()) ADD_FAILURE() << "no rope cases in " << posenc::test::golden_path();
   return cases;
 }
 

@@ -1,17 +1,22 @@
-// tests/fuzz/fuzz_hf_config.cpp — fuzz target: posenc::hf::parse_rope_config on arbitrary bytes.
+// tests/fuzz/fuzz_hf_config.cpp — fuzz target: posenc::hf::parse_rope_config, parse_alibi_config and
+// parse_t5_bias_config on arbitrary bytes.
 //
-// Properties: the parser returns or throws posenc::Error with a where, an argument and an allowed range
+// Properties: each parser returns or throws posenc::Error with a where, an argument and an allowed range
 // (any other exception escapes and fails the run, as does a crash or a sanitizer report); a returned
 // config passes posenc::validate, and its frequencies and cos/sin tables, for the lengths a model sees
-// (0, 1, max_position_embeddings and past it), are finite, with |cos|, |sin| <= attention scaling.
+// (0, 1, max_position_embeddings and past it), are finite, with |cos|, |sin| <= attention scaling; an
+// ALiBi config's slopes lie in (0, 1) and its bias is finite where unmasked; a T5 config's buckets lie in
+// [0, num_buckets) and its head count is >= 1.
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "fuzz_util.hpp"
+#include "posenc/alibi.hpp"
 #include "posenc/hf_config.hpp"
 #include "posenc/rope.hpp"
+#include "posenc/t5_bias.hpp"
 
 namespace {
 
@@ -56,6 +61,55 @@ void check_tables(const posenc::RopeConfig& cfg) {
   }
 }
 
+void check_alibi(std::string_view text) {
+  posenc::hf::AlibiImport imp;
+  try {
+    imp = posenc::hf::parse_alibi_config(text);
+  } catch (const posenc::Error& e) {
+    posenc::fuzz::check_error(e);
+    return;
+  }
+  const posenc::AlibiConfig& cfg = imp.config;
+  posenc::validate(cfg);
+  FUZZ_CHECK(cfg.mask == posenc::AlibiMask::Causal, "an imported ALiBi config is causal");
+  if (cfg.num_heads > 4096) return;  // a valid but huge head count: not worth the memory here
+  for (double s : posenc::alibi_slopes(cfg.num_heads, cfg.max_bias))
+    FUZZ_CHECK(s > 0 && s < 1, "slope %g", s);
+  const std::vector<int64_t> q = {0, 5}, k = {0, 1, 2, 3, 4, 5};
+  std::vector<float> out(static_cast<size_t>(cfg.num_heads) * q.size() * k.size());
+  posenc::alibi_bias(posenc::TensorView::contiguous(
+                         out.data(), posenc::DType::F32,
+                         {cfg.num_heads, static_cast<int64_t>(q.size()), static_cast<int64_t>(k.size())}),
+                     cfg, q, k);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const size_t j = i % k.size(), r = i / k.size() % q.size();
+    if (k[j] <= q[r])
+      FUZZ_CHECK(std::isfinite(out[i]), "unmasked ALiBi value %g", static_cast<double>(out[i]));
+  }
+}
+
+void check_t5(std::string_view text) {
+  using posenc::hf::T5Stack;
+  for (T5Stack stack : {T5Stack::FromConfig, T5Stack::Encoder, T5Stack::Decoder}) {
+    posenc::hf::T5BiasImport imp;
+    try {
+      imp = posenc::hf::parse_t5_bias_config(text, stack);
+    } catch (const posenc::Error& e) {
+      posenc::fuzz::check_error(e);
+      continue;
+    }
+    posenc::validate(imp.config);
+    FUZZ_CHECK(imp.num_heads >= 1, "num_heads %lld", static_cast<long long>(imp.num_heads));
+    if (stack != T5Stack::FromConfig)
+      FUZZ_CHECK(imp.config.bidirectional == (stack == T5Stack::Encoder), "stack not followed");
+    for (int64_t rel : {int64_t{-1000000}, int64_t{-3}, int64_t{0}, int64_t{1}, int64_t{1000000}}) {
+      const int64_t b = posenc::t5_relative_bucket(rel, imp.config);
+      FUZZ_CHECK(b >= 0 && b < imp.config.num_buckets, "bucket %lld of %lld", static_cast<long long>(b),
+                 static_cast<long long>(imp.config.num_buckets));
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -79,5 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_tables(imp.config);
     }
   }
+  check_alibi(text);
+  check_t5(text);
   return 0;
 }
