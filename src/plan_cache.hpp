@@ -5,9 +5,12 @@
 //
 // One cache per use site and thread (declare it thread_local). Plans are immutable and handed out as
 // shared_ptr<const Plan>: a caller keeps its plan alive even if a later lookup on the same thread evicts
-// it. Entries are replaced first in, first out. Key needs operator==.
+// it. The least recently used entry is replaced (a lookup that hits moves its entry to the front), so
+// that a config used at every step (the model's RoPE) stays while others come and go. Key needs
+// operator==.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -22,17 +25,20 @@ class PlanCache {
   // The plan stored for key, or make() (a Plan) stored and returned. If make() throws, nothing is stored.
   template <class Make>
   std::shared_ptr<const Plan> get(const Key& key, Make&& make) {
-    for (const auto& e : entries_)
-      if (e && e->first == key) return e->second;
+    const auto first = entries_.begin();
+    for (auto it = first; it != entries_.end(); ++it)
+      if (*it && (*it)->first == key) {
+        std::rotate(first, it, it + 1);  // most recently used first
+        return (*first)->second;
+      }
     auto plan = std::make_shared<const Plan>(std::forward<Make>(make)());
-    entries_[next_] = std::pair<Key, std::shared_ptr<const Plan>>(key, plan);
-    next_ = (next_ + 1) % N;
+    std::rotate(first, entries_.end() - 1, entries_.end());  // the least recently used, now first, goes
+    *first = std::pair<Key, std::shared_ptr<const Plan>>(key, plan);
     return plan;
   }
 
  private:
-  std::array<std::optional<std::pair<Key, std::shared_ptr<const Plan>>>, N> entries_{};
-  size_t next_ = 0;
+  std::array<std::optional<std::pair<Key, std::shared_ptr<const Plan>>>, N> entries_{};  // by last use
 };
 
 }  // namespace posenc::detail
