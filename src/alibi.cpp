@@ -18,8 +18,12 @@ namespace {
 void check_heads_and_bias(const char* where, int64_t num_heads, double max_bias, const char* heads_name,
                           const char* bias_name) {
   if (num_heads < 1) fail(where, heads_name, std::to_string(num_heads), ">= 1");
-  if (!std::isfinite(max_bias) || max_bias <= 0.0)
-    fail(where, bias_name, detail::to_str(max_bias), "finite and > 0");
+  // The smallest slope is 2^-max_bias: up to 126 it is a normal float32, so every slope and every
+  // bias value at distance >= 1 is a nonzero float. Beyond that the far heads' slopes would flush to
+  // zero (no position information) without a word.
+  if (!(max_bias > 0.0 && max_bias <= kMaxAlibiBias))
+    fail(where, bias_name, detail::to_str(max_bias),
+         "(0, 126]: the smallest slope, 2^-max_bias, must be a normal float32");
 }
 
 // Positions must lie in [0, kMaxPosition]; returns the largest.

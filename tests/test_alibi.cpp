@@ -225,8 +225,12 @@ TEST(Alibi, LowPrecisionDtypesStridesAndThreads) {
 
 TEST(Alibi, Errors) {
   expect_error([] { alibi_slopes(0); }, "num_heads");
-  for (double mb : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity()})
+  for (double mb : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity(), 126.5, 1e19})
     expect_error([&] { alibi_slopes(4, mb); }, "max_bias");
+  // The largest max_bias: the smallest slope is the smallest normal float32, still nonzero in a bias.
+  const std::vector<double> s = alibi_slopes(1, kMaxAlibiBias);
+  EXPECT_EQ(s[0], std::ldexp(1.0, -126));
+  EXPECT_EQ(static_cast<float>(s[0]), std::numeric_limits<float>::min());
   std::vector<float> buf(4 * 3 * 5);
   const auto q = iota(3), k = iota(5);
   const TensorView out = TensorView::contiguous(buf.data(), DType::F32, {4, 3, 5});

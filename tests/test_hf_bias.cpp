@@ -123,7 +123,14 @@ TEST(HfBias, MptAlibiBiasMax) {
                "attn_config.alibi", {"learned"});
   expect_error(
       [] { hf::parse_alibi_config(R"({"model_type": "mpt", "attn_config": {"alibi_bias_max": -1}})"); },
-      "attn_config.alibi_bias_max", {"-1", "> 0"});
+      "attn_config.alibi_bias_max", {"-1", "(0, 126]"});
+  // Found by fuzz_hf_config: a huge max_bias flushed the far heads' slopes to zero, silently.
+  expect_error(
+      [] {
+        hf::parse_alibi_config(
+            R"({"model_type": "mpt", "attn_config": {"alibi_bias_max": 92233720368547758070}})");
+      },
+      "attn_config.alibi_bias_max", {"92233720368547758080", "normal float32"});
   expect_error([] { hf::parse_alibi_config(R"({"model_type": "mpt", "n_heads": 0})"); }, "n_heads", {"0"});
 }
 

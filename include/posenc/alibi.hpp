@@ -9,7 +9,9 @@
 //   i.e. the first n slopes of H = n, then every other slope (odd powers 1, 3, 5, ...) of the 2n
 //   sequence. This is BLOOM's build_alibi_tensor (extra_base = 2^(-2^-(log2(2n) - 3)) is the
 //   max_bias = 8 case) and exactly MPT's gen_slopes, which builds the 2n sequence and takes
-//   concat(s[1::2], s[::2])[:H]. Slopes lie in (0, 1); they are computed in double.
+//   concat(s[1::2], s[::2])[:H]. Slopes lie in [2^-max_bias, 1] (1 only when max_bias is so small that
+//   2^-x rounds to 1); they are computed in double. max_bias is in (0, 126] (kMaxAlibiBias), so that the
+//   smallest slope is a normal float32.
 //
 // Bias, out[h, i, j] for query position q_i and key position k_j (positions in [0, 2^31 - 1]):
 //   AlibiForm::Relative     -slope_h * |q_i - k_j|           the paper's form; MPT with full=True
@@ -42,12 +44,14 @@
 
 namespace posenc {
 
+inline constexpr double kMaxAlibiBias = 126.0;  // 2^-126: the smallest normal float32
+
 enum class AlibiForm : uint8_t { Relative, KeyPosition };
 enum class AlibiMask : uint8_t { None, Causal };
 
 struct AlibiConfig {
   int64_t num_heads = 0;  // H >= 1
-  double max_bias = 8.0;  // finite, > 0
+  double max_bias = 8.0;  // (0, kMaxAlibiBias]
   AlibiForm form = AlibiForm::Relative;
   AlibiMask mask = AlibiMask::None;
   float masked_value = -std::numeric_limits<float>::infinity();  // not NaN; used with Causal
@@ -56,7 +60,7 @@ struct AlibiConfig {
 // Throws posenc::Error naming the field (num_heads, max_bias, form, mask, masked_value).
 void validate(const AlibiConfig& cfg, const char* where = "posenc::AlibiConfig");
 
-// The H slopes above, in head order. num_heads >= 1, max_bias finite and > 0.
+// The H slopes above, in head order. num_heads >= 1, max_bias in (0, kMaxAlibiBias].
 std::vector<double> alibi_slopes(int64_t num_heads, double max_bias = 8.0);
 
 // out [H, Tq, Tk] = the bias above for H = cfg.num_heads.

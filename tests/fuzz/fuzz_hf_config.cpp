@@ -5,7 +5,7 @@
 // (any other exception escapes and fails the run, as does a crash or a sanitizer report); a returned
 // config passes posenc::validate, and its frequencies and cos/sin tables, for the lengths a model sees
 // (0, 1, max_position_embeddings and past it), are finite, with |cos|, |sin| <= attention scaling; an
-// ALiBi config's slopes lie in (0, 1) and its bias is finite where unmasked; a T5 config's buckets lie in
+// ALiBi config's slopes lie in [2^-126, 1] and its bias is finite where unmasked; a T5 config's buckets lie in
 // [0, num_buckets) and its head count is >= 1.
 #include <cmath>
 #include <cstdint>
@@ -74,7 +74,7 @@ void check_alibi(std::string_view text) {
   FUZZ_CHECK(cfg.mask == posenc::AlibiMask::Causal, "an imported ALiBi config is causal");
   if (cfg.num_heads > 4096) return;  // a valid but huge head count: not worth the memory here
   for (double s : posenc::alibi_slopes(cfg.num_heads, cfg.max_bias))
-    FUZZ_CHECK(s > 0 && s < 1, "slope %g", s);
+    FUZZ_CHECK(s >= std::ldexp(1.0, -126) && s <= 1, "slope %g", s);
   const std::vector<int64_t> q = {0, 5}, k = {0, 1, 2, 3, 4, 5};
   std::vector<float> out(static_cast<size_t>(cfg.num_heads) * q.size() * k.size());
   posenc::alibi_bias(posenc::TensorView::contiguous(
