@@ -13,26 +13,16 @@
 #include "golden.hpp"
 #include "posenc/hf_config.hpp"
 #include "posenc/posenc.hpp"
+#include "test_util.hpp"
 
 using namespace posenc;
 using posenc::hf::T5Stack;
+using posenc::test::expect_error_naming;
 using posenc::test::golden_cases;
 
 namespace {
 
 // The error's argument (a JSON path) and the needles of its message.
-template <typename F>
-void expect_error(F&& f, const std::string& argument, std::initializer_list<std::string_view> needles = {}) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one naming " << argument;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.argument(), argument) << e.what();
-    const std::string msg = e.what();
-    for (std::string_view n : needles)
-      EXPECT_NE(msg.find(n), std::string::npos) << msg << "\n  should name: " << n;
-  }
-}
 
 bool warned(const hf::ImportReport& r, std::string_view needle) {
   for (const std::string& w : r.warnings)
@@ -76,7 +66,7 @@ TEST(HfBias, BloomConfigGivesHfBiasRows) {
   const hf::AlibiImport d = hf::parse_alibi_config(R"({"model_type": "bloom"})");
   EXPECT_EQ(d.config.num_heads, 8);
   EXPECT_EQ(d.source_of("num_heads"), "default (BloomConfig n_head = 8)");
-  expect_error(
+  expect_error_naming(
       [] { hf::parse_alibi_config(R"({"model_type": "bloom", "n_head": 16, "num_attention_heads": 8})"); },
       "n_head", {"num_attention_heads = 8", "contradict"});
 }
@@ -91,12 +81,13 @@ TEST(HfBias, FalconOnlyWithAlibi) {
       hf::parse_alibi_config(R"({"model_type": "falcon", "alibi": true, "n_head": 12})").config.num_heads,
       12);
   // Falcon-7B and -40B use RoPE (alibi false, or absent: FalconConfig's default).
-  expect_error([] { hf::parse_alibi_config(R"({"model_type": "falcon", "alibi": false, "n_head": 71})"); },
-               "alibi", {"false", "RoPE", "load_rope_config"});
-  expect_error([] { hf::parse_alibi_config(R"({"model_type": "falcon", "n_head": 71})"); }, "alibi",
-               {"absent", "default is false"});
-  expect_error([] { hf::parse_alibi_config(R"({"model_type": "falcon", "alibi": "yes"})"); }, "alibi",
-               {"\"yes\""});
+  expect_error_naming(
+      [] { hf::parse_alibi_config(R"({"model_type": "falcon", "alibi": false, "n_head": 71})"); }, "alibi",
+      {"false", "RoPE", "load_rope_config"});
+  expect_error_naming([] { hf::parse_alibi_config(R"({"model_type": "falcon", "n_head": 71})"); }, "alibi",
+                      {"absent", "default is false"});
+  expect_error_naming([] { hf::parse_alibi_config(R"({"model_type": "falcon", "alibi": "yes"})"); }, "alibi",
+                      {"\"yes\""});
 }
 
 TEST(HfBias, MptAlibiBiasMax) {
@@ -119,26 +110,29 @@ TEST(HfBias, MptAlibiBiasMax) {
   const hf::AlibiImport d = hf::parse_alibi_config(R"({"model_type": "mpt"})");
   EXPECT_EQ(d.config.num_heads, 16);
   EXPECT_EQ(d.config.max_bias, 8.0);
-  expect_error([] { hf::parse_alibi_config(R"({"model_type": "mpt", "attn_config": {"alibi": false}})"); },
-               "attn_config.alibi", {"learned"});
-  expect_error(
+  expect_error_naming(
+      [] { hf::parse_alibi_config(R"({"model_type": "mpt", "attn_config": {"alibi": false}})"); },
+      "attn_config.alibi", {"learned"});
+  expect_error_naming(
       [] { hf::parse_alibi_config(R"({"model_type": "mpt", "attn_config": {"alibi_bias_max": -1}})"); },
       "attn_config.alibi_bias_max", {"-1", "(0, 126]"});
   // Found by fuzz_hf_config: a huge max_bias flushed the far heads' slopes to zero, silently.
-  expect_error(
+  expect_error_naming(
       [] {
         hf::parse_alibi_config(
             R"({"model_type": "mpt", "attn_config": {"alibi_bias_max": 92233720368547758070}})");
       },
       "attn_config.alibi_bias_max", {"92233720368547758080", "normal float32"});
-  expect_error([] { hf::parse_alibi_config(R"({"model_type": "mpt", "n_heads": 0})"); }, "n_heads", {"0"});
+  expect_error_naming([] { hf::parse_alibi_config(R"({"model_type": "mpt", "n_heads": 0})"); }, "n_heads",
+                      {"0"});
 }
 
 TEST(HfBias, AlibiOtherModelsAreErrors) {
-  expect_error([] { hf::parse_alibi_config(R"({"model_type": "llama", "num_attention_heads": 32})"); },
-               "model_type", {"\"llama\"", "bloom", "mpt"});
-  expect_error([] { hf::parse_alibi_config(R"({"n_head": 32})"); }, "model_type", {"absent"});
-  expect_error([] { hf::parse_alibi_config(R"({"model_type": "bloom",)"); }, "config.json", {"offset"});
+  expect_error_naming([] { hf::parse_alibi_config(R"({"model_type": "llama", "num_attention_heads": 32})"); },
+                      "model_type", {"\"llama\"", "bloom", "mpt"});
+  expect_error_naming([] { hf::parse_alibi_config(R"({"n_head": 32})"); }, "model_type", {"absent"});
+  expect_error_naming([] { hf::parse_alibi_config(R"({"model_type": "bloom",)"); }, "config.json",
+                      {"offset"});
 }
 
 // T5: the golden cases are HF's _relative_position_bucket for (bidirectional, num_buckets,
@@ -189,30 +183,32 @@ TEST(HfBias, T5StacksDefaultsAndWarnings) {
   EXPECT_EQ(hf::parse_t5_bias_config(R"({"model_type": "pop2piano", "relative_attention_num_buckets": 64})")
                 .config.num_buckets,
             64);
-  expect_error([] { hf::parse_t5_bias_config(R"({"model_type": "bert", "num_attention_heads": 12})"); },
-               "model_type", {"\"bert\"", "t5"});
+  expect_error_naming(
+      [] { hf::parse_t5_bias_config(R"({"model_type": "bert", "num_attention_heads": 12})"); }, "model_type",
+      {"\"bert\"", "t5"});
 }
 
 TEST(HfBias, T5ErrorsNameTheJsonField) {
   // 3 buckets cannot split into two directions: the error names the JSON field, not num_buckets.
-  expect_error(
+  expect_error_naming(
       [] { hf::parse_t5_bias_config(R"({"model_type": "t5", "relative_attention_num_buckets": 3})"); },
       "relative_attention_num_buckets", {"3", "bidirectional"});
   EXPECT_NO_THROW(hf::parse_t5_bias_config(R"({"model_type": "t5", "relative_attention_num_buckets": 3})",
                                            T5Stack::Decoder));
-  expect_error(
+  expect_error_naming(
       [] {
         hf::parse_t5_bias_config(
             R"({"model_type": "t5", "relative_attention_num_buckets": 32, "relative_attention_max_distance": 8})");
       },
       "relative_attention_max_distance", {"8"});
-  expect_error(
+  expect_error_naming(
       [] { hf::parse_t5_bias_config(R"({"model_type": "t5", "relative_attention_num_buckets": "32"})"); },
       "relative_attention_num_buckets", {"\"32\""});
-  expect_error(
+  expect_error_naming(
       [] { hf::parse_t5_bias_config(R"({"model_type": "t5", "num_heads": 8, "num_attention_heads": 12})"); },
       "num_heads", {"contradict"});
-  expect_error([] { hf::parse_t5_bias_config(R"({"model_type": "t5", "is_decoder": 1})"); }, "is_decoder");
+  expect_error_naming([] { hf::parse_t5_bias_config(R"({"model_type": "t5", "is_decoder": 1})"); },
+                      "is_decoder");
 }
 
 TEST(HfBias, LoadFromFiles) {
@@ -226,10 +222,10 @@ TEST(HfBias, LoadFromFiles) {
   EXPECT_EQ(r.num_heads, 12);
   EXPECT_FALSE(r.config.bidirectional);
   EXPECT_EQ(r.source_of("bidirectional"), "not is_decoder");
-  expect_error([&] { hf::load_alibi_config(dir / "missing.json"); }, "path", {"no such file"});
-  expect_error([&] { hf::load_t5_bias_config(dir); }, "path", {"a directory"});
+  expect_error_naming([&] { hf::load_alibi_config(dir / "missing.json"); }, "path", {"no such file"});
+  expect_error_naming([&] { hf::load_t5_bias_config(dir); }, "path", {"a directory"});
   // Errors name the file they came from.
   std::ofstream(t5) << R"({"model_type": "t5", "num_heads": 0})";
-  expect_error([&] { hf::load_t5_bias_config(t5); }, "num_heads", {t5.string()});
+  expect_error_naming([&] { hf::load_t5_bias_config(t5); }, "num_heads", {t5.string()});
   std::filesystem::remove_all(dir);
 }

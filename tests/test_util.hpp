@@ -1,12 +1,18 @@
 // Small helpers shared by the core tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <bit>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "posenc/dtype.hpp"
+#include "posenc/error.hpp"
 #include "posenc/threads.hpp"
 
 namespace posenc::test {
@@ -41,6 +47,21 @@ void with_threads(int n, F&& f) {
   set_num_threads(n);
   f();
   set_num_threads(old);
+}
+
+// f() must throw posenc::Error whose argument is `argument` and whose message holds every needle.
+template <typename F>
+void expect_error_naming(F&& f, const std::string& argument,
+                         std::initializer_list<std::string_view> needles = {}) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one naming " << argument;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.argument(), argument) << e.what();
+    const std::string msg = e.what();
+    for (std::string_view n : needles)
+      EXPECT_NE(msg.find(n), std::string::npos) << msg << "\n  should name: " << n;
+  }
 }
 
 }  // namespace posenc::test

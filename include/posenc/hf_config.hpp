@@ -1,5 +1,5 @@
-// posenc/hf_config.hpp — a RopeConfig (and ALiBi / T5 bias configs, at the end) from a Hugging Face
-// config.json (library posenc::hf).
+// posenc/hf_config.hpp — a RopeConfig (and, at the end, ALiBi / T5 bias configs and absolute encodings)
+// from a Hugging Face config.json (library posenc::hf).
 //
 // Reads what HF transformers reads to build its rotary embedding, with HF 5.x's meaning
 // (RotaryEmbeddingConfigMixin.standardize_rope_params + ROPE_INIT_FUNCTIONS):
@@ -37,6 +37,7 @@
 #include "posenc/alibi.hpp"
 #include "posenc/error.hpp"
 #include "posenc/rope.hpp"
+#include "posenc/sinusoidal.hpp"
 #include "posenc/t5_bias.hpp"
 
 namespace posenc::hf {
@@ -112,6 +113,39 @@ struct T5BiasImport : ImportReport {
 T5BiasImport parse_t5_bias_config(std::string_view json_text, T5Stack stack = T5Stack::FromConfig,
                                   std::string_view origin = "config.json");
 T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stack = T5Stack::FromConfig);
+
+// ---- absolute encodings: a sinusoidal table or a learned position embedding ----
+//
+// What a model adds to its token embeddings, with the row offsets HF applies (a token at position p,
+// counting from 0, reads row first_row + p of a table with num_rows rows):
+//   sinusoidal  m2m100 (also NLLB), fsmt        Fairseq preset, padding_idx = pad_token_id (default 1);
+//                                               first_row = padding_idx + 1; num_rows = m2m100:
+//                                               max_position_embeddings + 2, fsmt: + padding_idx + 1
+//               marian, pegasus                 Marian preset ([sin | cos]), first_row 0,
+//                                               num_rows = max_position_embeddings
+//               xlm with sinusoidal_embeddings  Vaswani preset, first_row 0, num_rows = max_position_embeddings
+//   learned     gpt2 (n_positions, n_embd), gpt_neo, bert, xlm (the default): first_row 0
+//               roberta, xlm-roberta, camembert: first_row = pad_token_id + 1 (HF's
+//                 create_position_ids_from_input_ids), num_rows = max_position_embeddings
+//               opt, bart, mbart: first_row 2, num_rows = max_position_embeddings + 2 (their
+//                 LearnedPositionalEmbedding offset)
+// embed_scale = sqrt(d_model) when scale_embedding is true (absent: the HF class's default, m2m100 and
+// fsmt true, the others false; a warning names the assumption), else 1 (posenc/embed.hpp's scale).
+// With posenc: embed_forward(out, ids, E, PeSource::sinusoidal(sinusoidal) or PeSource::table(W),
+// Positions::offset(first_row), embed_scale); the largest position is num_rows - 1 - first_row.
+// Sizes (d_model / hidden_size / n_embd, max_position_embeddings / n_positions) must be present; other
+// model types are an error naming model_type (RoPE and ALiBi models have their own imports).
+enum class AbsoluteKind : uint8_t { Sinusoidal, Learned };
+struct AbsoluteImport : ImportReport {
+  AbsoluteKind kind = AbsoluteKind::Learned;
+  SinusoidalConfig sinusoidal;  // kind Sinusoidal: validated (dim, preset, padding_idx)
+  int64_t dim = 0;              // C
+  int64_t num_rows = 0;         // rows of the table
+  int64_t first_row = 0;        // the row of position 0
+  float embed_scale = 1.0f;     // token embeddings are multiplied by this
+};
+AbsoluteImport parse_absolute_config(std::string_view json_text, std::string_view origin = "config.json");
+AbsoluteImport load_absolute_config(const std::filesystem::path& path);
 
 // HF's rope_type name of a RopeType ("default", "linear", "ntk", "dynamic", "yarn", "llama3",
 // "longrope").

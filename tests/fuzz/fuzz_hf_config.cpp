@@ -1,12 +1,13 @@
-// tests/fuzz/fuzz_hf_config.cpp — fuzz target: posenc::hf::parse_rope_config, parse_alibi_config and
-// parse_t5_bias_config on arbitrary bytes.
+// tests/fuzz/fuzz_hf_config.cpp — fuzz target: posenc::hf::parse_rope_config, parse_alibi_config,
+// parse_t5_bias_config and parse_absolute_config on arbitrary bytes.
 //
 // Properties: each parser returns or throws posenc::Error with a where, an argument and an allowed range
 // (any other exception escapes and fails the run, as does a crash or a sanitizer report); a returned
 // config passes posenc::validate, and its frequencies and cos/sin tables, for the lengths a model sees
 // (0, 1, max_position_embeddings and past it), are finite, with |cos|, |sin| <= attention scaling; an
-// ALiBi config's slopes lie in [2^-126, 1] and its bias is finite where unmasked; a T5 config's buckets lie in
-// [0, num_buckets) and its head count is >= 1.
+// ALiBi config's slopes lie in [2^-126, 1] and its bias is finite where unmasked; a T5 config's buckets
+// lie in [0, num_buckets) and its head count is >= 1; an absolute encoding has sizes >= 1, a finite
+// embedding scale >= 1, a valid sinusoidal config or (learned) a row for position 0.
 #include <cmath>
 #include <cstdint>
 #include <string_view>
@@ -110,6 +111,27 @@ void check_t5(std::string_view text) {
   }
 }
 
+void check_absolute(std::string_view text) {
+  posenc::hf::AbsoluteImport imp;
+  try {
+    imp = posenc::hf::parse_absolute_config(text);
+  } catch (const posenc::Error& e) {
+    posenc::fuzz::check_error(e);
+    return;
+  }
+  FUZZ_CHECK(imp.dim >= 1 && imp.num_rows >= 1 && imp.first_row >= 0, "sizes %lld %lld %lld",
+             static_cast<long long>(imp.dim), static_cast<long long>(imp.num_rows),
+             static_cast<long long>(imp.first_row));
+  FUZZ_CHECK(std::isfinite(imp.embed_scale) && imp.embed_scale >= 1.0f, "embed_scale %g",
+             static_cast<double>(imp.embed_scale));
+  if (imp.kind == posenc::hf::AbsoluteKind::Learned) {
+    FUZZ_CHECK(imp.first_row < imp.num_rows, "no row for position 0");
+  } else {
+    posenc::validate(imp.sinusoidal);
+    FUZZ_CHECK(imp.sinusoidal.dim == imp.dim, "sinusoidal dim");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -135,5 +157,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   check_alibi(text);
   check_t5(text);
+  check_absolute(text);
   return 0;
 }

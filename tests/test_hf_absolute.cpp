@@ -1,0 +1,210 @@
+// posenc::hf::parse_absolute_config / load_absolute_config: config.json files of models with a
+// sinusoidal table or a learned position embedding (fields as their hub configs write them, trimmed):
+// the preset, the table's rows and the row of position 0 that HF's module uses (fairseq's padding rows,
+// OPT / BART's offset 2, RoBERTa's positions from the padding index), the embedding scale, against the
+// Hugging Face reference table where it has one (M2M100 / fairseq), and every error and warning.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "golden.hpp"
+#include "posenc/hf_config.hpp"
+#include "posenc/posenc.hpp"
+#include "test_util.hpp"
+
+using namespace posenc;
+using posenc::hf::AbsoluteKind;
+using posenc::hf::parse_absolute_config;
+using posenc::test::expect_error_naming;
+
+// The golden fairseq table (HF's SinusoidalPositionalEmbedding.get_embedding with padding_idx) is
+// M2M100's buffer for max_position_embeddings = rows - 2: same rows, the padding row zero, and the
+// fused embedding of a sentence reading rows padding_idx + 1, ... (HF's float32 recipe: HfCompat,
+// within the 2^-22 that tests/test_golden_fairseq.cpp explains).
+TEST(HfAbsolute, M2m100MatchesTheFairseqReference) {
+  for (const auto& c : posenc::test::golden_cases("sinusoidal_concat")) {
+    const int64_t rows = c.at("num_embeddings").get<int64_t>(), dim = c.at("dim").get<int64_t>();
+    const int64_t pad = c.at("padding_idx").get<int64_t>();
+    const auto table = c.at("table").get<std::vector<std::vector<double>>>();
+    hf::AbsoluteImport r = parse_absolute_config(R"({"model_type": "m2m100", "d_model": )" +
+                                                 std::to_string(dim) + R"(, "max_position_embeddings": )" +
+                                                 std::to_string(rows - 2) + R"(, "pad_token_id": )" +
+                                                 std::to_string(pad) + R"(, "scale_embedding": true})");
+    ASSERT_EQ(r.kind, AbsoluteKind::Sinusoidal);
+    EXPECT_EQ(r.sinusoidal.preset, SinusoidalPreset::Fairseq);
+    EXPECT_EQ(r.sinusoidal.padding_idx, pad);
+    EXPECT_EQ(r.num_rows, rows);
+    EXPECT_EQ(r.first_row, pad + 1);
+    EXPECT_EQ(r.embed_scale, static_cast<float>(std::sqrt(static_cast<double>(dim))));
+    EXPECT_TRUE(r.warnings.empty());
+    r.sinusoidal.precision = Precision::HfCompat;
+    // A sentence of T tokens, fused: E[id] * scale + PE(first_row + t).
+    const int64_t T = r.num_rows - r.first_row, V = 5;
+    std::vector<float> E(static_cast<size_t>(V * dim)), out(static_cast<size_t>(T * dim));
+    for (size_t i = 0; i < E.size(); ++i) E[i] = static_cast<float>(i % 13) * 0.125f - 0.75f;
+    std::vector<int64_t> ids(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) ids[static_cast<size_t>(t)] = (t * 3) % V;
+    embed_forward(TensorView::contiguous(out.data(), DType::F32, {1, T, dim}),
+                  TensorView::contiguous(ids.data(), DType::I64, {1, T}),
+                  TensorView::contiguous(E.data(), DType::F32, {V, dim}), PeSource::sinusoidal(r.sinusoidal),
+                  Positions::offset(r.first_row), r.embed_scale);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < dim; ++j) {
+        const double want =
+            double{E[static_cast<size_t>(ids[static_cast<size_t>(t)] * dim + j)] * r.embed_scale} +
+            table[static_cast<size_t>(r.first_row + t)][static_cast<size_t>(j)];
+        EXPECT_NEAR(out[static_cast<size_t>(t * dim + j)], want, 0x1p-22 + 1e-6 * std::fabs(want))
+            << "token " << t << " column " << j;
+      }
+  }
+}
+
+TEST(HfAbsolute, SinusoidalFamilies) {
+  // FSMT (facebook/wmt19-en-de, trimmed): fairseq rows max + padding_idx + 1.
+  const hf::AbsoluteImport f = parse_absolute_config(
+      R"({"model_type": "fsmt", "d_model": 1024, "max_position_embeddings": 1024, "pad_token_id": 1})");
+  EXPECT_EQ(f.num_rows, 1026);
+  EXPECT_EQ(f.first_row, 2);
+  EXPECT_EQ(f.embed_scale, 32.0f) << "FSMTConfig's scale_embedding default is true";
+  EXPECT_NE(f.warnings.size(), 0u);
+  // FSMT's rows depend on padding_idx (M2M100's do not): pad 3 gives rows 1024 + 4, position 0 at row 4.
+  const hf::AbsoluteImport f3 = parse_absolute_config(
+      R"({"model_type": "fsmt", "d_model": 16, "max_position_embeddings": 1024, "pad_token_id": 3, "scale_embedding": false})");
+  EXPECT_EQ(f3.num_rows, 1028);
+  EXPECT_EQ(f3.first_row, 4);
+  EXPECT_EQ(f3.sinusoidal.padding_idx, 3);
+  EXPECT_EQ(f3.embed_scale, 1.0f);
+  const hf::AbsoluteImport m3 = parse_absolute_config(
+      R"({"model_type": "m2m100", "d_model": 16, "max_position_embeddings": 1024, "pad_token_id": 3})");
+  EXPECT_EQ(m3.num_rows, 1026);
+  EXPECT_EQ(m3.first_row, 4);
+  // Marian (Helsinki-NLP opus-mt): [sin | cos], positions from 0.
+  const hf::AbsoluteImport m = parse_absolute_config(
+      R"({"model_type": "marian", "d_model": 512, "max_position_embeddings": 512, "scale_embedding": true, "pad_token_id": 58100})");
+  EXPECT_EQ(m.kind, AbsoluteKind::Sinusoidal);
+  EXPECT_EQ(m.sinusoidal.preset, SinusoidalPreset::Marian);
+  EXPECT_EQ(m.sinusoidal.padding_idx, -1);
+  EXPECT_EQ(m.num_rows, 512);
+  EXPECT_EQ(m.first_row, 0);
+  EXPECT_EQ(m.embed_scale, static_cast<float>(std::sqrt(512.0)));
+  const hf::AbsoluteImport p =
+      parse_absolute_config(R"({"model_type": "pegasus", "d_model": 1024, "max_position_embeddings": 1024})");
+  EXPECT_EQ(p.sinusoidal.preset, SinusoidalPreset::Marian);
+  EXPECT_EQ(p.embed_scale, 1.0f) << "PegasusConfig's scale_embedding default is false";
+  EXPECT_EQ(p.source_of("embed_scale"), "default (scale_embedding = false)");
+  // XLM: learned unless sinusoidal_embeddings, then Vaswani's interleaved layout.
+  EXPECT_EQ(
+      parse_absolute_config(R"({"model_type": "xlm", "emb_dim": 1024, "max_position_embeddings": 512})").kind,
+      AbsoluteKind::Learned);
+  const hf::AbsoluteImport x = parse_absolute_config(
+      R"({"model_type": "xlm", "emb_dim": 64, "max_position_embeddings": 512, "sinusoidal_embeddings": true})");
+  EXPECT_EQ(x.kind, AbsoluteKind::Sinusoidal);
+  EXPECT_EQ(x.sinusoidal.preset, SinusoidalPreset::Vaswani);
+  EXPECT_EQ(x.dim, 64);
+}
+
+TEST(HfAbsolute, LearnedOffsets) {
+  // GPT-2: n_positions / n_embd (or their attribute_map aliases), positions from row 0.
+  const hf::AbsoluteImport g =
+      parse_absolute_config(R"({"model_type": "gpt2", "n_embd": 768, "n_positions": 1024, "n_head": 12})");
+  EXPECT_EQ(g.kind, AbsoluteKind::Learned);
+  EXPECT_EQ(g.dim, 768);
+  EXPECT_EQ(g.num_rows, 1024);
+  EXPECT_EQ(g.first_row, 0);
+  EXPECT_EQ(g.source_of("num_rows"), "n_positions");
+  EXPECT_EQ(
+      parse_absolute_config(R"({"model_type": "gpt2", "hidden_size": 64, "max_position_embeddings": 32})")
+          .dim,
+      64);
+  // OPT and BART: nn.Embedding(max + 2) read at position + 2.
+  const hf::AbsoluteImport o =
+      parse_absolute_config(R"({"model_type": "opt", "hidden_size": 768, "max_position_embeddings": 2048})");
+  EXPECT_EQ(o.num_rows, 2050);
+  EXPECT_EQ(o.first_row, 2);
+  const hf::AbsoluteImport b = parse_absolute_config(
+      R"({"model_type": "bart", "d_model": 1024, "max_position_embeddings": 1024, "scale_embedding": false})");
+  EXPECT_EQ(b.num_rows, 1026);
+  EXPECT_EQ(b.first_row, 2);
+  EXPECT_EQ(b.embed_scale, 1.0f);
+  EXPECT_TRUE(b.warnings.empty());
+  EXPECT_EQ(
+      parse_absolute_config(
+          R"({"model_type": "mbart", "d_model": 1024, "max_position_embeddings": 1024, "scale_embedding": true})")
+          .embed_scale,
+      32.0f);
+  // RoBERTa: positions count from padding_idx + 1 in a table of max_position_embeddings rows (514).
+  const hf::AbsoluteImport r = parse_absolute_config(
+      R"({"model_type": "roberta", "hidden_size": 768, "max_position_embeddings": 514, "pad_token_id": 1})");
+  EXPECT_EQ(r.num_rows, 514);
+  EXPECT_EQ(r.first_row, 2);
+  EXPECT_EQ(r.num_rows - 1 - r.first_row, 511) << "the longest sequence: 512 tokens";
+  EXPECT_EQ(
+      parse_absolute_config(
+          R"({"model_type": "xlm-roberta", "hidden_size": 8, "max_position_embeddings": 9, "pad_token_id": 3})")
+          .first_row,
+      4);
+  const hf::AbsoluteImport bert =
+      parse_absolute_config(R"({"model_type": "bert", "hidden_size": 768, "max_position_embeddings": 512})");
+  EXPECT_EQ(bert.first_row, 0);
+  EXPECT_EQ(bert.num_rows, 512);
+}
+
+TEST(HfAbsolute, Errors) {
+  expect_error_naming([] { parse_absolute_config(R"({"model_type": "llama", "hidden_size": 4096})"); },
+                      "model_type", {"\"llama\"", "load_rope_config", "gpt2"});
+  expect_error_naming([] { parse_absolute_config(R"({"hidden_size": 4096})"); }, "model_type", {"absent"});
+  expect_error_naming([] { parse_absolute_config(R"({"model_type": "gpt2", "n_positions": 1024})"); },
+                      "n_embd", {"absent", "hidden_size"});
+  expect_error_naming([] { parse_absolute_config(R"({"model_type": "bert", "hidden_size": 768})"); },
+                      "max_position_embeddings", {"absent"});
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "gpt2", "n_embd": 768, "hidden_size": 512, "n_positions": 8})");
+      },
+      "n_embd", {"contradict"});
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "bert", "hidden_size": 768, "max_position_embeddings": 512, "position_embedding_type": "relative_key"})");
+      },
+      "position_embedding_type", {"relative_key"});
+  // XLM's interleaved (Vaswani) layout needs an even width (Marian's takes odd ones): the error names
+  // the JSON field.
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "xlm", "emb_dim": 63, "max_position_embeddings": 8, "sinusoidal_embeddings": true})");
+      },
+      "emb_dim", {"63"});
+  expect_error_naming(
+      [] {
+        parse_absolute_config(R"({"model_type": "opt", "hidden_size": 8, "max_position_embeddings": 0})");
+      },
+      "max_position_embeddings", {"0"});
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "roberta", "hidden_size": 8, "max_position_embeddings": 9, "pad_token_id": -1})");
+      },
+      "pad_token_id", {"-1"});
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "roberta", "hidden_size": 8, "max_position_embeddings": 9, "pad_token_id": 8})");
+      },
+      "pad_token_id", {"8", "row"});
+}
+
+TEST(HfAbsolute, LoadFromFile) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "posenc_test_hf_absolute";
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path p = dir / "config.json";
+  std::ofstream(p) << R"({"model_type": "opt", "hidden_size": 64, "max_position_embeddings": 16})";
+  EXPECT_EQ(hf::load_absolute_config(p).num_rows, 18);
+  expect_error_naming([&] { hf::load_absolute_config(dir / "none.json"); }, "path", {"no such file"});
+  std::filesystem::remove_all(dir);
+}
