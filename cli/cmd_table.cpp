@@ -2,6 +2,10 @@
 //
 //   posenc table --kind sinusoidal|learned --dim D (--max-positions N | --positions LIST)
 //                --format json|csv|npy|safetensors [--out FILE] [--plot FILE.png] [options]
+//   posenc table --config config.json [--max-positions N | --positions LIST] --format ...
+//                the sinusoidal table of a model (M2M100, FSMT, Marian, Pegasus, XLM; posenc::hf::
+//                load_absolute_config): by default HF's whole buffer, its num_rows rows indexed as HF
+//                indexes them (position 0 is row first_row, given in the JSON output)
 // Rows are positions (0 .. N-1, or the listed ones), columns the D encoding dimensions. Output
 // files and the heatmap are written atomically (see atomic_file.hpp): after an error no file, whole
 // or partial, is left.
@@ -20,6 +24,7 @@
 #include "commands.hpp"
 #include "plot.hpp"
 #include "posenc/error.hpp"
+#include "posenc/hf_config.hpp"
 #include "posenc/learned.hpp"
 #include "posenc/positions.hpp"
 #include "posenc/sinusoidal.hpp"
@@ -60,7 +65,7 @@ E lookup(const NameMap<E>& map, const std::string& name) {
 
 struct TableArgs {
   std::string kind, preset = "vaswani", dtype = "f32", precision = "exact", init = "normal";
-  std::string format, out, plot, positions;
+  std::string format, out, plot, positions, config;
   int64_t dim = 0, max_positions = 0, padding_idx = -1;
   double base = 10000.0, std = 0.02;
   uint64_t seed = 0;
@@ -68,7 +73,10 @@ struct TableArgs {
   // Options whose presence matters (exactly-one rules, options that apply to one kind only).
   CLI::Option *o_max = nullptr, *o_positions = nullptr, *o_preset = nullptr, *o_base = nullptr,
               *o_padding = nullptr, *o_precision = nullptr, *o_init = nullptr, *o_seed = nullptr,
-              *o_std = nullptr;
+              *o_std = nullptr, *o_kind = nullptr, *o_dim = nullptr;
+  // From --config: the model and the row of its position 0.
+  std::string model_type;
+  int64_t first_row = -1;
 };
 
 // Library errors name the config field ("dim"); say which command-line option that is.
@@ -89,9 +97,37 @@ void require_absent(const CLI::Option* o, const std::string& why) {
   if (o->count() > 0) throw CliError(o->get_name() + " " + why);
 }
 
+// --config: the arguments the model's config.json implies (its sinusoidal table; by default all of HF's
+// rows). Importer warnings go to stderr.
+TableArgs from_config(const TableArgs& given) {
+  for (const CLI::Option* o : {given.o_kind, given.o_dim, given.o_preset, given.o_base, given.o_padding,
+                               given.o_init, given.o_seed, given.o_std})
+    require_absent(o, "comes from --config (the model's config.json)");
+  const hf::AbsoluteImport imp = hf::load_absolute_config(given.config);
+  for (const std::string& w : imp.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+  if (imp.kind != hf::AbsoluteKind::Sinusoidal)
+    throw CliError("--config: " + given.config + " describes a " + imp.model_type +
+                   " model, whose position table is learned: its values are in the checkpoint, not in "
+                   "config.json");
+  TableArgs a = given;
+  a.kind = "sinusoidal";
+  for (const auto& [name, preset] : kPresets)
+    if (preset == imp.sinusoidal.preset) a.preset = name;
+  a.dim = imp.sinusoidal.dim;
+  a.base = imp.sinusoidal.base;
+  a.padding_idx = imp.sinusoidal.padding_idx;
+  if (a.o_max->count() == 0 && a.o_positions->count() == 0) a.max_positions = imp.num_rows;
+  a.model_type = imp.model_type;
+  a.first_row = imp.first_row;
+  return a;
+}
+
 // Checks what CLI11 cannot express; throws CliError naming the option.
 void check_combinations(const TableArgs& a, Format format) {
-  if ((a.o_max->count() > 0) == (a.o_positions->count() > 0))
+  const bool config = !a.config.empty();
+  if (!config && a.kind.empty()) throw CliError("--kind is required (or --config FILE)");
+  if (!config && a.o_dim->count() == 0) throw CliError("--dim is required (or --config FILE)");
+  if (!config && (a.o_max->count() > 0) == (a.o_positions->count() > 0))
     throw CliError("exactly one of --max-positions N or --positions LIST is required");
   if (a.o_max->count() > 0 && (a.max_positions < 1 || a.max_positions > kMaxPosition + 1)) {
     throw CliError("--max-positions: " + std::to_string(a.max_positions) + " is invalid (allowed: 1 .. " +
@@ -163,6 +199,10 @@ Table build_table(const TableArgs& a) {
     for (size_t i = 0; i < t.positions.size(); ++i) t.positions[i] = static_cast<int64_t>(i);
   };
   t.meta["kind"] = a.kind;
+  if (!a.model_type.empty()) {
+    t.meta["model_type"] = a.model_type;
+    t.meta["first_row"] = a.first_row;
+  }
   try {
     if (a.kind == "sinusoidal") {
       const SinusoidalConfig cfg = sinusoidal_config(a);
@@ -218,8 +258,9 @@ double plot_value_range(const TableArgs& a, const Table& t) {
   return std::isfinite(m) && m > 0 ? m : 1.0;
 }
 
-void run_table(const TableArgs& a) {
-  const Format format = *parse_format(a.format);  // checked by CLI::IsMember
+void run_table(const TableArgs& given) {
+  const Format format = *parse_format(given.format);  // checked by CLI::IsMember
+  const TableArgs a = given.config.empty() ? given : from_config(given);
   check_combinations(a, format);
   const Table table = build_table(a);
 
@@ -262,11 +303,17 @@ void register_table(CLI::App& app) {
       "  posenc table --kind sinusoidal --preset fairseq --padding-idx 1 --dim 512 --positions "
       "0,5,1000 --format csv\n"
       "  posenc table --kind learned --init normal --seed 7 --dim 64 --max-positions 1024 "
-      "--dtype bf16 --format safetensors --out wpe.safetensors");
+      "--dtype bf16 --format safetensors --out wpe.safetensors\n"
+      "  posenc table --config m2m100/config.json --precision hf_compat --format npy --out pe.npy");
 
-  sub->add_option("--kind", a.kind, "Encoding: sinusoidal (fixed) or learned (an initialized table)")
-      ->required()
-      ->check(CLI::IsMember({"sinusoidal", "learned"}));
+  a.o_kind =
+      sub->add_option("--kind", a.kind, "Encoding: sinusoidal (fixed) or learned (an initialized table)")
+          ->check(CLI::IsMember({"sinusoidal", "learned"}));
+  sub->add_option(
+         "--config", a.config,
+         "A model's Hugging Face config.json with a sinusoidal table (m2m100, fsmt, marian, pegasus, "
+         "xlm): kind, preset, dim and padding from it; default rows: HF's whole buffer")
+      ->type_name("FILE");
   a.o_preset =
       sub->add_option("--preset", a.preset,
                       "Sinusoidal column layout and frequencies: vaswani [s0 c0 s1 c1 ...] (even dim), "
@@ -274,9 +321,8 @@ void register_table(CLI::App& app) {
                       "[sines | cosines]")
           ->check(CLI::IsMember(names(kPresets)))
           ->default_str("vaswani");
-  sub->add_option("--dim", a.dim, "Number of columns D (vaswani: even, >= 2)")
-      ->required()
-      ->transform(decimal_integer<int64_t>());
+  a.o_dim = sub->add_option("--dim", a.dim, "Number of columns D (vaswani: even, >= 2)")
+                ->transform(decimal_integer<int64_t>());
   a.o_max = sub->add_option("--max-positions", a.max_positions,
                             "Rows for positions 0 .. N-1 (N >= 1); or give --positions")
                 ->transform(decimal_integer<int64_t>());

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""posenc table --config: a model's sinusoidal table from its config.json, against HF's golden table.
+
+usage: test_table_config_cli.py POSENC_BINARY SCRATCH_DIR CASE
+
+The golden `sinusoidal_concat` case is HF's fairseq get_embedding(num_embeddings, dim, padding_idx), which
+is M2M100's buffer for max_position_embeddings = num_embeddings - 2. With --precision hf_compat each
+value must lie within 2^-22 of it (two float32 sin/cos implementations, 1 ulp each; see
+tests/test_golden_fairseq.cpp); with the default exact precision within HF's own float32 error, bounded
+here loosely by 2e-6 (the rows are short).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+from cli_common import check, main, read_npy
+from hf_cli_common import expect_error, golden_cases, write_json
+
+
+def m2m100_config(cli, case):
+    path = cli.path("m2m100.json")
+    write_json(path, {"model_type": "m2m100", "d_model": case["dim"],
+                      "max_position_embeddings": case["num_embeddings"] - 2,
+                      "pad_token_id": case["padding_idx"], "scale_embedding": True})
+    return path
+
+
+def case_golden(cli):
+    for case in golden_cases("sinusoidal_concat"):
+        want = np.asarray(case["table"], dtype=np.float64)
+        path = m2m100_config(cli, case)
+        rc, out, err = cli.run("table", "--config", path, "--format", "json")
+        doc = json.loads(out)
+        got = np.asarray(doc["table"], dtype=np.float64)
+        check(got.shape == want.shape, f"{case['name']}: shape {got.shape} vs HF {want.shape}")
+        check(doc["positions"] == list(range(case["num_embeddings"])), "rows: HF's whole buffer")
+        check(doc["model_type"] == "m2m100" and doc["first_row"] == case["padding_idx"] + 1
+              and doc["preset"] == "fairseq" and doc["padding_idx"] == case["padding_idx"], f"fields: {doc}")
+        check(np.abs(got - want).max() <= 2e-6, f"{case['name']} exact: max diff {np.abs(got - want).max()}")
+        check("posenc: warning" not in err, f"no warning expected: {err!r}")
+        npy = cli.path("pe.npy")
+        cli.run("table", "--config", path, "--precision", "hf_compat", "--format", "npy", "--out", npy,
+                "--quiet")
+        got = read_npy(npy)[0].astype(np.float64)
+        check(np.abs(got - want).max() <= 2.0 ** -22,
+              f"{case['name']} hf_compat: max diff {np.abs(got - want).max()}")
+        # Some rows only: the same values.
+        rc, out, err = cli.run("table", "--config", path, "--positions", "2,5", "--format", "json", "--quiet")
+        rows = np.asarray(json.loads(out)["table"], dtype=np.float64)
+        check(np.abs(rows - want[[2, 5]]).max() <= 2e-6, "--positions with --config")
+
+
+def case_bad_input(cli):
+    bad = cli.path("bad")
+    os.makedirs(bad)
+    o = ("--format", "json", "--out", os.path.join(bad, "x.json"))
+    gpt2 = cli.path("gpt2.json")
+    write_json(gpt2, {"model_type": "gpt2", "n_embd": 8, "n_positions": 16})
+    llama = cli.path("llama.json")
+    write_json(llama, {"model_type": "llama", "hidden_size": 64})
+    m2m = m2m100_config(cli, golden_cases("sinusoidal_concat")[0])
+    cases = [
+        (("table", "--config", gpt2, *o), ["--config", "gpt2", "learned"]),
+        (("table", "--config", llama, *o), ["model_type", "llama"]),
+        (("table", "--config", os.path.join(bad, "none.json"), *o), ["none.json", "no such file"]),
+        (("table", "--config", m2m, "--dim", 8, *o), ["--dim", "--config"]),
+        (("table", "--config", m2m, "--kind", "sinusoidal", *o), ["--kind", "--config"]),
+        (("table", "--config", m2m, "--padding-idx", 0, *o), ["--padding-idx", "--config"]),
+        (("table", "--dim", 8, "--max-positions", 2, *o), ["--kind", "--config"]),
+    ]
+    for args, names in cases:
+        expect_error(cli, args, names, where=bad)
+
+
+CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+if __name__ == "__main__":
+    main(CASES, sys.argv)
