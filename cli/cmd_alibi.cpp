@@ -11,6 +11,7 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "hf_options.hpp"
 #include "json_text.hpp"
 #include "posenc/alibi.hpp"
 #include "posenc/error.hpp"
@@ -30,7 +31,7 @@ struct AlibiArgs {
 
 void run_from_config(const AlibiArgs& a) {
   const hf::AlibiImport imp = hf::load_alibi_config(a.config);
-  for (const std::string& w : imp.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+  print_warnings(imp);
   const AlibiConfig& c = imp.config;
   const std::vector<double> slopes = alibi_slopes(c.num_heads, c.max_bias);
   write_text(

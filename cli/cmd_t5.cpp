@@ -17,6 +17,7 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "hf_options.hpp"
 #include "json_text.hpp"
 #include "posenc/error.hpp"
 #include "posenc/hf_config.hpp"
@@ -68,7 +69,7 @@ void run_t5(const T5Args& a) {
                               : a.causal      ? hf::T5Stack::Decoder
                                               : hf::T5Stack::FromConfig;
     const hf::T5BiasImport imp = hf::load_t5_bias_config(a.config, stack);
-    for (const std::string& w : imp.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+    print_warnings(imp);
     cfg = imp.config;
     head = {{"model_type", json_string(imp.model_type)}, {"num_heads", std::to_string(imp.num_heads)}};
   } else {

@@ -22,6 +22,7 @@
 #include "atomic_file.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "hf_options.hpp"
 #include "plot.hpp"
 #include "posenc/error.hpp"
 #include "posenc/hf_config.hpp"
@@ -104,7 +105,7 @@ TableArgs from_config(const TableArgs& given) {
                                given.o_init, given.o_seed, given.o_std})
     require_absent(o, "comes from --config (the model's config.json)");
   const hf::AbsoluteImport imp = hf::load_absolute_config(given.config);
-  for (const std::string& w : imp.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+  print_warnings(imp);
   if (imp.kind != hf::AbsoluteKind::Sinusoidal)
     throw CliError("--config: " + given.config + " describes a " + imp.model_type +
                    " model, whose position table is learned: its values are in the checkpoint, not in "

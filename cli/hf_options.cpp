@@ -22,9 +22,12 @@ hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_
   opt.layer_type = a.layer_type;
   opt.precision = precision;
   hf::RopeImport r = hf::load_rope_config(a.config, opt);
-  if (print_warnings)
-    for (const std::string& w : r.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
+  if (print_warnings) cli::print_warnings(r);
   return r;
+}
+
+void print_warnings(const hf::ImportReport& report) {
+  for (const std::string& w : report.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
 }
 
 const char* layout_name(PairLayout l) {

@@ -18,6 +18,9 @@ struct ConfigArgs {
 
 void add_config_options(CLI::App* sub, ConfigArgs& a);
 
+// Prints an importer's warnings on stderr as "posenc: warning: ..." lines.
+void print_warnings(const hf::ImportReport& report);
+
 // Prints the importer's warnings on stderr unless print_warnings is false.
 hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_warnings = true);
 

@@ -53,13 +53,9 @@ void validated(const ImportReport& r, const std::string& where, F&& f) {
   }
 }
 
-Json root_of(std::string_view text, const std::string& where, std::string_view origin) {
-  return detail::parse_object(text, where, std::string(origin));
-}
-
 AlibiImport parse_alibi(std::string_view text, std::string_view origin, const char* function) {
   const std::string where = std::string(function) + "(" + std::string(origin) + ")";
-  const Json root = root_of(text, where, origin);
+  const Json root = detail::parse_object(text, where, std::string(origin));
   const Fields c(root, "", where);
   AlibiImport r;
   r.model_type = c.string("model_type").value_or("");
@@ -120,7 +116,7 @@ constexpr std::array<const char*, 5> kT5Types = {"t5", "mt5", "umt5", "longt5", 
 
 T5BiasImport parse_t5(std::string_view text, T5Stack stack, std::string_view origin, const char* function) {
   const std::string where = std::string(function) + "(" + std::string(origin) + ")";
-  const Json root = root_of(text, where, origin);
+  const Json root = detail::parse_object(text, where, std::string(origin));
   const Fields c(root, "", where);
   T5BiasImport r;
   r.model_type = c.string("model_type").value_or("");
