@@ -3,9 +3,9 @@
 //   posenc table --kind sinusoidal|learned --dim D (--max-positions N | --positions LIST)
 //                --format json|csv|npy|safetensors [--out FILE] [--plot FILE.png] [options]
 //   posenc table --config config.json [--max-positions N | --positions LIST] --format ...
-//                the sinusoidal table of a model (M2M100, FSMT, Marian, Pegasus, XLM; posenc::hf::
-//                load_absolute_config): by default HF's whole buffer, its num_rows rows indexed as HF
-//                indexes them (position 0 is row first_row, given in the JSON output)
+//                the sinusoidal table of a model (M2M100, FSMT, XGLM, Marian, Pegasus, XLM, DistilBERT;
+//                posenc::hf::load_absolute_config): by default HF's whole buffer, its num_rows rows
+//                indexed as HF indexes them (position 0 is row first_row, given in the JSON output)
 // Rows are positions (0 .. N-1, or the listed ones), columns the D encoding dimensions. Output
 // files and the heatmap are written atomically (see atomic_file.hpp): after an error no file, whole
 // or partial, is left.
@@ -312,8 +312,8 @@ void register_table(CLI::App& app) {
           ->check(CLI::IsMember({"sinusoidal", "learned"}));
   sub->add_option(
          "--config", a.config,
-         "A model's Hugging Face config.json with a sinusoidal table (m2m100, fsmt, marian, pegasus, "
-         "xlm): kind, preset, dim and padding from it; default rows: HF's whole buffer")
+         "A model's Hugging Face config.json with a sinusoidal table (m2m100, fsmt, xglm, marian, "
+         "pegasus, xlm, distilbert): kind, preset, dim and padding from it; default rows: HF's whole buffer")
       ->type_name("FILE");
   a.o_preset =
       sub->add_option("--preset", a.preset,

@@ -1,10 +1,12 @@
 // posenc::hf::parse_absolute_config / load_absolute_config: config.json files of models with a
 // sinusoidal table or a learned position embedding (fields as their hub configs write them, trimmed):
 // the preset, the table's rows and the row of position 0 that HF's module uses (fairseq's padding rows,
-// OPT / BART's offset 2, RoBERTa's positions from the padding index), the embedding scale, against the
-// Hugging Face reference table where it has one (M2M100 / fairseq), and every error and warning.
+// OPT / BART / BioGPT / XGLM's offset 2, RoBERTa's positions from the padding index), the embedding
+// scale, against the Hugging Face reference table where it has one (M2M100 / XGLM: fairseq), the
+// model's own formula (DistilBERT), and every error and warning.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +62,87 @@ TEST(HfAbsolute, M2m100MatchesTheFairseqReference) {
             << "token " << t << " column " << j;
       }
   }
+}
+
+// XGLM builds the same fairseq table (get_embedding(max + 2, d_model, pad_token_id)) but reads it at
+// position + 2 whatever the padding index is: through an XGLM config the golden table's rows come back,
+// position 0 at row 2. With pad_token_id 3 the zero row 3 is position 1's row, as in HF's module.
+TEST(HfAbsolute, XglmMatchesTheFairseqReference) {
+  for (const auto& c : posenc::test::golden_cases("sinusoidal_concat")) {
+    const int64_t rows = c.at("num_embeddings").get<int64_t>(), dim = c.at("dim").get<int64_t>();
+    const int64_t pad = c.at("padding_idx").get<int64_t>();
+    const auto table = c.at("table").get<std::vector<std::vector<double>>>();
+    hf::AbsoluteImport r = parse_absolute_config(
+        R"({"model_type": "xglm", "d_model": )" + std::to_string(dim) + R"(, "max_position_embeddings": )" +
+        std::to_string(rows - 2) + R"(, "pad_token_id": )" + std::to_string(pad) + "}");
+    ASSERT_EQ(r.kind, AbsoluteKind::Sinusoidal);
+    EXPECT_EQ(r.sinusoidal.preset, SinusoidalPreset::Fairseq);
+    EXPECT_EQ(r.sinusoidal.padding_idx, pad);
+    EXPECT_EQ(r.num_rows, rows);
+    EXPECT_EQ(r.first_row, 2);
+    EXPECT_EQ(r.source_of("padding_idx"), "pad_token_id");
+    EXPECT_EQ(r.embed_scale, static_cast<float>(std::sqrt(static_cast<double>(dim))))
+        << "XGLMConfig's scale_embedding default is true";
+    EXPECT_EQ(r.warnings.size(), 1u);
+    r.sinusoidal.precision = Precision::HfCompat;
+    const int64_t T = r.num_rows - r.first_row;
+    std::vector<float> pe(static_cast<size_t>(T * dim));
+    sinusoidal_table(TensorView::contiguous(pe.data(), DType::F32, {T, dim}), r.sinusoidal, r.first_row);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < dim; ++j) {
+        const double want = table[static_cast<size_t>(r.first_row + t)][static_cast<size_t>(j)];
+        EXPECT_NEAR(pe[static_cast<size_t>(t * dim + j)], want, 0x1p-22 + 1e-6 * std::fabs(want))
+            << "position " << t << " column " << j;
+      }
+  }
+  const hf::AbsoluteImport q = parse_absolute_config(
+      R"({"model_type": "xglm", "d_model": 8, "max_position_embeddings": 16, "pad_token_id": 3, "scale_embedding": false})");
+  EXPECT_EQ(q.first_row, 2);
+  EXPECT_EQ(q.num_rows, 18);
+  EXPECT_EQ(q.embed_scale, 1.0f);
+  EXPECT_TRUE(q.warnings.empty());
+  std::vector<float> pe(3 * 8);
+  sinusoidal_table(TensorView::contiguous(pe.data(), DType::F32, {3, 8}), q.sinusoidal, q.first_row);
+  for (int64_t j = 0; j < 8; ++j) {
+    EXPECT_EQ(pe[static_cast<size_t>(8 + j)], 0.0f) << "position 1 reads the padding row 3, column " << j;
+    EXPECT_NE(pe[static_cast<size_t>(16 + j)], 0.0f) << "position 2 reads row 4, column " << j;
+  }
+}
+
+// DistilBERT with sinusoidal_pos_embds fills its table with create_sinusoidal_embeddings: column j of
+// row p is sin (j even) or cos (j odd) of p / 10000^(2 floor(j/2) / dim), computed in double by numpy
+// and rounded to float32. The same formula in double here is the reference; posenc's exact table is
+// within 1 ulp of the true value, the reference within half an ulp plus the double angle's error
+// (about 1e-16 * p, hence the 1e-12 absolute slack near zero crossings).
+TEST(HfAbsolute, DistilbertSinusoidalMatchesItsFormula) {
+  const hf::AbsoluteImport d = parse_absolute_config(
+      R"({"model_type": "distilbert", "dim": 96, "max_position_embeddings": 512, "sinusoidal_pos_embds": true, "n_heads": 12})");
+  ASSERT_EQ(d.kind, AbsoluteKind::Sinusoidal);
+  EXPECT_EQ(d.source_of("kind"), "sinusoidal_pos_embds");
+  EXPECT_EQ(d.sinusoidal.preset, SinusoidalPreset::Vaswani);
+  EXPECT_EQ(d.dim, 96);
+  EXPECT_EQ(d.num_rows, 512);
+  EXPECT_EQ(d.first_row, 0);
+  EXPECT_EQ(d.embed_scale, 1.0f);
+  const int64_t rows = d.num_rows, dim = d.dim;
+  const std::vector<float> pe = sinusoidal_table(d.sinusoidal, rows);
+  ASSERT_EQ(pe.size(), static_cast<size_t>(rows * dim));
+  for (int64_t p = 0; p < rows; ++p)
+    for (int64_t j = 0; j < dim; ++j) {
+      const double angle =
+          static_cast<double>(p) / std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / 96.0);
+      const float want = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+      const float got = pe[static_cast<size_t>(p * dim + j)];
+      const float mag = std::max(std::fabs(want), std::fabs(got));
+      EXPECT_LE(std::fabs(got - want), std::nextafter(mag, INFINITY) - mag + 1e-12)
+          << "row " << p << " column " << j;
+    }
+  // The default is learned; the width may also be given by dim's attribute_map alias hidden_size.
+  const hf::AbsoluteImport l = parse_absolute_config(
+      R"({"model_type": "distilbert", "hidden_size": 768, "max_position_embeddings": 512})");
+  EXPECT_EQ(l.kind, AbsoluteKind::Learned);
+  EXPECT_EQ(l.dim, 768);
+  EXPECT_EQ(l.source_of("dim"), "hidden_size");
 }
 
 TEST(HfAbsolute, SinusoidalFamilies) {
@@ -150,6 +233,33 @@ TEST(HfAbsolute, LearnedOffsets) {
       parse_absolute_config(R"({"model_type": "bert", "hidden_size": 768, "max_position_embeddings": 512})");
   EXPECT_EQ(bert.first_row, 0);
   EXPECT_EQ(bert.num_rows, 512);
+  // ALBERT and ELECTRA: the table has embedding_size columns, not hidden_size.
+  for (const char* type : {"albert", "electra"}) {
+    const hf::AbsoluteImport a = parse_absolute_config(
+        std::string(R"({"model_type": ")") + type +
+        R"(", "embedding_size": 128, "hidden_size": 4096, "max_position_embeddings": 512})");
+    EXPECT_EQ(a.dim, 128) << type;
+    EXPECT_EQ(a.num_rows, 512) << type;
+    EXPECT_EQ(a.first_row, 0) << type;
+  }
+  // Longformer (RoBERTa's embeddings): positions from pad_token_id + 1 in 4098 rows.
+  const hf::AbsoluteImport lf = parse_absolute_config(
+      R"({"model_type": "longformer", "hidden_size": 768, "max_position_embeddings": 4098, "pad_token_id": 1})");
+  EXPECT_EQ(lf.first_row, 2);
+  EXPECT_EQ(lf.num_rows, 4098);
+  // BioGPT: offset 2 like OPT, and the embedding scaled by sqrt(hidden_size) unless scale_embedding is
+  // false (BioGptConfig's default is true).
+  const hf::AbsoluteImport bg = parse_absolute_config(
+      R"({"model_type": "biogpt", "hidden_size": 1024, "max_position_embeddings": 1024})");
+  EXPECT_EQ(bg.first_row, 2);
+  EXPECT_EQ(bg.num_rows, 1026);
+  EXPECT_EQ(bg.embed_scale, 32.0f);
+  EXPECT_EQ(bg.warnings.size(), 1u);
+  EXPECT_EQ(
+      parse_absolute_config(
+          R"({"model_type": "biogpt", "hidden_size": 1024, "max_position_embeddings": 1024, "scale_embedding": false})")
+          .embed_scale,
+      1.0f);
 }
 
 TEST(HfAbsolute, Errors) {
@@ -160,6 +270,18 @@ TEST(HfAbsolute, Errors) {
                       "n_embd", {"absent", "hidden_size"});
   expect_error_naming([] { parse_absolute_config(R"({"model_type": "bert", "hidden_size": 768})"); },
                       "max_position_embeddings", {"absent"});
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "electra", "hidden_size": 256, "max_position_embeddings": 512})");
+      },
+      "embedding_size", {"absent"});
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "distilbert", "dim": 768, "hidden_size": 512, "max_position_embeddings": 512})");
+      },
+      "dim", {"contradict"});
   expect_error_naming(
       [] {
         parse_absolute_config(
@@ -180,6 +302,13 @@ TEST(HfAbsolute, Errors) {
             R"({"model_type": "xlm", "emb_dim": 63, "max_position_embeddings": 8, "sinusoidal_embeddings": true})");
       },
       "emb_dim", {"63"});
+  // The width given by its alias: the error names the field the config has.
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "distilbert", "hidden_size": 63, "max_position_embeddings": 8, "sinusoidal_pos_embds": true})");
+      },
+      "hidden_size", {"63"});
   expect_error_naming(
       [] {
         parse_absolute_config(R"({"model_type": "opt", "hidden_size": 8, "max_position_embeddings": 0})");

@@ -121,20 +121,26 @@ T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stac
 //   sinusoidal  m2m100 (also NLLB), fsmt        Fairseq preset, padding_idx = pad_token_id (default 1);
 //                                               first_row = padding_idx + 1; num_rows = m2m100:
 //                                               max_position_embeddings + 2, fsmt: + padding_idx + 1
+//               xglm                            Fairseq preset, padding_idx = pad_token_id (default 1);
+//                                               first_row 2, num_rows = max_position_embeddings + 2
 //               marian, pegasus                 Marian preset ([sin | cos]), first_row 0,
 //                                               num_rows = max_position_embeddings
-//               xlm with sinusoidal_embeddings  Vaswani preset, first_row 0, num_rows = max_position_embeddings
-//   learned     gpt2 (n_positions, n_embd), gpt_neo, bert, xlm (the default): first_row 0
-//               roberta, xlm-roberta, camembert: first_row = pad_token_id + 1 (HF's
+//               xlm with sinusoidal_embeddings, Vaswani preset, first_row 0, num_rows = max_position_embeddings
+//               distilbert with sinusoidal_pos_embds
+//   learned     gpt2 (n_positions, n_embd), gpt_neo, bert, xlm and distilbert (their default): first_row 0
+//               albert, electra: first_row 0, columns embedding_size (projected to hidden_size later)
+//               roberta, xlm-roberta, camembert, longformer: first_row = pad_token_id + 1 (HF's
 //                 create_position_ids_from_input_ids), num_rows = max_position_embeddings
-//               opt, bart, mbart: first_row 2, num_rows = max_position_embeddings + 2 (their
+//               opt, bart, mbart, biogpt: first_row 2, num_rows = max_position_embeddings + 2 (their
 //                 LearnedPositionalEmbedding offset)
-// embed_scale = sqrt(d_model) when scale_embedding is true (absent: the HF class's default, m2m100 and
-// fsmt true, the others false; a warning names the assumption), else 1 (posenc/embed.hpp's scale).
+// embed_scale = sqrt(d_model) when scale_embedding is true (absent: the HF class's default, m2m100,
+// fsmt, xglm and biogpt true, the others false; a warning names the assumption), else 1
+// (posenc/embed.hpp's scale).
 // With posenc: embed_forward(out, ids, E, PeSource::sinusoidal(sinusoidal) or PeSource::table(W),
 // Positions::offset(first_row), embed_scale); the largest position is num_rows - 1 - first_row.
-// Sizes (d_model / hidden_size / n_embd, max_position_embeddings / n_positions) must be present; other
-// model types are an error naming model_type (RoPE and ALiBi models have their own imports).
+// Sizes (d_model / hidden_size / n_embd / dim / embedding_size, max_position_embeddings / n_positions)
+// must be present; other model types are an error naming model_type (RoPE and ALiBi models have their
+// own imports).
 enum class AbsoluteKind : uint8_t { Sinusoidal, Learned };
 struct AbsoluteImport : ImportReport {
   AbsoluteKind kind = AbsoluteKind::Learned;

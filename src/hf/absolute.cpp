@@ -1,7 +1,7 @@
 // src/hf/absolute.cpp — HF config.json -> sinusoidal or learned absolute encoding (see
 // posenc/hf_config.hpp): the sizes each model class reads, and the row offsets its position-embedding
-// module applies (fairseq's padding rows, the learned "offset 2" of OPT / BART, RoBERTa's positions
-// counted from the padding index).
+// module applies (fairseq's padding rows, the "offset 2" of OPT / BART / BioGPT / XGLM, RoBERTa's
+// positions counted from the padding index).
 #include <cmath>
 #include <string>
 
@@ -27,6 +27,9 @@ struct Family {
   enum class Offset { None, PadPlusOne, Two } offset;
   bool scale_default;  // the class's scale_embedding default (false where it has none)
   bool has_scale;      // the class reads scale_embedding
+  // A boolean field that, when true, fills a learned family's table with the sinusoidal `preset`
+  // (XLM's sinusoidal_embeddings, DistilBERT's sinusoidal_pos_embds); nullptr where there is none.
+  const char* sinusoidal_flag = nullptr;
 };
 
 constexpr Family kFamilies[] = {
@@ -38,13 +41,22 @@ constexpr Family kFamilies[] = {
      Family::Offset::None, false, true},
     {"pegasus", AbsoluteKind::Sinusoidal, SinusoidalPreset::Marian, "d_model", "max_position_embeddings",
      Family::Offset::None, false, true},
+    {"xglm", AbsoluteKind::Sinusoidal, SinusoidalPreset::Fairseq, "d_model", "max_position_embeddings",
+     Family::Offset::Two, true, true},
     {"xlm", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "emb_dim", "max_position_embeddings",
-     Family::Offset::None, false, false},
+     Family::Offset::None, false, false, "sinusoidal_embeddings"},
+    {"distilbert", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "dim", "max_position_embeddings",
+     Family::Offset::None, false, false, "sinusoidal_pos_embds"},
     {"gpt2", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "n_embd", "n_positions", Family::Offset::None,
      false, false},
     {"gpt_neo", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
      Family::Offset::None, false, false},
     {"bert", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
+     Family::Offset::None, false, false},
+    // ALBERT and ELECTRA embed in embedding_size columns (then project to hidden_size).
+    {"albert", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "embedding_size", "max_position_embeddings",
+     Family::Offset::None, false, false},
+    {"electra", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "embedding_size", "max_position_embeddings",
      Family::Offset::None, false, false},
     {"roberta", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
      Family::Offset::PadPlusOne, false, false},
@@ -52,19 +64,23 @@ constexpr Family kFamilies[] = {
      "max_position_embeddings", Family::Offset::PadPlusOne, false, false},
     {"camembert", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
      Family::Offset::PadPlusOne, false, false},
+    {"longformer", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
+     Family::Offset::PadPlusOne, false, false},
     {"opt", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
      Family::Offset::Two, false, false},
     {"bart", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "d_model", "max_position_embeddings",
      Family::Offset::Two, false, true},
     {"mbart", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "d_model", "max_position_embeddings",
      Family::Offset::Two, false, true},
+    {"biogpt", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
+     Family::Offset::Two, true, true},
 };
 
 // Aliases HF's attribute_map gives these sizes (GPT-2: max_position_embeddings -> n_positions, ...).
 const char* alias_of(std::string_view key) {
   if (key == "n_embd") return "hidden_size";
   if (key == "n_positions") return "max_position_embeddings";
-  if (key == "d_model" || key == "emb_dim") return "hidden_size";
+  if (key == "d_model" || key == "emb_dim" || key == "dim") return "hidden_size";
   return nullptr;
 }
 
@@ -99,9 +115,9 @@ AbsoluteImport parse(std::string_view text, std::string_view origin, const char*
         names + " (RoPE models: load_rope_config; ALiBi: load_alibi_config; T5: load_t5_bias_config)");
   }
   r.kind = f->kind;
-  if (r.model_type == "xlm" && c.boolean("sinusoidal_embeddings").value_or(false)) {
+  if (f->sinusoidal_flag != nullptr && c.boolean(f->sinusoidal_flag).value_or(false)) {
     r.kind = AbsoluteKind::Sinusoidal;
-    r.sources.push_back({"kind", c.path("sinusoidal_embeddings")});
+    r.sources.push_back({"kind", c.path(f->sinusoidal_flag)});
   } else {
     r.sources.push_back({"kind", std::string(r.kind == AbsoluteKind::Sinusoidal ? "sinusoidal" : "learned") +
                                      " (" + r.model_type + ")"});
@@ -112,14 +128,15 @@ AbsoluteImport parse(std::string_view text, std::string_view origin, const char*
            "\"absolute\" (relative_key / relative_key_query models have no absolute position table)");
   r.dim = required(c, f->dim_key, r, "dim");
   const int64_t max_pos = required(c, f->rows_key, r, "num_rows");
+  // The padding index: RoBERTa-style positions count from it, fairseq tables have a zero row there.
+  const bool fairseq = r.kind == AbsoluteKind::Sinusoidal && f->preset == SinusoidalPreset::Fairseq;
   int64_t pad = 1;
-  if (f->offset == Family::Offset::PadPlusOne) {
-    if (const auto p = c.integer("pad_token_id", 0, kMaxInt - 1)) {
-      pad = *p;
-      r.sources.push_back({"first_row", c.path("pad_token_id") + " + 1"});
-    } else {
-      r.sources.push_back({"first_row", "default (pad_token_id = 1) + 1"});
-    }
+  if (f->offset == Family::Offset::PadPlusOne || fairseq) {
+    const auto p = c.integer("pad_token_id", 0, kMaxInt - 1);
+    if (p) pad = *p;
+    const std::string pad_source = p ? c.path("pad_token_id") : "default (pad_token_id = 1)";
+    if (f->offset == Family::Offset::PadPlusOne) r.sources.push_back({"first_row", pad_source + " + 1"});
+    if (fairseq) r.sources.push_back({"padding_idx", pad_source});
   }
   // The table's rows and the row of position 0, as each position-embedding module builds them.
   const bool fsmt = r.model_type == "fsmt";
@@ -147,12 +164,12 @@ AbsoluteImport parse(std::string_view text, std::string_view origin, const char*
   if (r.kind == AbsoluteKind::Sinusoidal) {
     SinusoidalConfig& s = r.sinusoidal;
     s.dim = r.dim;
-    s.preset = r.model_type == "xlm" ? SinusoidalPreset::Vaswani : f->preset;
-    s.padding_idx = s.preset == SinusoidalPreset::Fairseq ? pad : -1;
+    s.preset = f->preset;
+    s.padding_idx = fairseq ? pad : -1;
     try {
       validate(s, where.c_str());
     } catch (const Error& e) {
-      throw Error(where, e.argument() == "dim" ? c.path(f->dim_key) : e.argument(), e.value(), e.allowed());
+      throw Error(where, e.argument() == "dim" ? r.source_of("dim") : e.argument(), e.value(), e.allowed());
     }
   }
   if (f->has_scale) {
