@@ -9,6 +9,7 @@
 #include <string>
 
 #include "posenc/hf_config.hpp"
+#include "test_util.hpp"
 
 using namespace posenc;
 using posenc::hf::LoadOptions;
@@ -377,6 +378,61 @@ TEST(HfConfig, ErrorsNameTheField) {
   expect_error(cfg(R"(, "rope_scaling": {"rope_type": "yarn", "factor": 2, "beta_fast": 1,
                    "beta_slow": 2})"),
                {"rope_scaling.beta_fast", "beta_slow"});
+}
+
+// Models whose positions are not rotary: the RoPE importer would otherwise describe a default RoPE
+// from their head sizes (it did: `posenc inspect` explained BERT's and BLOOM's "RoPE"). Each is an
+// error naming model_type (Falcon: alibi) and the importer that loads the model; parse_encoding_kind
+// says which one it is.
+TEST(HfConfig, ModelsWithoutRopeAreRefusedNamingTheirImporter) {
+  using posenc::hf::EncodingKind;
+  using posenc::hf::parse_encoding_kind;
+  using posenc::test::expect_error_naming;
+  struct Case {
+    const char* json;
+    EncodingKind kind;
+    const char* field;
+    const char* importer;
+  };
+  const Case cases[] = {
+      {R"({"model_type": "bert", "hidden_size": 768, "num_attention_heads": 12, "max_position_embeddings": 512})",
+       EncodingKind::Absolute, "model_type", "load_absolute_config"},
+      {R"({"model_type": "gpt2", "n_embd": 768, "n_head": 12, "n_positions": 1024})", EncodingKind::Absolute,
+       "model_type", "load_absolute_config"},
+      {R"({"model_type": "bloom", "n_head": 16, "hidden_size": 1024})", EncodingKind::Alibi, "model_type",
+       "load_alibi_config"},
+      {R"({"model_type": "mpt", "n_heads": 16, "d_model": 2048})", EncodingKind::Alibi, "model_type",
+       "load_alibi_config"},
+      {R"({"model_type": "falcon", "alibi": true, "num_attention_heads": 8, "hidden_size": 512})",
+       EncodingKind::Alibi, "alibi", "load_alibi_config"},
+      {R"({"model_type": "t5", "d_model": 512, "num_heads": 8, "d_kv": 64})", EncodingKind::T5Bias,
+       "model_type", "load_t5_bias_config"},
+      {R"({"relative_attention_num_buckets": 32, "hidden_size": 512, "num_attention_heads": 8})",
+       EncodingKind::T5Bias, "relative_attention_num_buckets", "load_t5_bias_config"},
+      // A multimodal config read from text_config: BLIP-2's OPT has learned positions.
+      {R"({"model_type": "blip-2", "text_config": {"model_type": "opt", "hidden_size": 2560, "num_attention_heads": 32}})",
+       EncodingKind::Absolute, "text_config.model_type", "load_absolute_config"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.json);
+    EXPECT_EQ(parse_encoding_kind(c.json), c.kind);
+    expect_error_naming([&] { parse_rope_config(c.json); }, c.field, {c.importer});
+  }
+  // RoPE models, Falcon without alibi among them.
+  for (
+      const char* json : {
+          R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32})",
+          R"({"model_type": "falcon", "alibi": false, "num_attention_heads": 71, "hidden_size": 4544})",
+          R"({"model_type": "falcon", "num_attention_heads": 71, "hidden_size": 4544})",
+          R"({"model_type": "llava", "text_config": {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32}})",
+          R"({"hidden_size": 256, "num_attention_heads": 4})",
+      }) {
+    SCOPED_TRACE(json);
+    EXPECT_EQ(parse_encoding_kind(json), EncodingKind::Rope);
+    EXPECT_NO_THROW(parse_rope_config(json));
+  }
+  EXPECT_STREQ(hf::encoding_kind_name(EncodingKind::T5Bias), "t5_bias");
+  expect_error_naming([] { parse_encoding_kind(R"({"model_type": 7})"); }, "model_type", {"7"});
 }
 
 TEST(HfConfig, LoadFromFile) {

@@ -139,8 +139,8 @@ T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stac
 // With posenc: embed_forward(out, ids, E, PeSource::sinusoidal(sinusoidal) or PeSource::table(W),
 // Positions::offset(first_row), embed_scale); the largest position is num_rows - 1 - first_row.
 // Sizes (d_model / hidden_size / n_embd / dim / embedding_size, max_position_embeddings / n_positions)
-// must be present; other model types are an error naming model_type (RoPE and ALiBi models have their
-// own imports).
+// must be present; other model types are an error naming model_type (RoPE, ALiBi and T5 models have
+// their own imports).
 enum class AbsoluteKind : uint8_t { Sinusoidal, Learned };
 struct AbsoluteImport : ImportReport {
   AbsoluteKind kind = AbsoluteKind::Learned;
@@ -152,6 +152,23 @@ struct AbsoluteImport : ImportReport {
 };
 AbsoluteImport parse_absolute_config(std::string_view json_text, std::string_view origin = "config.json");
 AbsoluteImport load_absolute_config(const std::filesystem::path& path);
+
+// ---- which positional encoding a config.json describes ----
+//
+// The importer that loads a model's positional encoding, from model_type (read where the RoPE importer
+// reads it: text_config for multimodal configs) and the field that switches it:
+//   Alibi     bloom, mpt, falcon with alibi = true                load_alibi_config
+//   T5Bias    t5, mt5, umt5, longt5, switch_transformers, or any  load_t5_bias_config
+//             config with relative_attention_num_buckets
+//   Absolute  the model types of load_absolute_config            load_absolute_config
+//   Rope      every other config (load_rope_config's own checks   load_rope_config
+//             decide whether it is a valid one)
+// load_rope_config refuses the first three: an error naming model_type (Falcon: alibi) and the
+// importer to use, where it would otherwise describe a RoPE that the model does not have.
+enum class EncodingKind : uint8_t { Rope, Alibi, T5Bias, Absolute };
+EncodingKind parse_encoding_kind(std::string_view json_text, std::string_view origin = "config.json");
+EncodingKind load_encoding_kind(const std::filesystem::path& path);
+const char* encoding_kind_name(EncodingKind k);  // "rope", "alibi", "t5_bias", "absolute"
 
 // HF's rope_type name of a RopeType ("default", "linear", "ntk", "dynamic", "yarn", "llama3",
 // "longrope").

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "families.hpp"
 #include "json_fields.hpp"
 #include "posenc/error.hpp"
 #include "posenc/hf_config.hpp"
@@ -189,6 +190,13 @@ AbsoluteImport parse(std::string_view text, std::string_view origin, const char*
 }
 
 }  // namespace
+
+bool detail::is_absolute_model(const Fields& c) {
+  const std::string mt = c.string("model_type").value_or("");
+  for (const Family& fam : kFamilies)
+    if (mt == fam.model_type) return true;
+  return false;
+}
 
 AbsoluteImport parse_absolute_config(std::string_view json_text, std::string_view origin) {
   return parse(json_text, origin, "posenc::hf::parse_absolute_config");

@@ -6,6 +6,7 @@
 #include <array>
 #include <string>
 
+#include "families.hpp"
 #include "json_fields.hpp"
 #include "posenc/error.hpp"
 #include "posenc/hf_config.hpp"
@@ -18,6 +19,13 @@ using detail::Json;
 namespace {
 
 constexpr int64_t kMaxInt = 2147483647;
+constexpr std::array<const char*, 5> kT5Types = {"t5", "mt5", "umt5", "longt5", "switch_transformers"};
+
+bool is_t5_type(std::string_view model_type) {
+  for (const char* t : kT5Types)
+    if (model_type == t) return true;
+  return false;
+}
 
 void source(ImportReport& r, std::string field, std::string from) {
   r.sources.push_back({std::move(field), std::move(from)});
@@ -112,17 +120,13 @@ AlibiImport parse_alibi(std::string_view text, std::string_view origin, const ch
   return r;
 }
 
-constexpr std::array<const char*, 5> kT5Types = {"t5", "mt5", "umt5", "longt5", "switch_transformers"};
-
 T5BiasImport parse_t5(std::string_view text, T5Stack stack, std::string_view origin, const char* function) {
   const std::string where = std::string(function) + "(" + std::string(origin) + ")";
   const Json root = detail::parse_object(text, where, std::string(origin));
   const Fields c(root, "", where);
   T5BiasImport r;
   r.model_type = c.string("model_type").value_or("");
-  bool known = false;
-  for (const char* t : kT5Types) known = known || r.model_type == t;
-  if (!known && !c.has("relative_attention_num_buckets"))
+  if (!detail::is_t5_bias_model(c))
     throw Error(
         where, "model_type", r.model_type.empty() ? "absent" : "\"" + r.model_type + "\"",
         "t5, mt5, umt5, longt5, switch_transformers, or a config with relative_attention_num_buckets");
@@ -163,6 +167,15 @@ T5BiasImport parse_t5(std::string_view text, T5Stack stack, std::string_view ori
 }
 
 }  // namespace
+
+bool detail::is_alibi_model(const Fields& c) {
+  const std::string mt = c.string("model_type").value_or("");
+  return mt == "bloom" || mt == "mpt" || (mt == "falcon" && c.boolean("alibi").value_or(false));
+}
+
+bool detail::is_t5_bias_model(const Fields& c) {
+  return is_t5_type(c.string("model_type").value_or("")) || c.has("relative_attention_num_buckets");
+}
 
 AlibiImport parse_alibi_config(std::string_view json_text, std::string_view origin) {
   return parse_alibi(json_text, origin, "posenc::hf::parse_alibi_config");

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <set>
 
+#include "families.hpp"
 #include "json_fields.hpp"
 #include "posenc/error.hpp"
 #include "posenc/hf_config.hpp"
@@ -225,6 +226,8 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
   const Fields c = detail::model_fields(root, ctx.where);
   ctx.out.model_type =
       c.string("model_type").value_or(Fields(root, "", ctx.where).string("model_type").value_or(""));
+  // An ALiBi, T5 or absolute-position model has no RoPE to describe.
+  detail::refuse_unless_rope(c);
   const RopeFields rp = detail::merge_rope_dicts(c, options, ctx);
   RopeConfig& cfg = ctx.out.config;
   cfg.precision = options.precision;

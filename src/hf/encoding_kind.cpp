@@ -1,0 +1,88 @@
+// src/hf/encoding_kind.cpp — which importer a config.json belongs to (posenc/hf_config.hpp EncodingKind),
+// and the RoPE importer's refusal of models whose positions are not rotary.
+#include <string>
+
+#include "families.hpp"
+#include "json_fields.hpp"
+#include "posenc/hf_config.hpp"
+#include "rope_params.hpp"
+
+namespace posenc::hf {
+
+using detail::Fields;
+using detail::Json;
+
+EncodingKind detail::kind_of(const Fields& c) {
+  if (is_alibi_model(c)) return EncodingKind::Alibi;
+  if (is_t5_bias_model(c)) return EncodingKind::T5Bias;
+  if (is_absolute_model(c)) return EncodingKind::Absolute;
+  return EncodingKind::Rope;
+}
+
+void detail::refuse_unless_rope(const Fields& c) {
+  const EncodingKind kind = kind_of(c);
+  if (kind == EncodingKind::Rope) return;
+  const std::string mt = c.string("model_type").value_or("");
+  std::string uses;
+  switch (kind) {
+    case EncodingKind::Alibi:
+      if (mt == "falcon")
+        c.fail("alibi", "true",
+               "false or absent for RoPE: with alibi = true a Falcon model uses ALiBi (load it with "
+               "posenc::hf::load_alibi_config; posenc alibi --config)");
+      uses = "ALiBi (load it with posenc::hf::load_alibi_config; posenc alibi --config)";
+      break;
+    case EncodingKind::T5Bias:
+      if (mt.empty())
+        c.fail("relative_attention_num_buckets", c.get("relative_attention_num_buckets")->dump(),
+               "absent for RoPE: a config with T5's relative attention buckets is a T5-style model (load "
+               "it with posenc::hf::load_t5_bias_config; posenc t5-bucket --config)");
+      uses =
+          "T5's relative attention bias (load it with posenc::hf::load_t5_bias_config; posenc t5-bucket "
+          "--config)";
+      break;
+    case EncodingKind::Absolute:
+      uses =
+          "absolute position embeddings (load them with posenc::hf::load_absolute_config; posenc table "
+          "--config)";
+      break;
+    case EncodingKind::Rope:
+      break;
+  }
+  c.fail("model_type", "\"" + mt + "\"", "a model with rotary position embeddings: " + mt + " uses " + uses);
+}
+
+namespace {
+
+EncodingKind parse_kind(std::string_view text, std::string_view origin, const char* function) {
+  const std::string where = std::string(function) + "(" + std::string(origin) + ")";
+  const Json root = detail::parse_object(text, where, std::string(origin));
+  return detail::kind_of(detail::model_fields(root, where));
+}
+
+}  // namespace
+
+EncodingKind parse_encoding_kind(std::string_view json_text, std::string_view origin) {
+  return parse_kind(json_text, origin, "posenc::hf::parse_encoding_kind");
+}
+
+EncodingKind load_encoding_kind(const std::filesystem::path& path) {
+  const char* f = "posenc::hf::load_encoding_kind";
+  return parse_kind(detail::read_config_file(path, f), path.string(), f);
+}
+
+const char* encoding_kind_name(EncodingKind k) {
+  switch (k) {
+    case EncodingKind::Rope:
+      return "rope";
+    case EncodingKind::Alibi:
+      return "alibi";
+    case EncodingKind::T5Bias:
+      return "t5_bias";
+    case EncodingKind::Absolute:
+      return "absolute";
+  }
+  return "?";
+}
+
+}  // namespace posenc::hf
