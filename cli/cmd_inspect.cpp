@@ -1,20 +1,24 @@
-// cli/cmd_inspect.cpp — `posenc inspect`: explain a model's RoPE from its HF config.json.
+// cli/cmd_inspect.cpp — `posenc inspect`: explain a model's positional encoding from its HF config.json.
 //
 //   posenc inspect --config config.json [--layer-type NAME] [--seq-len N] [--plot FILE.png]
-// Prints the rope type and its parameters (with the config.json field each came from), the head and
-// rotary dims, pair layout, attention scaling, and per frequency the wavelength before and after
+// RoPE models: the rope type and its parameters (with the config.json field each came from), the head
+// and rotary dims, pair layout, attention scaling, and per frequency the wavelength before and after
 // scaling and whether it is unchanged (extrapolated), interpolated, blended or rescaled; then the
 // importer's warnings. --plot draws the wavelengths (log scale) with the context lengths, written
 // atomically.
+// ALiBi, T5-bias and absolute-position models (posenc::hf::load_encoding_kind): what the model adds
+// and from which fields (encoding_explain.hpp); the RoPE-only options are errors for them.
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "atomic_file.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "encoding_explain.hpp"
 #include "hf_options.hpp"
 #include "json_text.hpp"
 #include "posenc/positions.hpp"
@@ -32,10 +36,41 @@ struct InspectArgs {
   bool quiet = false;
 };
 
+// A model without RoPE: its ALiBi, T5 bias or absolute position table explained (encoding_explain.hpp).
+// The RoPE-only options are errors rather than silently ignored.
+void run_inspect_other(const InspectArgs& a, hf::EncodingKind kind) {
+  const char* kind_words = kind == hf::EncodingKind::Alibi    ? "ALiBi"
+                           : kind == hf::EncodingKind::T5Bias ? "T5's relative attention bias"
+                                                              : "absolute position embeddings";
+  for (const auto& [given, option] : {std::pair{!a.plot.empty(), "--plot"},
+                                      {a.seq_len != 0, "--seq-len"},
+                                      {!a.config.layer_type.empty(), "--layer-type"}})
+    if (given)
+      throw CliError(std::string(option) + ": only for models with RoPE; " + a.config.config + " describes " +
+                     kind_words);
+  std::string report;
+  switch (kind) {
+    case hf::EncodingKind::Alibi:
+      report = explain_alibi(hf::load_alibi_config(a.config.config), a.config.config);
+      break;
+    case hf::EncodingKind::T5Bias:
+      report = explain_t5_bias(hf::load_t5_bias_config(a.config.config), a.config.config);
+      break;
+    case hf::EncodingKind::Absolute:
+      report = explain_absolute(hf::load_absolute_config(a.config.config), a.config.config);
+      break;
+    case hf::EncodingKind::Rope:
+      break;
+  }
+  write_text("", report);
+}
+
 void run_inspect(const InspectArgs& a) {
   if (a.seq_len < 0 || a.seq_len > kMaxPosition + 1)
     throw CliError("--seq-len: " + std::to_string(a.seq_len) + " is invalid (allowed: 1 .. " +
                    std::to_string(kMaxPosition + 1) + ")");
+  if (const hf::EncodingKind kind = hf::load_encoding_kind(a.config.config); kind != hf::EncodingKind::Rope)
+    return run_inspect_other(a, kind);
   // The warnings are part of the report on stdout.
   const hf::RopeImport imp = load_config(a.config, Precision::Exact, /*print_warnings=*/false);
   const RopeExplanation e = explain_rope(imp, a.seq_len);
@@ -73,8 +108,8 @@ void register_inspect(CLI::App& app) {
   InspectArgs& a = *args;
   CLI::App* sub =
       app.add_subcommand("inspect",
-                         "Explain in words what a model's rotary embedding does, from its HF config.json "
-                         "(optionally with a wavelength plot).");
+                         "Explain in words what a model's positional encoding does (RoPE, ALiBi, T5 bias "
+                         "or absolute), from its HF config.json (RoPE: optionally with a wavelength plot).");
   sub->footer("Example:\n  posenc inspect --config config.json --plot wavelengths.png");
   add_config_options(sub, a.config);
   sub->add_option("--seq-len", a.seq_len,

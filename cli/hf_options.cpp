@@ -30,6 +30,11 @@ void print_warnings(const hf::ImportReport& report) {
   for (const std::string& w : report.warnings) std::fprintf(stderr, "posenc: warning: %s\n", w.c_str());
 }
 
+std::string with_source(const hf::ImportReport& report, const std::string& value, const std::string& field) {
+  const std::string from = report.source_of(field);
+  return from.empty() ? value : value + " [" + from + "]";
+}
+
 const char* layout_name(PairLayout l) {
   return l == PairLayout::Interleaved ? "interleaved" : "half_split";
 }

@@ -21,6 +21,9 @@ void add_config_options(CLI::App* sub, ConfigArgs& a);
 // Prints an importer's warnings on stderr as "posenc: warning: ..." lines.
 void print_warnings(const hf::ImportReport& report);
 
+// "value [the config.json field it came from]" (just value when the report has no source for field).
+std::string with_source(const hf::ImportReport& report, const std::string& value, const std::string& field);
+
 // Prints the importer's warnings on stderr unless print_warnings is false.
 hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_warnings = true);
 

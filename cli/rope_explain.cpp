@@ -18,11 +18,6 @@ std::string g(double v) {
   return buf;
 }
 
-std::string with_source(const hf::RopeImport& imp, const std::string& value, const std::string& field) {
-  const std::string from = imp.source_of(field);
-  return from.empty() ? value : value + " [" + from + "]";
-}
-
 // HF's YaRN ramp ends (find_correction_range), in frequency-index units.
 std::pair<double, double> yarn_ramp(const RopeConfig& cfg) {
   const RopeScaling& s = cfg.scaling;

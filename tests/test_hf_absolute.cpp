@@ -157,6 +157,7 @@ TEST(HfAbsolute, SinusoidalFamilies) {
   const hf::AbsoluteImport f3 = parse_absolute_config(
       R"({"model_type": "fsmt", "d_model": 16, "max_position_embeddings": 1024, "pad_token_id": 3, "scale_embedding": false})");
   EXPECT_EQ(f3.num_rows, 1028);
+  EXPECT_EQ(f3.source_of("num_rows"), "max_position_embeddings + pad_token_id + 1");
   EXPECT_EQ(f3.first_row, 4);
   EXPECT_EQ(f3.sinusoidal.padding_idx, 3);
   EXPECT_EQ(f3.embed_scale, 1.0f);

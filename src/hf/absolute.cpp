@@ -152,11 +152,14 @@ AbsoluteImport parse(std::string_view text, std::string_view origin, const char*
     case Family::Offset::Two:
       r.first_row = 2;
       extra = 2;
-      r.sources.push_back({"first_row", "2 (the learned positional embedding's offset)"});
+      r.sources.push_back({"first_row", "2 (the position embedding's offset)"});
       break;
   }
   if (max_pos > kMaxInt - extra) c.fail(f->rows_key, std::to_string(max_pos), "a table size below 2^31");
   r.num_rows = max_pos + extra;
+  if (extra > 0)
+    for (FieldSource& fs : r.sources)
+      if (fs.field == "num_rows") fs.from += fsmt ? " + pad_token_id + 1" : " + " + std::to_string(extra);
   // A learned table must have a row for position 0 (HF's sinusoidal modules grow their buffer instead).
   if (r.kind == AbsoluteKind::Learned && r.first_row >= r.num_rows)
     c.fail("pad_token_id", std::to_string(pad),

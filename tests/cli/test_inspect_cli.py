@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """posenc inspect: the explanation of a config's RoPE (checked against an independent float64 reading of
-HF's llama3 and yarn rules), the wavelength plot, and bad input.
+HF's llama3 and yarn rules), the wavelength plot, and bad input; for models without RoPE, the ALiBi slopes
+and T5 buckets it prints against HF's golden vectors, the absolute table's rows and offsets, and the
+RoPE-only options refused.
 
 usage: test_inspect_cli.py POSENC_BINARY SCRATCH_DIR CASE
 """
@@ -118,6 +120,107 @@ def case_plot(cli):
     expect_error(cli, ["inspect", "--config", bad, "--plot", png], ["rope_scaling.type"])
     with open(png, "rb") as f:
         check(f.read() == data, "a failed inspect changed the plot")
+
+
+SLOPE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s*$")
+BUCKET = re.compile(r"^\s*(\d+)  (.+)$")
+
+
+def report(cli, config, *extra):
+    rc, out, err = cli.run("inspect", "--config", config, *extra)
+    return out.decode()
+
+
+def case_alibi(cli):
+    """BLOOM configs: the slope printed for each head is HF's (golden; h12 is not a power of two), with
+    1 / slope beside it."""
+    for case in golden_cases("alibi"):
+        heads = case["num_heads"]
+        text = report(cli, write_json(cli.path("bloom.json"), {"model_type": "bloom", "n_head": heads}))
+        for phrase in ["encoding: ALiBi", f"heads: {heads} [n_head]", "form: key_position", "mask: causal"]:
+            check(phrase in text, f"{case['name']}: report lacks {phrase!r}:\n{text}")
+        rows = [m for m in map(SLOPE.match, text.split("per head:")[1].splitlines()) if m]
+        check(len(rows) == heads, f"{case['name']}: {len(rows)} head rows:\n{text}")
+        # HF's slopes are float32 (within 2^-24 of the exact value posenc prints) and the report has 8
+        # significant digits (within 5e-8): 2e-7 relative covers both, one float32 step is 1.2e-7.
+        for h, (m, want) in enumerate(zip(rows, case["slopes"])):
+            check(int(m[1]) == h, f"{case['name']}: row {h} is head {m[1]}")
+            check(abs(float(m[2]) - want) <= 2e-7 * want, f"{case['name']}: head {h} slope {m[2]}, want {want}")
+            check(abs(float(m[3]) * want - 1) <= 2e-7, f"{case['name']}: head {h} 1 / slope {m[3]}")
+
+
+def bucket_holds(desc, r):
+    for pattern, test in [(r"every r", lambda: True), (r"r <= (-?\d+)", lambda v: r <= v),
+                          (r"r >= (-?\d+)", lambda v: r >= v),
+                          (r"(-?\d+) \.\. (-?\d+)", lambda a, b: a <= r <= b), (r"(-?\d+)", lambda v: r == v)]:
+        m = re.fullmatch(pattern, desc)
+        if m:
+            return test(*map(int, m.groups()))
+    check(False, f"unreadable bucket description {desc!r}")
+
+
+def case_t5(cli):
+    """T5 configs whose is_decoder picks the direction: every golden relative position lies in exactly one
+    printed bucket, HF's."""
+    for case in golden_cases("t5_bucket"):
+        cfg = write_json(cli.path("t5.json"), {
+            "model_type": "t5", "num_heads": 6, "relative_attention_num_buckets": case["num_buckets"],
+            "relative_attention_max_distance": case["max_distance"], "is_decoder": not case["bidirectional"],
+            "is_encoder_decoder": False})
+        text = report(cli, cfg)
+        direction = "bidirectional" if case["bidirectional"] else "causal"
+        for phrase in ["encoding: T5 relative attention bias", f"buckets: {case['num_buckets']}",
+                       f"max_distance: {case['max_distance']}", "heads: 6 [num_heads]", f"direction: {direction}",
+                       f"table: [{case['num_buckets']}, 6]"]:
+            check(phrase in text, f"{case['name']}: report lacks {phrase!r}:\n{text}")
+        table = {}
+        for line in text.split("per bucket:")[1].splitlines()[2:]:
+            m = BUCKET.match(line)
+            if not m:
+                break
+            table[int(m[1])] = m[2]
+        check(len(table) >= case["num_buckets"] - 1, f"{case['name']}: {len(table)} buckets listed")
+        for r, want in zip(case["relative_position"], case["bucket"]):
+            holders = [b for b, desc in table.items() if bucket_holds(desc, r)]
+            check(holders == [want], f"{case['name']}: r = {r} listed in buckets {holders}, HF: {want}")
+
+
+def case_absolute(cli):
+    """The rows, the row of position 0 and the scale as HF's modules use them (derived here by hand)."""
+    cases = [
+        ({"model_type": "m2m100", "d_model": 16, "max_position_embeddings": 20, "pad_token_id": 3,
+          "scale_embedding": True},
+         ["sinusoidal absolute positions", "preset: fairseq", "padding row: 3 (all zeros) [pad_token_id]",
+          "columns: 16 [d_model]", "rows: 22 [max_position_embeddings + 2]",
+          "position 0: row 4 [pad_token_id + 1]", "embedding scale: 4 = sqrt(16)", "posenc table --config"]),
+        ({"model_type": "bert", "hidden_size": 768, "max_position_embeddings": 512},
+         ["learned absolute positions", "rows: 512 [max_position_embeddings]", "position 0: row 0",
+          "longest sequence: 512 positions (0 .. 511)", "embedding scale: 1", "in the model's checkpoint"]),
+        ({"model_type": "roberta", "hidden_size": 768, "max_position_embeddings": 514, "pad_token_id": 1},
+         ["position 0: row 2 [pad_token_id + 1]", "longest sequence: 512 positions (0 .. 511)"]),
+        ({"model_type": "opt", "hidden_size": 768, "max_position_embeddings": 2048},
+         ["rows: 2050 [max_position_embeddings + 2]", "position 0: row 2",
+          "longest sequence: 2048 positions"]),
+    ]
+    for cfg, phrases in cases:
+        text = report(cli, write_json(cli.path("model.json"), cfg))
+        for phrase in phrases:
+            check(phrase in text, f"{cfg['model_type']}: report lacks {phrase!r}:\n{text}")
+
+
+def case_not_rope(cli):
+    """The RoPE-only options are errors for other models, and posenc rope refuses them (it used to
+    describe a default RoPE from their head sizes)."""
+    bert = write_json(cli.path("bert.json"), {"model_type": "bert", "hidden_size": 768,
+                                              "num_attention_heads": 12, "max_position_embeddings": 512})
+    bloom = write_json(cli.path("bloom.json"), {"model_type": "bloom", "n_head": 8, "hidden_size": 512})
+    png = cli.path("wl.png")
+    for extra in (["--plot", png], ["--seq-len", "100"], ["--layer-type", "full_attention"]):
+        expect_error(cli, ["inspect", "--config", bert, *extra], [extra[0], "absolute position embeddings"])
+    expect_error(cli, ["inspect", "--config", bloom, "--plot", png], ["--plot", "ALiBi"])
+    expect_error(cli, ["rope", "--config", bert, "--positions", "0,1"],
+                 ["model_type", "bert", "load_absolute_config"])
+    expect_error(cli, ["rope", "--config", bloom, "--positions", "0,1"], ["model_type", "posenc alibi"])
 
 
 def case_bad_input(cli):
