@@ -1,5 +1,5 @@
 // tests/fuzz/fuzz_hf_config.cpp — fuzz target: posenc::hf::parse_rope_config, parse_alibi_config,
-// parse_t5_bias_config and parse_absolute_config on arbitrary bytes.
+// parse_t5_bias_config, parse_absolute_config and parse_encoding_kind on arbitrary bytes.
 //
 // Properties: each parser returns or throws posenc::Error with a where, an argument and an allowed range
 // (any other exception escapes and fails the run, as does a crash or a sanitizer report); a returned
@@ -7,7 +7,8 @@
 // (0, 1, max_position_embeddings and past it), are finite, with |cos|, |sin| <= attention scaling; an
 // ALiBi config's slopes lie in [2^-126, 1] and its bias is finite where unmasked; a T5 config's buckets
 // lie in [0, num_buckets) and its head count is >= 1; an absolute encoding has sizes >= 1, a finite
-// embedding scale >= 1, a valid sinusoidal config or (learned) a row for position 0.
+// embedding scale >= 1, a valid sinusoidal config or (learned) a row for position 0; parse_encoding_kind's
+// answer agrees with the importers (check_kind).
 #include <cmath>
 #include <cstdint>
 #include <string_view>
@@ -134,6 +135,38 @@ void check_absolute(std::string_view text) {
 
 }  // namespace
 
+// parse_encoding_kind returns or throws a well-formed error, and its answer holds: a config it does not
+// call Rope is refused by the RoPE importer, and one it calls Alibi / T5Bias / Absolute is never
+// refused by that importer for its model_type.
+void check_kind(std::string_view text) {
+  using posenc::hf::EncodingKind;
+  EncodingKind kind;
+  try {
+    kind = posenc::hf::parse_encoding_kind(text);
+  } catch (const posenc::Error& e) {
+    posenc::fuzz::check_error(e);
+    return;
+  }
+  if (kind != EncodingKind::Rope) {
+    bool refused = false;
+    try {
+      posenc::hf::parse_rope_config(text);
+    } catch (const posenc::Error&) {
+      refused = true;
+    }
+    FUZZ_CHECK(refused, "parse_rope_config accepted a config of kind %s",
+               posenc::hf::encoding_kind_name(kind));
+  }
+  try {
+    if (kind == EncodingKind::Alibi) posenc::hf::parse_alibi_config(text);
+    if (kind == EncodingKind::T5Bias) posenc::hf::parse_t5_bias_config(text);
+    if (kind == EncodingKind::Absolute) posenc::hf::parse_absolute_config(text);
+  } catch (const posenc::Error& e) {
+    FUZZ_CHECK(e.argument() != "model_type", "kind %s, but its importer refuses model_type: %s",
+               posenc::hf::encoding_kind_name(kind), e.what());
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   for (posenc::Precision precision : {posenc::Precision::Exact, posenc::Precision::HfCompat}) {
@@ -158,5 +191,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_alibi(text);
   check_t5(text);
   check_absolute(text);
+  check_kind(text);
   return 0;
 }
