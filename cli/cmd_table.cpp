@@ -109,7 +109,8 @@ TableArgs from_config(const TableArgs& given) {
   if (imp.kind != hf::AbsoluteKind::Sinusoidal)
     throw CliError("--config: " + given.config + " describes a " + imp.model_type +
                    " model, whose position table is learned: its values are in the checkpoint, not in "
-                   "config.json");
+                   "config.json (posenc inspect --config " +
+                   given.config + " shows its rows and offsets)");
   TableArgs a = given;
   a.kind = "sinusoidal";
   for (const auto& [name, preset] : kPresets)

@@ -62,7 +62,7 @@ def case_bad_input(cli):
     write_json(llama, {"model_type": "llama", "hidden_size": 64})
     m2m = m2m100_config(cli, golden_cases("sinusoidal_concat")[0])
     cases = [
-        (("table", "--config", gpt2, *o), ["--config", "gpt2", "learned"]),
+        (("table", "--config", gpt2, *o), ["--config", "gpt2", "learned", "posenc inspect"]),
         (("table", "--config", llama, *o), ["model_type", "llama"]),
         (("table", "--config", os.path.join(bad, "none.json"), *o), ["none.json", "no such file"]),
         (("table", "--config", m2m, "--dim", 8, *o), ["--dim", "--config"]),
