@@ -431,6 +431,21 @@ TEST(HfConfig, ModelsWithoutRopeAreRefusedNamingTheirImporter) {
     EXPECT_EQ(parse_encoding_kind(json), EncodingKind::Rope);
     EXPECT_NO_THROW(parse_rope_config(json));
   }
+  // A model type posenc does not know, without any rope field: described, with a warning that it may
+  // not be a RoPE model at all (DeBERTa's relative positions are not rotary).
+  const auto doubts = [](const char* json) {
+    int n = 0;
+    for (const std::string& w : parse_rope_config(json).warnings)
+      n += w.find("not one posenc knows to use RoPE") != std::string::npos;
+    return n;
+  };
+  EXPECT_EQ(doubts(R"({"model_type": "deberta-v2", "hidden_size": 768, "num_attention_heads": 12})"), 1);
+  EXPECT_EQ(doubts(R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32})"), 0)
+      << "early Llama configs have no rope field";
+  EXPECT_EQ(
+      doubts(
+          R"({"model_type": "new_model", "hidden_size": 64, "num_attention_heads": 2, "rope_theta": 1e6})"),
+      0);
   EXPECT_STREQ(hf::encoding_kind_name(EncodingKind::T5Bias), "t5_bias");
   expect_error_naming([] { parse_encoding_kind(R"({"model_type": 7})"); }, "model_type", {"7"});
 }

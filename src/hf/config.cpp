@@ -228,6 +228,7 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
       c.string("model_type").value_or(Fields(root, "", ctx.where).string("model_type").value_or(""));
   // An ALiBi, T5 or absolute-position model has no RoPE to describe.
   detail::refuse_unless_rope(c);
+  if (std::string doubt = detail::rope_doubt(c); !doubt.empty()) ctx.warn(std::move(doubt));
   const RopeFields rp = detail::merge_rope_dicts(c, options, ctx);
   RopeConfig& cfg = ctx.out.config;
   cfg.precision = options.precision;

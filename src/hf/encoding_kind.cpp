@@ -19,6 +19,30 @@ EncodingKind detail::kind_of(const Fields& c) {
   return EncodingKind::Rope;
 }
 
+std::string detail::rope_doubt(const Fields& c) {
+  // Model types whose HF implementation uses RoPE (their configs may omit every rope field: the
+  // first Llama configs on the hub have no rope_theta).
+  static constexpr const char* kRopeTypes[] = {
+      "llama",     "mistral",  "mixtral", "qwen2",       "qwen2_moe",   "qwen3",      "qwen3_moe",
+      "gemma",     "gemma2",   "gemma3",  "gemma3_text", "phi",         "phi3",       "phimoe",
+      "gpt_neox",  "gptj",     "codegen", "falcon",      "stablelm",    "starcoder2", "olmo",
+      "olmo2",     "cohere",   "cohere2", "deepseek_v2", "deepseek_v3", "granite",    "granitemoe",
+      "persimmon", "nemotron", "esm",     "roformer",    "mllama",      "qwen2_vl",   "llava"};
+  static constexpr const char* kRopeFields[] = {"rope_theta",     "rope_scaling",          "rope_parameters",
+                                                "rotary_dim",     "partial_rotary_factor", "rotary_pct",
+                                                "rotary_emb_base"};
+  const std::string mt = c.string("model_type").value_or("");
+  if (mt.empty()) return "";
+  for (const char* t : kRopeTypes)
+    if (mt == t) return "";
+  for (const char* f : kRopeFields)
+    if (c.has(f)) return "";
+  return "model_type \"" + mt +
+         "\" is not one posenc knows to use RoPE, and the config has no rope field (rope_theta, "
+         "rope_scaling, rope_parameters, rotary_dim, ...): this is a default RoPE from its head sizes; check "
+         "that the model uses rotary embeddings";
+}
+
 void detail::refuse_unless_rope(const Fields& c) {
   const EncodingKind kind = kind_of(c);
   if (kind == EncodingKind::Rope) return;
