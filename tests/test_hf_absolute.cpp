@@ -203,6 +203,12 @@ TEST(HfAbsolute, LearnedOffsets) {
       parse_absolute_config(R"({"model_type": "gpt2", "hidden_size": 64, "max_position_embeddings": 32})")
           .dim,
       64);
+  // GPTBigCode (StarCoder 1, SantaCoder): GPT-2's fields.
+  const hf::AbsoluteImport sc = parse_absolute_config(
+      R"({"model_type": "gpt_bigcode", "n_embd": 6144, "n_positions": 8192, "n_head": 48, "multi_query": true})");
+  EXPECT_EQ(sc.dim, 6144);
+  EXPECT_EQ(sc.num_rows, 8192);
+  EXPECT_EQ(sc.first_row, 0);
   // OPT and BART: nn.Embedding(max + 2) read at position + 2.
   const hf::AbsoluteImport o =
       parse_absolute_config(R"({"model_type": "opt", "hidden_size": 768, "max_position_embeddings": 2048})");

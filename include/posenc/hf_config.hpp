@@ -127,7 +127,8 @@ T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stac
 //                                               num_rows = max_position_embeddings
 //               xlm with sinusoidal_embeddings, Vaswani preset, first_row 0, num_rows = max_position_embeddings
 //               distilbert with sinusoidal_pos_embds
-//   learned     gpt2 (n_positions, n_embd), gpt_neo, bert, xlm and distilbert (their default): first_row 0
+//   learned     gpt2 and gpt_bigcode (n_positions, n_embd), gpt_neo, bert, xlm and distilbert (their
+//                 default): first_row 0
 //               albert, electra: first_row 0, columns embedding_size (projected to hidden_size later)
 //               roberta, xlm-roberta, camembert, longformer: first_row = pad_token_id + 1 (HF's
 //                 create_position_ids_from_input_ids), num_rows = max_position_embeddings

@@ -50,6 +50,8 @@ constexpr Family kFamilies[] = {
      Family::Offset::None, false, false, "sinusoidal_pos_embds"},
     {"gpt2", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "n_embd", "n_positions", Family::Offset::None,
      false, false},
+    {"gpt_bigcode", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "n_embd", "n_positions",
+     Family::Offset::None, false, false},
     {"gpt_neo", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
      Family::Offset::None, false, false},
     {"bert", AbsoluteKind::Learned, SinusoidalPreset::Vaswani, "hidden_size", "max_position_embeddings",
