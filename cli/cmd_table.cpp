@@ -5,7 +5,8 @@
 //   posenc table --config config.json [--max-positions N | --positions LIST] --format ...
 //                the sinusoidal table of a model (M2M100, FSMT, XGLM, Marian, Pegasus, XLM, DistilBERT;
 //                posenc::hf::load_absolute_config): by default HF's whole buffer, its num_rows rows
-//                indexed as HF indexes them (position 0 is row first_row, given in the JSON output)
+//                indexed as HF indexes them (position 0 is row first_row, given in the JSON output with
+//                embed_scale, the factor of the token embeddings they are added to)
 // Rows are positions (0 .. N-1, or the listed ones), columns the D encoding dimensions. Output
 // files and the heatmap are written atomically (see atomic_file.hpp): after an error no file, whole
 // or partial, is left.
@@ -75,9 +76,10 @@ struct TableArgs {
   CLI::Option *o_max = nullptr, *o_positions = nullptr, *o_preset = nullptr, *o_base = nullptr,
               *o_padding = nullptr, *o_precision = nullptr, *o_init = nullptr, *o_seed = nullptr,
               *o_std = nullptr, *o_kind = nullptr, *o_dim = nullptr;
-  // From --config: the model and the row of its position 0.
+  // From --config: the model, the row of its position 0, and the scale of its token embeddings.
   std::string model_type;
   int64_t first_row = -1;
+  float embed_scale = 1.0f;
 };
 
 // Library errors name the config field ("dim"); say which command-line option that is.
@@ -121,6 +123,7 @@ TableArgs from_config(const TableArgs& given) {
   if (a.o_max->count() == 0 && a.o_positions->count() == 0) a.max_positions = imp.num_rows;
   a.model_type = imp.model_type;
   a.first_row = imp.first_row;
+  a.embed_scale = imp.embed_scale;
   return a;
 }
 
@@ -204,6 +207,7 @@ Table build_table(const TableArgs& a) {
   if (!a.model_type.empty()) {
     t.meta["model_type"] = a.model_type;
     t.meta["first_row"] = a.first_row;
+    t.meta["embed_scale"] = a.embed_scale;  // HF adds E[id] * embed_scale + row first_row + p
   }
   try {
     if (a.kind == "sinusoidal") {

@@ -37,7 +37,8 @@ def case_golden(cli):
         check(got.shape == want.shape, f"{case['name']}: shape {got.shape} vs HF {want.shape}")
         check(doc["positions"] == list(range(case["num_embeddings"])), "rows: HF's whole buffer")
         check(doc["model_type"] == "m2m100" and doc["first_row"] == case["padding_idx"] + 1
-              and doc["preset"] == "fairseq" and doc["padding_idx"] == case["padding_idx"], f"fields: {doc}")
+              and doc["preset"] == "fairseq" and doc["padding_idx"] == case["padding_idx"]
+              and doc["embed_scale"] == case["dim"] ** 0.5, f"fields: {doc}")
         check(np.abs(got - want).max() <= 2e-6, f"{case['name']} exact: max diff {np.abs(got - want).max()}")
         check("posenc: warning" not in err, f"no warning expected: {err!r}")
         npy = cli.path("pe.npy")
