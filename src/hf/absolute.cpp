@@ -172,11 +172,7 @@ AbsoluteImport parse(std::string_view text, std::string_view origin, const char*
     s.dim = r.dim;
     s.preset = f->preset;
     s.padding_idx = fairseq ? pad : -1;
-    try {
-      validate(s, where.c_str());
-    } catch (const Error& e) {
-      throw Error(where, e.argument() == "dim" ? r.source_of("dim") : e.argument(), e.value(), e.allowed());
-    }
+    detail::validated(r, where, [&] { validate(s, where.c_str()); });
   }
   if (f->has_scale) {
     bool scale = f->scale_default;

@@ -49,18 +49,6 @@ int64_t read_heads(const Fields& c, const char* key, const char* alias, int64_t 
   return read_int(c, c.has(key) || !c.has(alias) ? key : alias, fallback, cls, r, field);
 }
 
-// Re-throws a validate() error under the JSON field the config field came from.
-template <typename F>
-void validated(const ImportReport& r, const std::string& where, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string from = r.source_of(e.argument());
-    throw Error(where, from.empty() || from.rfind("default", 0) == 0 ? e.argument() : from, e.value(),
-                e.allowed());
-  }
-}
-
 AlibiImport parse_alibi(std::string_view text, std::string_view origin, const char* function) {
   const std::string where = std::string(function) + "(" + std::string(origin) + ")";
   const Json root = detail::parse_object(text, where, std::string(origin));
@@ -116,7 +104,7 @@ AlibiImport parse_alibi(std::string_view text, std::string_view origin, const ch
         where, "model_type", mt.empty() ? "absent" : "\"" + mt + "\"",
         "bloom, falcon (with alibi = true) or mpt: the model types whose HF implementation uses ALiBi");
   }
-  validated(r, where, [&] { validate(cfg, where.c_str()); });
+  detail::validated(r, where, [&] { validate(cfg, where.c_str()); });
   return r;
 }
 
@@ -162,7 +150,7 @@ T5BiasImport parse_t5(std::string_view text, T5Stack stack, std::string_view ori
     r.warnings.push_back(
         "LongT5's encoder (encoder_attention_type local or transient-global) applies the "
         "bias within local blocks of keys around each query, with these buckets");
-  validated(r, where, [&] { validate(cfg, where.c_str()); });
+  detail::validated(r, where, [&] { validate(cfg, where.c_str()); });
   return r;
 }
 

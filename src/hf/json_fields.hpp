@@ -13,6 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "posenc/error.hpp"
+#include "posenc/hf_config.hpp"
+
 namespace posenc::hf::detail {
 
 using Json = nlohmann::json;
@@ -55,6 +58,19 @@ class Fields {
 
 // Both given (not null) must be equal (numbers by value); else a posenc::Error naming fa.path(a).
 void agree(const Fields& fa, std::string_view a, const Fields& fb, std::string_view b);
+
+// Runs f (a validate() call) and re-throws its posenc::Error under the JSON field that the config field
+// it names came from (report.source_of), unless that field was defaulted.
+template <typename F>
+void validated(const ImportReport& report, const std::string& where, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string from = report.source_of(e.argument());
+    throw Error(where, from.empty() || from.rfind("default", 0) == 0 ? e.argument() : from, e.value(),
+                e.allowed());
+  }
+}
 
 // The whole text of a config.json file; a missing, unreadable or directory path is a posenc::Error
 // naming it (`where` = the calling function).
