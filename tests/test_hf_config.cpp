@@ -432,14 +432,23 @@ TEST(HfConfig, ModelsWithoutRopeAreRefusedNamingTheirImporter) {
     EXPECT_NO_THROW(parse_rope_config(json));
   }
   // A model type posenc does not know, without any rope field: described, with a warning that it may
-  // not be a RoPE model at all (DeBERTa's relative positions are not rotary).
+  // not be a RoPE model at all (ProphetNet's positions are learned, for one).
   const auto doubts = [](const char* json) {
     int n = 0;
     for (const std::string& w : parse_rope_config(json).warnings)
       n += w.find("not one posenc knows to use RoPE") != std::string::npos;
     return n;
   };
-  EXPECT_EQ(doubts(R"({"model_type": "deberta-v2", "hidden_size": 768, "num_attention_heads": 12})"), 1);
+  EXPECT_EQ(doubts(R"({"model_type": "xlm-prophetnet", "hidden_size": 768, "num_attention_heads": 12})"), 1);
+  // Known models of an encoding no importer reads are refused, naming it.
+  expect_error_naming(
+      [] {
+        parse_rope_config(R"({"model_type": "deberta-v2", "hidden_size": 768, "num_attention_heads": 12})");
+      },
+      "model_type", {"deberta-v2", "relative", "does not import"});
+  expect_error_naming(
+      [] { parse_rope_config(R"({"model_type": "whisper", "d_model": 384, "encoder_attention_heads": 6})"); },
+      "model_type", {"whisper", "absolute"});
   EXPECT_EQ(doubts(R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32})"), 0)
       << "early Llama configs have no rope field";
   EXPECT_EQ(

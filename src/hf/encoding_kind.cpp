@@ -43,10 +43,40 @@ std::string detail::rope_doubt(const Fields& c) {
          "that the model uses rotary embeddings";
 }
 
+namespace {
+
+// Models with another encoding that no posenc importer reads: the RoPE importer refuses them too.
+struct OtherEncoding {
+  const char* model_type;
+  const char* uses;
+};
+constexpr OtherEncoding kOtherEncodings[] = {
+    {"whisper", "absolute positions (a sinusoidal encoder table, a learned decoder table)"},
+    {"speech_to_text",
+     "sinusoidal absolute positions (fairseq tables of separate encoder and decoder lengths)"},
+    {"deberta", "disentangled relative attention (relative position embeddings)"},
+    {"deberta-v2", "disentangled relative attention (relative position embeddings)"},
+    {"xlnet", "Transformer-XL relative positions"},
+    {"transfo-xl", "Transformer-XL relative positions"},
+    {"funnel", "relative attention (Funnel's position encodings)"},
+    {"mpnet", "learned absolute positions plus a T5-style relative bias"},
+    {"reformer", "axial position embeddings"},
+    {"ctrl", "sinusoidal absolute positions"},
+};
+
+}  // namespace
+
 void detail::refuse_unless_rope(const Fields& c) {
   const EncodingKind kind = kind_of(c);
-  if (kind == EncodingKind::Rope) return;
   const std::string mt = c.string("model_type").value_or("");
+  if (kind == EncodingKind::Rope) {
+    for (const OtherEncoding& o : kOtherEncodings)
+      if (mt == o.model_type)
+        c.fail("model_type", "\"" + mt + "\"",
+               "a model with rotary position embeddings: " + mt + " uses " + o.uses +
+                   ", which posenc does not import");
+    return;
+  }
   std::string uses;
   switch (kind) {
     case EncodingKind::Alibi:
