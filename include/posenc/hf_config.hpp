@@ -167,7 +167,7 @@ AbsoluteImport load_absolute_config(const std::filesystem::path& path);
 // load_rope_config refuses the first three: an error naming model_type (Falcon: alibi) and the
 // importer to use, where it would otherwise describe a RoPE that the model does not have; it refuses
 // too the model types of encodings that no importer reads (whisper, speech_to_text, deberta(-v2), xlnet,
-// transfo-xl, funnel, mpnet, reformer, ctrl). Another model_type it does not know to use RoPE, in a
+// transfo-xl, funnel, reformer, ctrl). Another model_type it does not know to use RoPE, in a
 // config without any rope field (rope_theta, rope_scaling, rope_parameters, rotary_dim, ...), is read as
 // default RoPE with a warning saying so.
 enum class EncodingKind : uint8_t { Rope, Alibi, T5Bias, Absolute };

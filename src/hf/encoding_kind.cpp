@@ -59,7 +59,6 @@ constexpr OtherEncoding kOtherEncodings[] = {
     {"xlnet", "Transformer-XL relative positions"},
     {"transfo-xl", "Transformer-XL relative positions"},
     {"funnel", "relative attention (Funnel's position encodings)"},
-    {"mpnet", "learned absolute positions plus a T5-style relative bias"},
     {"reformer", "axial position embeddings"},
     {"ctrl", "sinusoidal absolute positions"},
 };
