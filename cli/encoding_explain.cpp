@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <utility>
 #include <vector>
 
 #include "hf_options.hpp"
@@ -83,20 +82,21 @@ std::string explain_t5_bias(const hf::T5BiasImport& imp, const std::string& conf
   // Scan r over twice max_distance each way: the buckets past max_distance are the last of each side,
   // so a range reaching the end of the scan is open.
   const int64_t reach = 2 * c.max_distance + 2;
-  std::map<int64_t, std::pair<int64_t, int64_t>> range;  // bucket -> [min r, max r]
-  std::map<int64_t, int64_t> count;
+  struct Span {
+    int64_t lo, hi, n;  // the smallest and largest r of a bucket, and how many r it holds
+  };
+  std::map<int64_t, Span> range;  // by bucket
   for (int64_t r = -reach; r <= reach; ++r) {
-    const int64_t b = t5_relative_bucket(r, c);
-    auto [it, fresh] = range.try_emplace(b, r, r);
-    if (!fresh) it->second.second = r;
-    ++count[b];
+    Span& span = range.try_emplace(t5_relative_bucket(r, c), Span{r, r, 0}).first->second;
+    span.hi = r;
+    ++span.n;
   }
   s += "\nper bucket: the relative positions r = k - q it holds\n";
   char buf[160];
   std::snprintf(buf, sizeof buf, "%7s  %s\n", "bucket", "r");
   s += buf;
-  for (const auto& [b, mm] : range) {
-    const auto [lo, hi] = mm;
+  for (const auto& [b, span] : range) {
+    const auto [lo, hi, n] = span;
     std::string what;
     if (lo == -reach && hi == reach)
       what = "every r";
@@ -108,7 +108,7 @@ std::string explain_t5_bias(const hf::T5BiasImport& imp, const std::string& conf
       what = std::to_string(lo);
     else
       what = std::to_string(lo) + " .. " + std::to_string(hi);
-    if (count[b] != hi - lo + 1) what += " (not contiguous: " + std::to_string(count[b]) + " values)";
+    if (n != hi - lo + 1) what += " (not contiguous: " + std::to_string(n) + " values)";
     std::snprintf(buf, sizeof buf, "%7lld  %s\n", static_cast<long long>(b), what.c_str());
     s += buf;
   }
