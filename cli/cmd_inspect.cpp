@@ -1,13 +1,15 @@
 // cli/cmd_inspect.cpp — `posenc inspect`: explain a model's positional encoding from its HF config.json.
 //
 //   posenc inspect --config config.json [--layer-type NAME] [--seq-len N] [--plot FILE.png]
+//                  [--stack encoder|decoder]
 // RoPE models: the rope type and its parameters (with the config.json field each came from), the head
 // and rotary dims, pair layout, attention scaling, and per frequency the wavelength before and after
 // scaling and whether it is unchanged (extrapolated), interpolated, blended or rescaled; then the
 // importer's warnings. --plot draws the wavelengths (log scale) with the context lengths, written
 // atomically.
 // ALiBi, T5-bias and absolute-position models (posenc::hf::load_encoding_kind): what the model adds
-// and from which fields (encoding_explain.hpp); the RoPE-only options are errors for them.
+// and from which fields (encoding_explain.hpp); the RoPE-only options are errors for them. --stack
+// chooses the stack of an encoder-decoder model (T5 bias, Whisper and Speech2Text tables).
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -31,7 +33,7 @@ namespace {
 
 struct InspectArgs {
   ConfigArgs config;
-  std::string plot;
+  std::string plot, stack;
   int64_t seq_len = 0;
   bool quiet = false;
 };
@@ -48,16 +50,19 @@ void run_inspect_other(const InspectArgs& a, hf::EncodingKind kind) {
     if (given)
       throw CliError(std::string(option) + ": only for models with RoPE; " + a.config.config + " describes " +
                      kind_words);
+  if (kind == hf::EncodingKind::Alibi && !a.stack.empty())
+    throw CliError("--stack: only for encoder-decoder models; " + a.config.config + " describes ALiBi");
+  const hf::Stack stack = stack_of(a.stack);
   std::string report;
   switch (kind) {
     case hf::EncodingKind::Alibi:
       report = explain_alibi(hf::load_alibi_config(a.config.config), a.config.config);
       break;
     case hf::EncodingKind::T5Bias:
-      report = explain_t5_bias(hf::load_t5_bias_config(a.config.config), a.config.config);
+      report = explain_t5_bias(hf::load_t5_bias_config(a.config.config, stack), a.config.config);
       break;
     case hf::EncodingKind::Absolute:
-      report = explain_absolute(hf::load_absolute_config(a.config.config), a.config.config);
+      report = explain_absolute(hf::load_absolute_config(a.config.config, stack), a.config.config);
       break;
     case hf::EncodingKind::Rope:
       break;
@@ -71,6 +76,9 @@ void run_inspect(const InspectArgs& a) {
                    std::to_string(kMaxPosition + 1) + ")");
   if (const hf::EncodingKind kind = hf::load_encoding_kind(a.config.config); kind != hf::EncodingKind::Rope)
     return run_inspect_other(a, kind);
+  if (!a.stack.empty())
+    throw CliError("--stack: only for encoder-decoder models (T5 bias, Whisper, Speech2Text); " +
+                   a.config.config + " describes RoPE");
   // The warnings are part of the report on stdout.
   const hf::RopeImport imp = load_config(a.config, Precision::Exact, /*print_warnings=*/false);
   const RopeExplanation e = explain_rope(imp, a.seq_len);
@@ -118,6 +126,7 @@ void register_inspect(CLI::App& app) {
       ->transform(decimal_integer<int64_t>());
   sub->add_option("--plot", a.plot, "Also draw the wavelengths before and after scaling (PNG, log scale)")
       ->type_name("FILE.png");
+  add_stack_option(sub, a.stack);
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
   sub->callback([args] { run_inspect(*args); });
 }

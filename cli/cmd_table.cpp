@@ -2,9 +2,11 @@
 //
 //   posenc table --kind sinusoidal|learned --dim D (--max-positions N | --positions LIST)
 //                --format json|csv|npy|safetensors [--out FILE] [--plot FILE.png] [options]
-//   posenc table --config config.json [--max-positions N | --positions LIST] --format ...
-//                the sinusoidal table of a model (M2M100, FSMT, XGLM, Marian, Pegasus, XLM, DistilBERT;
-//                posenc::hf::load_absolute_config): by default HF's whole buffer, its num_rows rows
+//   posenc table --config config.json [--stack encoder|decoder] [--max-positions N | --positions LIST]
+//                --format ...
+//                the sinusoidal table of a model (M2M100, FSMT, XGLM, Marian, Pegasus, XLM, DistilBERT,
+//                CTRL, Speech2Text, Whisper's encoder; posenc::hf::load_absolute_config; --stack for the
+//                models whose two stacks differ): by default HF's whole buffer, its num_rows rows
 //                indexed as HF indexes them (position 0 is row first_row, given in the JSON output with
 //                embed_scale, the factor of the token embeddings they are added to)
 // Rows are positions (0 .. N-1, or the listed ones), columns the D encoding dimensions. Output
@@ -67,7 +69,7 @@ E lookup(const NameMap<E>& map, const std::string& name) {
 
 struct TableArgs {
   std::string kind, preset = "vaswani", dtype = "f32", precision = "exact", init = "normal";
-  std::string format, out, plot, positions, config;
+  std::string format, out, plot, positions, config, stack;
   int64_t dim = 0, max_positions = 0, padding_idx = -1;
   double base = 10000.0, std = 0.02;
   uint64_t seed = 0;
@@ -75,9 +77,9 @@ struct TableArgs {
   // Options whose presence matters (exactly-one rules, options that apply to one kind only).
   CLI::Option *o_max = nullptr, *o_positions = nullptr, *o_preset = nullptr, *o_base = nullptr,
               *o_padding = nullptr, *o_precision = nullptr, *o_init = nullptr, *o_seed = nullptr,
-              *o_std = nullptr, *o_kind = nullptr, *o_dim = nullptr;
+              *o_std = nullptr, *o_kind = nullptr, *o_dim = nullptr, *o_stack = nullptr;
   // From --config: the model, the row of its position 0, and the scale of its token embeddings.
-  std::string model_type;
+  std::string model_type, model_stack;  // model_stack: "encoder" / "decoder" where the stacks differ
   int64_t first_row = -1;
   float embed_scale = 1.0f;
 };
@@ -106,10 +108,11 @@ TableArgs from_config(const TableArgs& given) {
   for (const CLI::Option* o : {given.o_kind, given.o_dim, given.o_preset, given.o_base, given.o_padding,
                                given.o_init, given.o_seed, given.o_std})
     require_absent(o, "comes from --config (the model's config.json)");
-  const hf::AbsoluteImport imp = hf::load_absolute_config(given.config);
+  const hf::AbsoluteImport imp = hf::load_absolute_config(given.config, stack_of(given.stack));
   print_warnings(imp);
   if (imp.kind != hf::AbsoluteKind::Sinusoidal)
     throw CliError("--config: " + given.config + " describes a " + imp.model_type +
+                   (imp.stack == hf::Stack::Decoder ? " decoder" : "") +
                    " model, whose position table is learned: its values are in the checkpoint, not in "
                    "config.json (posenc inspect --config " +
                    given.config + " shows its rows and offsets)");
@@ -122,6 +125,8 @@ TableArgs from_config(const TableArgs& given) {
   a.padding_idx = imp.sinusoidal.padding_idx;
   if (a.o_max->count() == 0 && a.o_positions->count() == 0) a.max_positions = imp.num_rows;
   a.model_type = imp.model_type;
+  if (imp.stack != hf::Stack::FromConfig)
+    a.model_stack = imp.stack == hf::Stack::Encoder ? "encoder" : "decoder";
   a.first_row = imp.first_row;
   a.embed_scale = imp.embed_scale;
   return a;
@@ -130,6 +135,7 @@ TableArgs from_config(const TableArgs& given) {
 // Checks what CLI11 cannot express; throws CliError naming the option.
 void check_combinations(const TableArgs& a, Format format) {
   const bool config = !a.config.empty();
+  if (!config) require_absent(a.o_stack, "applies only to --config (an encoder-decoder model's stack)");
   if (!config && a.kind.empty()) throw CliError("--kind is required (or --config FILE)");
   if (!config && a.o_dim->count() == 0) throw CliError("--dim is required (or --config FILE)");
   if (!config && (a.o_max->count() > 0) == (a.o_positions->count() > 0))
@@ -206,6 +212,7 @@ Table build_table(const TableArgs& a) {
   t.meta["kind"] = a.kind;
   if (!a.model_type.empty()) {
     t.meta["model_type"] = a.model_type;
+    if (!a.model_stack.empty()) t.meta["stack"] = a.model_stack;
     t.meta["first_row"] = a.first_row;
     t.meta["embed_scale"] = a.embed_scale;  // HF adds E[id] * embed_scale + row first_row + p
   }
@@ -318,8 +325,10 @@ void register_table(CLI::App& app) {
   sub->add_option(
          "--config", a.config,
          "A model's Hugging Face config.json with a sinusoidal table (m2m100, fsmt, xglm, marian, "
-         "pegasus, xlm, distilbert): kind, preset, dim and padding from it; default rows: HF's whole buffer")
+         "pegasus, ctrl, xlm, distilbert, speech_to_text, whisper's encoder): kind, preset, dim and padding "
+         "from it; default rows: HF's whole buffer")
       ->type_name("FILE");
+  a.o_stack = add_stack_option(sub, a.stack);
   a.o_preset =
       sub->add_option("--preset", a.preset,
                       "Sinusoidal column layout and frequencies: vaswani [s0 c0 s1 c1 ...] (even dim), "

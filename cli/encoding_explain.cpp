@@ -122,14 +122,19 @@ std::string explain_t5_bias(const hf::T5BiasImport& imp, const std::string& conf
 std::string explain_absolute(const hf::AbsoluteImport& imp, const std::string& config_path) {
   std::string s = opening(imp, config_path);
   const bool sinusoidal = imp.kind == hf::AbsoluteKind::Sinusoidal;
+  const std::string added_to = imp.audio_frames
+                                   ? "the encoder's input frame at position p (the convolution's output)"
+                                   : "the embedding of the token at position p";
   s += "encoding: " +
        with_source(imp,
-                   sinusoidal ? "sinusoidal absolute positions: a fixed table, row first_row + p added to "
-                                "the embedding of the token at position p"
-                              : "learned absolute positions: a trained table, row first_row + p added to "
-                                "the embedding of the token at position p",
+                   std::string(sinusoidal ? "sinusoidal absolute positions: a fixed table"
+                                          : "learned absolute positions: a trained table") +
+                       ", row first_row + p added to " + added_to,
                    "kind") +
        "\n";
+  if (imp.stack != hf::Stack::FromConfig)
+    s += "stack: " + with_source(imp, imp.stack == hf::Stack::Encoder ? "encoder" : "decoder", "stack") +
+         " (the two stacks have different tables: --stack encoder|decoder)\n";
   if (sinusoidal) {
     const SinusoidalConfig& c = imp.sinusoidal;
     std::string preset;
@@ -156,17 +161,25 @@ std::string explain_absolute(const hf::AbsoluteImport& imp, const std::string& c
            "\n";
   }
   s += "columns: " + with_source(imp, std::to_string(imp.dim), "dim") + "\n";
+  // HF's fairseq-style modules grow their buffer for longer inputs; the other tables are fixed.
+  const bool grows = sinusoidal && imp.sinusoidal.preset == SinusoidalPreset::Fairseq;
   s += "rows: " + with_source(imp, std::to_string(imp.num_rows), "num_rows") +
-       (sinusoidal ? " (HF's buffer; it grows for longer inputs)" : "") + "\n";
+       (grows ? " (HF's buffer; it grows for longer inputs)" : "") + "\n";
   s += "position 0: row " + with_source(imp, std::to_string(imp.first_row), "first_row") + "\n";
   const int64_t longest = imp.num_rows - imp.first_row;
   s += "longest sequence: " + std::to_string(longest) + " positions (0 .. " + std::to_string(longest - 1) +
-       ")" + (sinusoidal ? " in the buffer; the formula has no limit" : "; a longer one has no row") + "\n";
+       ")" +
+       (grows        ? " in the buffer; the formula has no limit"
+        : sinusoidal ? "; a longer one has no row in HF's table (the formula has no limit: posenc table)"
+                     : "; a longer one has no row") +
+       "\n";
   s += "embedding scale: " +
        with_source(imp,
-                   imp.embed_scale == 1.0f ? std::string("1 (token embeddings are added unscaled)")
-                                           : g(imp.embed_scale) + " = sqrt(" + std::to_string(imp.dim) +
-                                                 "): token embeddings are multiplied by it",
+                   imp.embed_scale == 1.0f
+                       ? std::string("1 (") + (imp.audio_frames ? "frames" : "token embeddings") +
+                             " are added unscaled)"
+                       : g(imp.embed_scale) + " = sqrt(" + std::to_string(imp.dim) + "): " +
+                             (imp.audio_frames ? "frames" : "token embeddings") + " are multiplied by it",
                    "embed_scale") +
        "\n";
   s += sinusoidal ? "values: posenc table --config " + config_path + " writes the table\n"

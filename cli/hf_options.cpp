@@ -17,6 +17,22 @@ void add_config_options(CLI::App* sub, ConfigArgs& a) {
       ->type_name("NAME");
 }
 
+CLI::Option* add_stack_option(CLI::App* sub, std::string& stack) {
+  return sub
+      ->add_option("--stack", stack,
+                   "For encoder-decoder models whose stacks differ (T5 bias buckets, Whisper and "
+                   "Speech2Text position tables): which stack; default: the config's is_decoder, else "
+                   "the encoder (with a warning)")
+      ->check(CLI::IsMember({"encoder", "decoder"}))
+      ->type_name("encoder|decoder");
+}
+
+hf::Stack stack_of(const std::string& stack) {
+  return stack == "encoder"   ? hf::Stack::Encoder
+         : stack == "decoder" ? hf::Stack::Decoder
+                              : hf::Stack::FromConfig;
+}
+
 hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_warnings) {
   hf::LoadOptions opt;
   opt.layer_type = a.layer_type;

@@ -1,7 +1,9 @@
-// cli/hf_options.hpp — the options that name a Hugging Face config.json (rope, inspect).
+// cli/hf_options.hpp — the options that name a Hugging Face config.json (rope, inspect, table).
 //
 //   --config FILE        the model's config.json (posenc::hf::load_rope_config)
 //   --layer-type NAME    for configs with one rope dict per attention type
+//   --stack encoder|decoder   the stack of an encoder-decoder model (posenc::hf::Stack): T5's
+//                        buckets, the tables of Whisper and Speech2Text
 // Loading prints the importer's warnings on stderr as "posenc: warning: ..." lines.
 #pragma once
 
@@ -17,6 +19,10 @@ struct ConfigArgs {
 };
 
 void add_config_options(CLI::App* sub, ConfigArgs& a);
+// --stack encoder|decoder into `stack` ("" when not given).
+CLI::Option* add_stack_option(CLI::App* sub, std::string& stack);
+// "" -> FromConfig, "encoder", "decoder".
+hf::Stack stack_of(const std::string& stack);
 
 // Prints an importer's warnings on stderr as "posenc: warning: ..." lines.
 void print_warnings(const hf::ImportReport& report);

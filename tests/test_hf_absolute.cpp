@@ -2,8 +2,9 @@
 // sinusoidal table or a learned position embedding (fields as their hub configs write them, trimmed):
 // the preset, the table's rows and the row of position 0 that HF's module uses (fairseq's padding rows,
 // OPT / BART / BioGPT / XGLM's offset 2, RoBERTa's positions from the padding index), the embedding
-// scale, against the Hugging Face reference table where it has one (M2M100 / XGLM: fairseq), the
-// model's own formula (DistilBERT), and every error and warning.
+// scale, the stack of Whisper and Speech2Text, against the Hugging Face reference table where it has one
+// (M2M100 / XGLM / Speech2Text: fairseq), the model's own formula (DistilBERT, Whisper, CTRL), and every
+// error and warning.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -145,6 +146,180 @@ TEST(HfAbsolute, DistilbertSinusoidalMatchesItsFormula) {
   EXPECT_EQ(l.source_of("dim"), "hidden_size");
 }
 
+// |got - want| within 1 ulp of the larger (posenc's exact table is within 1 ulp of the true value; the
+// double-precision reference within half an ulp plus its angle's error, about 1e-16 * p: the 1e-12 slack
+// near zero crossings).
+::testing::AssertionResult within_an_ulp(float got, float want) {
+  const float mag = std::max(std::fabs(want), std::fabs(got));
+  if (std::fabs(got - want) <= std::nextafter(mag, INFINITY) - mag + 1e-12)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "got " << got << ", want " << want;
+}
+
+// Whisper (openai/whisper-tiny, trimmed): the encoder adds HF's sinusoids(max_source_positions, d_model)
+// to its convolution's frames: [sin | cos] of p * exp(-i ln(10000) / (d/2 - 1)), from position 0 (the
+// formula in double here); the decoder has a learned table of max_target_positions rows. Neither stack
+// multiplies by scale_embedding.
+TEST(HfAbsolute, WhisperStacksMatchHfSinusoidsAndLearnedTable) {
+  const std::string tiny =
+      R"({"model_type": "whisper", "d_model": 384, "encoder_attention_heads": 6, "max_source_positions": 1500, "max_target_positions": 448, "pad_token_id": 50257, "scale_embedding": false})";
+  const hf::AbsoluteImport e = parse_absolute_config(tiny, hf::Stack::Encoder);
+  ASSERT_EQ(e.kind, AbsoluteKind::Sinusoidal);
+  EXPECT_EQ(e.stack, hf::Stack::Encoder);
+  EXPECT_TRUE(e.audio_frames);
+  EXPECT_EQ(e.sinusoidal.preset, SinusoidalPreset::Tensor2Tensor);
+  EXPECT_EQ(e.sinusoidal.padding_idx, -1) << "Whisper's table has no padding row";
+  EXPECT_EQ(e.dim, 384);
+  EXPECT_EQ(e.num_rows, 1500);
+  EXPECT_EQ(e.source_of("num_rows"), "max_source_positions");
+  EXPECT_EQ(e.first_row, 0);
+  EXPECT_EQ(e.embed_scale, 1.0f);
+  EXPECT_TRUE(e.warnings.empty());
+  const int64_t rows = e.num_rows, dim = e.dim, half = dim / 2;
+  const std::vector<float> pe = sinusoidal_table(e.sinusoidal, rows);
+  const double increment = std::log(10000.0) / static_cast<double>(half - 1);
+  for (int64_t p = 0; p < rows; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = static_cast<double>(p) * std::exp(-increment * static_cast<double>(i));
+      ASSERT_TRUE(within_an_ulp(pe[static_cast<size_t>(p * dim + i)], static_cast<float>(std::sin(angle))))
+          << "row " << p << " sin column " << i;
+      ASSERT_TRUE(
+          within_an_ulp(pe[static_cast<size_t>(p * dim + half + i)], static_cast<float>(std::cos(angle))))
+          << "row " << p << " cos column " << half + i;
+    }
+  const hf::AbsoluteImport d = parse_absolute_config(tiny, hf::Stack::Decoder);
+  EXPECT_EQ(d.kind, AbsoluteKind::Learned);
+  EXPECT_EQ(d.stack, hf::Stack::Decoder);
+  EXPECT_FALSE(d.audio_frames);
+  EXPECT_EQ(d.num_rows, 448);
+  EXPECT_EQ(d.source_of("num_rows"), "max_target_positions");
+  EXPECT_EQ(d.first_row, 0);
+  EXPECT_TRUE(d.warnings.empty());
+  // Without a choice: the encoder, with a warning naming the decoder's table.
+  const hf::AbsoluteImport f = parse_absolute_config(tiny);
+  EXPECT_EQ(f.stack, hf::Stack::Encoder);
+  EXPECT_EQ(f.num_rows, 1500);
+  ASSERT_EQ(f.warnings.size(), 1u);
+  EXPECT_NE(f.warnings[0].find("max_target_positions"), std::string::npos) << f.warnings[0];
+  EXPECT_NE(f.warnings[0].find("Stack::Decoder"), std::string::npos) << f.warnings[0];
+  // scale_embedding = true is read by WhisperConfig but never applied.
+  const hf::AbsoluteImport s = parse_absolute_config(
+      R"({"model_type": "whisper", "d_model": 64, "max_source_positions": 8, "max_target_positions": 4, "scale_embedding": true})",
+      hf::Stack::Decoder);
+  EXPECT_EQ(s.embed_scale, 1.0f);
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("never multiplies"), std::string::npos) << s.warnings[0];
+  // HF's sinusoids() refuses an odd width; the learned decoder table does not care.
+  expect_error_naming(
+      [] {
+        parse_absolute_config(
+            R"({"model_type": "whisper", "d_model": 383, "max_source_positions": 8, "max_target_positions": 4})",
+            hf::Stack::Encoder);
+      },
+      "d_model", {"383", "even"});
+  EXPECT_EQ(
+      parse_absolute_config(
+          R"({"model_type": "whisper", "d_model": 383, "max_source_positions": 8, "max_target_positions": 4})",
+          hf::Stack::Decoder)
+          .dim,
+      383);
+  expect_error_naming(
+      [] {
+        parse_absolute_config(R"({"model_type": "whisper", "d_model": 64, "max_source_positions": 8})",
+                              hf::Stack::Decoder);
+      },
+      "max_target_positions", {"absent"});
+}
+
+// Speech2Text (facebook/s2t-small-librispeech-asr, trimmed): both stacks build fairseq tables
+// (Speech2TextSinusoidalPositionalEmbedding: get_embedding(max + 2, d_model, pad_token_id)), of
+// max_source_positions + 2 and max_target_positions + 2 rows, read from row pad_token_id + 1; through a
+// decoder config the golden fairseq table comes back (HF's float32 recipe: HfCompat, within 2^-22).
+TEST(HfAbsolute, SpeechToTextStacksMatchTheFairseqReference) {
+  const std::string small =
+      R"({"model_type": "speech_to_text", "d_model": 256, "max_source_positions": 6000, "max_target_positions": 1024, "pad_token_id": 1, "scale_embedding": true})";
+  const hf::AbsoluteImport e = parse_absolute_config(small, hf::Stack::Encoder);
+  EXPECT_EQ(e.kind, AbsoluteKind::Sinusoidal);
+  EXPECT_EQ(e.sinusoidal.preset, SinusoidalPreset::Fairseq);
+  EXPECT_TRUE(e.audio_frames);
+  EXPECT_EQ(e.num_rows, 6002);
+  EXPECT_EQ(e.source_of("num_rows"), "max_source_positions + 2");
+  EXPECT_EQ(e.first_row, 2);
+  EXPECT_EQ(e.embed_scale, 16.0f);
+  EXPECT_TRUE(e.warnings.empty());
+  const hf::AbsoluteImport d = parse_absolute_config(small, hf::Stack::Decoder);
+  EXPECT_FALSE(d.audio_frames);
+  EXPECT_EQ(d.num_rows, 1026);
+  EXPECT_EQ(d.first_row, 2);
+  EXPECT_EQ(d.embed_scale, 16.0f);
+  EXPECT_EQ(parse_absolute_config(small).num_rows, 6002) << "the encoder by default";
+  for (const auto& c : posenc::test::golden_cases("sinusoidal_concat")) {
+    const int64_t rows = c.at("num_embeddings").get<int64_t>(), dim = c.at("dim").get<int64_t>();
+    const int64_t pad = c.at("padding_idx").get<int64_t>();
+    const auto table = c.at("table").get<std::vector<std::vector<double>>>();
+    hf::AbsoluteImport r = parse_absolute_config(
+        R"({"model_type": "speech_to_text", "d_model": )" + std::to_string(dim) +
+            R"(, "max_source_positions": 6000, "max_target_positions": )" + std::to_string(rows - 2) +
+            R"(, "pad_token_id": )" + std::to_string(pad) + "}",
+        hf::Stack::Decoder);
+    EXPECT_EQ(r.num_rows, rows);
+    EXPECT_EQ(r.first_row, pad + 1);
+    EXPECT_EQ(r.sinusoidal.padding_idx, pad);
+    EXPECT_EQ(r.embed_scale, static_cast<float>(std::sqrt(static_cast<double>(dim))))
+        << "Speech2TextConfig's scale_embedding default is true";
+    r.sinusoidal.precision = Precision::HfCompat;
+    const std::vector<float> pe = sinusoidal_table(r.sinusoidal, rows);
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t j = 0; j < dim; ++j) {
+        const double want = table[static_cast<size_t>(row)][static_cast<size_t>(j)];
+        EXPECT_NEAR(pe[static_cast<size_t>(row * dim + j)], want, 0x1p-22 + 1e-6 * std::fabs(want))
+            << "row " << row << " column " << j;
+      }
+  }
+}
+
+// CTRL: HF's positional_encoding(n_positions, n_embd): column j of the angle table is
+// p / 10000^(2 floor(j/2) / d); the sines of its even columns, then the cosines of its odd ones
+// (posenc's Marian layout, odd widths included); token embeddings always times sqrt(n_embd).
+TEST(HfAbsolute, CtrlMatchesItsFormula) {
+  for (const int64_t dim : {int64_t{1280}, int64_t{7}}) {
+    SCOPED_TRACE(dim);
+    const hf::AbsoluteImport c =
+        parse_absolute_config(R"({"model_type": "ctrl", "n_embd": )" + std::to_string(dim) +
+                              R"(, "n_positions": 256, "n_head": 16})");
+    ASSERT_EQ(c.kind, AbsoluteKind::Sinusoidal);
+    EXPECT_EQ(c.sinusoidal.preset, SinusoidalPreset::Marian);
+    EXPECT_EQ(c.num_rows, 256);
+    EXPECT_EQ(c.first_row, 0);
+    EXPECT_EQ(c.stack, hf::Stack::FromConfig);
+    EXPECT_EQ(c.embed_scale, static_cast<float>(std::sqrt(static_cast<double>(dim))));
+    EXPECT_TRUE(c.warnings.empty());
+    const std::vector<float> pe = sinusoidal_table(c.sinusoidal, c.num_rows);
+    const int64_t sines = (dim + 1) / 2;
+    for (int64_t p = 0; p < c.num_rows; ++p)
+      for (int64_t j = 0; j < dim; ++j) {
+        const double angle = static_cast<double>(p) /
+                             std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim));
+        const int64_t column = j % 2 == 0 ? j / 2 : sines + j / 2;
+        const float want = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+        ASSERT_TRUE(within_an_ulp(pe[static_cast<size_t>(p * dim + column)], want))
+            << "row " << p << " angle column " << j;
+      }
+  }
+}
+
+// Models whose two stacks build the same table ignore the stack asked for.
+TEST(HfAbsolute, OneTableModelsIgnoreTheStack) {
+  const std::string bart = R"({"model_type": "bart", "d_model": 768, "max_position_embeddings": 1024})";
+  for (const hf::Stack stack : {hf::Stack::Encoder, hf::Stack::Decoder}) {
+    const hf::AbsoluteImport b = parse_absolute_config(bart, stack);
+    EXPECT_EQ(b.stack, hf::Stack::FromConfig);
+    EXPECT_EQ(b.num_rows, 1026);
+    EXPECT_EQ(b.first_row, 2);
+    EXPECT_EQ(b.source_of("stack"), "");
+  }
+}
+
 TEST(HfAbsolute, SinusoidalFamilies) {
   // FSMT (facebook/wmt19-en-de, trimmed): fairseq rows max + padding_idx + 1.
   const hf::AbsoluteImport f = parse_absolute_config(
@@ -272,6 +447,20 @@ TEST(HfAbsolute, LearnedOffsets) {
 TEST(HfAbsolute, Errors) {
   expect_error_naming([] { parse_absolute_config(R"({"model_type": "llama", "hidden_size": 4096})"); },
                       "model_type", {"\"llama\"", "load_rope_config", "gpt2"});
+  try {
+    parse_absolute_config(R"({"model_type": "llama"})");
+    ADD_FAILURE() << "llama accepted";
+  } catch (const Error& e) {
+    // Every model type once, those with a table per stack too.
+    const std::string allowed = e.allowed();
+    for (const char* mt : {"whisper", "speech_to_text", "ctrl", "bert", "roberta", "bart", "mbart"}) {
+      const std::string item = std::string(mt) + ",";
+      size_t n = 0;
+      for (size_t at = allowed.find(item); at != std::string::npos; at = allowed.find(item, at + 1))
+        n += at == 0 || allowed[at - 1] == ' ';
+      EXPECT_EQ(n, 1u) << mt << " in: " << allowed;
+    }
+  }
   expect_error_naming([] { parse_absolute_config(R"({"hidden_size": 4096})"); }, "model_type", {"absent"});
   expect_error_naming([] { parse_absolute_config(R"({"model_type": "gpt2", "n_positions": 1024})"); },
                       "n_embd", {"absent", "hidden_size"});

@@ -409,6 +409,13 @@ TEST(HfConfig, ModelsWithoutRopeAreRefusedNamingTheirImporter) {
        "model_type", "load_t5_bias_config"},
       {R"({"relative_attention_num_buckets": 32, "hidden_size": 512, "num_attention_heads": 8})",
        EncodingKind::T5Bias, "relative_attention_num_buckets", "load_t5_bias_config"},
+      // Speech models and CTRL: absolute tables (sinusoidal, and Whisper's decoder learned).
+      {R"({"model_type": "whisper", "d_model": 384, "encoder_attention_heads": 6})", EncodingKind::Absolute,
+       "model_type", "load_absolute_config"},
+      {R"({"model_type": "speech_to_text", "d_model": 256, "encoder_attention_heads": 4})",
+       EncodingKind::Absolute, "model_type", "load_absolute_config"},
+      {R"({"model_type": "ctrl", "n_embd": 1280, "n_head": 16})", EncodingKind::Absolute, "model_type",
+       "load_absolute_config"},
       // A multimodal config read from text_config: BLIP-2's OPT has learned positions.
       {R"({"model_type": "blip-2", "text_config": {"model_type": "opt", "hidden_size": 2560, "num_attention_heads": 32}})",
        EncodingKind::Absolute, "text_config.model_type", "load_absolute_config"},
@@ -446,9 +453,6 @@ TEST(HfConfig, ModelsWithoutRopeAreRefusedNamingTheirImporter) {
         parse_rope_config(R"({"model_type": "deberta-v2", "hidden_size": 768, "num_attention_heads": 12})");
       },
       "model_type", {"deberta-v2", "relative", "does not import"});
-  expect_error_naming(
-      [] { parse_rope_config(R"({"model_type": "whisper", "d_model": 384, "encoder_attention_heads": 6})"); },
-      "model_type", {"whisper", "absolute"});
   EXPECT_EQ(doubts(R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32})"), 0)
       << "early Llama configs have no rope field";
   EXPECT_EQ(

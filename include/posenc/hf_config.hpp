@@ -105,7 +105,12 @@ AlibiImport load_alibi_config(const std::filesystem::path& path);
 // as HF's T5Attention: the encoder's self-attention is bidirectional, the decoder's causal. One
 // config.json describes both stacks of an encoder-decoder model; choose with `stack` (FromConfig:
 // is_decoder, default false = the encoder, with a warning naming the decoder's choice).
-enum class T5Stack : uint8_t { FromConfig, Encoder, Decoder };
+//
+// Stack: which stack of an encoder-decoder model an import describes, where the two differ (T5's
+// bias buckets, the position tables of Whisper and Speech2Text). FromConfig: what the config says, else
+// the encoder, with a warning naming the decoder's choice.
+enum class Stack : uint8_t { FromConfig, Encoder, Decoder };
+using T5Stack = Stack;  // the name of the first importer that took a stack
 struct T5BiasImport : ImportReport {
   T5BiasConfig config;    // validated
   int64_t num_heads = 0;  // H: the columns of the bias table [num_buckets, H]
@@ -116,32 +121,45 @@ T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stac
 
 // ---- absolute encodings: a sinusoidal table or a learned position embedding ----
 //
-// What a model adds to its token embeddings, with the row offsets HF applies (a token at position p,
-// counting from 0, reads row first_row + p of a table with num_rows rows):
+// What a model adds to its token embeddings (the encoder of a speech model: to the convolution's output
+// frames), with the row offsets HF applies (a token at position p, counting from 0, reads row
+// first_row + p of a table with num_rows rows):
 //   sinusoidal  m2m100 (also NLLB), fsmt        Fairseq preset, padding_idx = pad_token_id (default 1);
 //                                               first_row = padding_idx + 1; num_rows = m2m100:
 //                                               max_position_embeddings + 2, fsmt: + padding_idx + 1
+//               speech_to_text                  the same per stack: num_rows = max_source_positions
+//                                               (encoder) or max_target_positions (decoder) + 2
 //               xglm                            Fairseq preset, padding_idx = pad_token_id (default 1);
 //                                               first_row 2, num_rows = max_position_embeddings + 2
 //               marian, pegasus                 Marian preset ([sin | cos]), first_row 0,
 //                                               num_rows = max_position_embeddings
+//               ctrl                            Marian preset (HF's positional_encoding), first_row 0,
+//                                               num_rows = n_positions; embed_scale sqrt(n_embd) always
+//               whisper, encoder                Tensor2Tensor preset (HF's sinusoids(): [sin | cos],
+//                                               omega_i = 10000^(-i / (d/2 - 1)), d even), first_row 0,
+//                                               num_rows = max_source_positions (HF stores it as a
+//                                               frozen nn.Embedding initialised with these values)
 //               xlm with sinusoidal_embeddings, Vaswani preset, first_row 0, num_rows = max_position_embeddings
 //               distilbert with sinusoidal_pos_embds
 //   learned     gpt2 and gpt_bigcode (n_positions, n_embd), gpt_neo, bert, xlm and distilbert (their
 //                 default): first_row 0
+//               whisper, decoder: first_row 0, num_rows = max_target_positions
 //               albert, electra: first_row 0, columns embedding_size (projected to hidden_size later)
 //               roberta, xlm-roberta, camembert, longformer: first_row = pad_token_id + 1 (HF's
 //                 create_position_ids_from_input_ids), num_rows = max_position_embeddings
 //               opt, bart, mbart, biogpt: first_row 2, num_rows = max_position_embeddings + 2 (their
 //                 LearnedPositionalEmbedding offset)
 // embed_scale = sqrt(d_model) when scale_embedding is true (absent: the HF class's default, m2m100,
-// fsmt, xglm and biogpt true, the others false; a warning names the assumption), else 1
-// (posenc/embed.hpp's scale).
+// fsmt, xglm, biogpt and speech_to_text true, the others false; a warning names the assumption), else 1
+// (posenc/embed.hpp's scale). Whisper reads scale_embedding but never applies it: 1 (a warning if true).
+// Whisper and Speech2Text have different tables in their two stacks: `stack` chooses (FromConfig: the
+// encoder, with a warning naming the decoder's table); the other encoder-decoder models (BART, Marian,
+// M2M100, ...) build the same table in both, and `stack` does not change it.
 // With posenc: embed_forward(out, ids, E, PeSource::sinusoidal(sinusoidal) or PeSource::table(W),
 // Positions::offset(first_row), embed_scale); the largest position is num_rows - 1 - first_row.
-// Sizes (d_model / hidden_size / n_embd / dim / embedding_size, max_position_embeddings / n_positions)
-// must be present; other model types are an error naming model_type (RoPE, ALiBi and T5 models have
-// their own imports).
+// Sizes (d_model / hidden_size / n_embd / dim / embedding_size, max_position_embeddings / n_positions /
+// max_source_positions / max_target_positions) must be present; other model types are an error naming
+// model_type (RoPE, ALiBi and T5 models have their own imports).
 enum class AbsoluteKind : uint8_t { Sinusoidal, Learned };
 struct AbsoluteImport : ImportReport {
   AbsoluteKind kind = AbsoluteKind::Learned;
@@ -149,10 +167,15 @@ struct AbsoluteImport : ImportReport {
   int64_t dim = 0;              // C
   int64_t num_rows = 0;         // rows of the table
   int64_t first_row = 0;        // the row of position 0
-  float embed_scale = 1.0f;     // token embeddings are multiplied by this
+  float embed_scale = 1.0f;     // token embeddings (audio_frames: the frames) are multiplied by this
+  // Encoder or Decoder for models whose stacks have different tables (whisper, speech_to_text);
+  // FromConfig for the others (one table shape for every stack).
+  Stack stack = Stack::FromConfig;
+  bool audio_frames = false;  // the encoder of a speech model: added to frames, not token embeddings
 };
-AbsoluteImport parse_absolute_config(std::string_view json_text, std::string_view origin = "config.json");
-AbsoluteImport load_absolute_config(const std::filesystem::path& path);
+AbsoluteImport parse_absolute_config(std::string_view json_text, Stack stack = Stack::FromConfig,
+                                     std::string_view origin = "config.json");
+AbsoluteImport load_absolute_config(const std::filesystem::path& path, Stack stack = Stack::FromConfig);
 
 // ---- which positional encoding a config.json describes ----
 //
@@ -166,8 +189,8 @@ AbsoluteImport load_absolute_config(const std::filesystem::path& path);
 //             decide whether it is a valid one)
 // load_rope_config refuses the first three: an error naming model_type (Falcon: alibi) and the
 // importer to use, where it would otherwise describe a RoPE that the model does not have; it refuses
-// too the model types of encodings that no importer reads (whisper, speech_to_text, deberta(-v2), xlnet,
-// transfo-xl, funnel, reformer, ctrl). Another model_type it does not know to use RoPE, in a
+// too the model types of encodings that no importer reads (deberta(-v2), xlnet, transfo-xl, funnel,
+// reformer). Another model_type it does not know to use RoPE, in a
 // config without any rope field (rope_theta, rope_scaling, rope_parameters, rotary_dim, ...), is read as
 // default RoPE with a warning saying so.
 enum class EncodingKind : uint8_t { Rope, Alibi, T5Bias, Absolute };

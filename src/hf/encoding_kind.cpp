@@ -51,16 +51,12 @@ struct OtherEncoding {
   const char* uses;
 };
 constexpr OtherEncoding kOtherEncodings[] = {
-    {"whisper", "absolute positions (a sinusoidal encoder table, a learned decoder table)"},
-    {"speech_to_text",
-     "sinusoidal absolute positions (fairseq tables of separate encoder and decoder lengths)"},
     {"deberta", "disentangled relative attention (relative position embeddings)"},
     {"deberta-v2", "disentangled relative attention (relative position embeddings)"},
     {"xlnet", "Transformer-XL relative positions"},
     {"transfo-xl", "Transformer-XL relative positions"},
     {"funnel", "relative attention (Funnel's position encodings)"},
     {"reformer", "axial position embeddings"},
-    {"ctrl", "sinusoidal absolute positions"},
 };
 
 }  // namespace

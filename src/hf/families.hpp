@@ -21,7 +21,7 @@ EncodingKind kind_of(const Fields& c);
 // would describe may be a model's other encoding (DeBERTa's, XLNet's, ...). Empty otherwise.
 std::string rope_doubt(const Fields& c);
 // Throws a posenc::Error naming model_type (Falcon: alibi) and the importer to use unless kind_of(c)
-// is Rope, and for the model types of other encodings that no importer reads (Whisper, DeBERTa, ...).
+// is Rope, and for the model types of other encodings that no importer reads (DeBERTa, XLNet, ...).
 void refuse_unless_rope(const Fields& c);
 
 }  // namespace posenc::hf::detail

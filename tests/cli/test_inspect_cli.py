@@ -208,6 +208,52 @@ def case_absolute(cli):
             check(phrase in text, f"{cfg['model_type']}: report lacks {phrase!r}:\n{text}")
 
 
+def case_stack(cli):
+    """--stack chooses the table of an encoder-decoder model whose stacks differ (Whisper: a sinusoidal
+    encoder table added to the frames, a learned decoder one; Speech2Text: fairseq tables of the source
+    and target lengths) and T5's bucket direction; without it the encoder, with a warning. It is an
+    error for RoPE and ALiBi configs. Fixed tables do not claim to grow as fairseq's buffers do."""
+    whisper = write_json(cli.path("whisper.json"), {
+        "model_type": "whisper", "d_model": 384, "encoder_attention_heads": 6, "max_source_positions": 1500,
+        "max_target_positions": 448, "scale_embedding": False})
+    s2t = write_json(cli.path("s2t.json"), {
+        "model_type": "speech_to_text", "d_model": 256, "max_source_positions": 6000,
+        "max_target_positions": 1024, "pad_token_id": 1, "scale_embedding": True})
+    t5 = write_json(cli.path("t5.json"), {"model_type": "t5", "num_heads": 8})
+    marian = write_json(cli.path("marian.json"), {"model_type": "marian", "d_model": 512,
+                                                  "max_position_embeddings": 512})
+    cases = [
+        (whisper, [], ["sinusoidal absolute positions", "input frame at position p", "preset: tensor2tensor",
+                       "stack: encoder [default", "rows: 1500 [max_source_positions]",
+                       "1500 positions (0 .. 1499); a longer one has no row in HF's table",
+                       "frames are added unscaled", "warnings:", "Stack::Decoder"], ["grows"]),
+        (whisper, ["--stack", "decoder"], ["learned absolute positions", "stack: decoder [decoder (as requested)]",
+                                           "rows: 448 [max_target_positions]", "embedding of the token"],
+         ["warnings:", "frame"]),
+        (s2t, ["--stack", "encoder"], ["preset: fairseq", "rows: 6002 [max_source_positions + 2]",
+                                       "position 0: row 2", "frames are multiplied by it",
+                                       "it grows for longer inputs"], ["warnings:"]),
+        (s2t, ["--stack", "decoder"], ["rows: 1026 [max_target_positions + 2]",
+                                       "token embeddings are multiplied by it"], ["warnings:"]),
+        (t5, ["--stack", "decoder"], ["direction: causal"], []),
+        (t5, ["--stack", "encoder"], ["direction: bidirectional"], []),
+        (marian, [], ["rows: 512 [max_position_embeddings]", "a longer one has no row in HF's table"],
+         ["grows", "stack:"]),
+    ]
+    for cfg, extra, want, unwanted in cases:
+        text = report(cli, cfg, *extra)
+        for phrase in want:
+            check(phrase in text, f"{cfg} {extra}: report lacks {phrase!r}:\n{text}")
+        for phrase in unwanted:
+            check(phrase not in text, f"{cfg} {extra}: report has {phrase!r}:\n{text}")
+    llama = write_json(cli.path("llama.json"), {"model_type": "llama", "hidden_size": 256,
+                                                "num_attention_heads": 4})
+    bloom = write_json(cli.path("bloom.json"), {"model_type": "bloom", "n_head": 8})
+    expect_error(cli, ["inspect", "--config", llama, "--stack", "decoder"], ["--stack", "RoPE"])
+    expect_error(cli, ["inspect", "--config", bloom, "--stack", "encoder"], ["--stack", "ALiBi"])
+    expect_error(cli, ["inspect", "--config", whisper, "--stack", "middle"], ["--stack", "middle"])
+
+
 def case_not_rope(cli):
     """The RoPE-only options are errors for other models, and posenc rope refuses them (it used to
     describe a default RoPE from their head sizes)."""

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""posenc table --config: a model's sinusoidal table from its config.json, against HF's golden table.
+"""posenc table --config: a model's sinusoidal table from its config.json, against HF's golden table (and
+Whisper's formula; --stack for the models whose two stacks differ).
 
 usage: test_table_config_cli.py POSENC_BINARY SCRATCH_DIR CASE
 
@@ -51,6 +52,46 @@ def case_golden(cli):
         rc, out, err = cli.run("table", "--config", path, "--positions", "2,5", "--format", "json", "--quiet")
         rows = np.asarray(json.loads(out)["table"], dtype=np.float64)
         check(np.abs(rows - want[[2, 5]]).max() <= 2e-6, "--positions with --config")
+
+
+def case_stack(cli):
+    """Whisper's encoder table is HF's sinusoids(max_source_positions, d_model): [sin | cos] of
+    p * exp(-i ln(10000) / (d/2 - 1)), from float64 here (exact: within float32 rounding, 1e-6 covers it
+    for these short rows); Speech2Text's decoder table has max_target_positions + 2 rows; Whisper's
+    decoder table is learned (an error naming the stack)."""
+    whisper = write_json(cli.path("whisper.json"), {
+        "model_type": "whisper", "d_model": 64, "max_source_positions": 40, "max_target_positions": 16})
+    rc, out, err = cli.run("table", "--config", whisper, "--stack", "encoder", "--format", "json")
+    doc = json.loads(out)
+    got = np.asarray(doc["table"], dtype=np.float64)
+    half = 32
+    angle = np.arange(40)[:, None] * np.exp(-np.log(10000.0) / (half - 1) * np.arange(half))[None, :]
+    want = np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+    check(got.shape == (40, 64), f"whisper: shape {got.shape}")
+    check(np.abs(got - want).max() <= 1e-6, f"whisper: max diff {np.abs(got - want).max()}")
+    check(doc["stack"] == "encoder" and doc["first_row"] == 0 and doc["preset"] == "tensor2tensor"
+          and doc["embed_scale"] == 1.0, f"whisper fields: {doc}")
+    check("posenc: warning" not in err, f"no warning with --stack: {err!r}")
+    rc, out, err = cli.run("table", "--config", whisper, "--format", "json", "--quiet")
+    check(json.loads(out)["stack"] == "encoder" and "Stack::Decoder" in err,
+          f"the encoder by default, with a warning: {err!r}")
+    s2t = write_json(cli.path("s2t.json"), {
+        "model_type": "speech_to_text", "d_model": 8, "max_source_positions": 30, "max_target_positions": 10})
+    rc, out, err = cli.run("table", "--config", s2t, "--stack", "decoder", "--format", "json")
+    doc = json.loads(out)
+    check(len(doc["table"]) == 12 and doc["stack"] == "decoder" and doc["first_row"] == 2
+          and doc["padding_idx"] == 1 and doc["embed_scale"] == float(np.float32(8 ** 0.5)),
+          f"speech_to_text fields: {doc}")
+    check(not any(doc["table"][1]), "the padding row 1 is zero")
+    bad = cli.path("bad_stack")
+    os.makedirs(bad)
+    o = ("--format", "json", "--out", os.path.join(bad, "x.json"))
+    for args, names in [
+        (("table", "--config", whisper, "--stack", "decoder", *o), ["whisper decoder", "learned"]),
+        (("table", "--kind", "sinusoidal", "--dim", 8, "--max-positions", 2, "--stack", "encoder", *o),
+         ["--stack", "--config"]),
+    ]:
+        expect_error(cli, args, names, where=bad)
 
 
 def case_bad_input(cli):

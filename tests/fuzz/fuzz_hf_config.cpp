@@ -113,23 +113,29 @@ void check_t5(std::string_view text) {
 }
 
 void check_absolute(std::string_view text) {
-  posenc::hf::AbsoluteImport imp;
-  try {
-    imp = posenc::hf::parse_absolute_config(text);
-  } catch (const posenc::Error& e) {
-    posenc::fuzz::check_error(e);
-    return;
-  }
-  FUZZ_CHECK(imp.dim >= 1 && imp.num_rows >= 1 && imp.first_row >= 0, "sizes %lld %lld %lld",
-             static_cast<long long>(imp.dim), static_cast<long long>(imp.num_rows),
-             static_cast<long long>(imp.first_row));
-  FUZZ_CHECK(std::isfinite(imp.embed_scale) && imp.embed_scale >= 1.0f, "embed_scale %g",
-             static_cast<double>(imp.embed_scale));
-  if (imp.kind == posenc::hf::AbsoluteKind::Learned) {
-    FUZZ_CHECK(imp.first_row < imp.num_rows, "no row for position 0");
-  } else {
-    posenc::validate(imp.sinusoidal);
-    FUZZ_CHECK(imp.sinusoidal.dim == imp.dim, "sinusoidal dim");
+  using posenc::hf::Stack;
+  for (Stack stack : {Stack::FromConfig, Stack::Encoder, Stack::Decoder}) {
+    posenc::hf::AbsoluteImport imp;
+    try {
+      imp = posenc::hf::parse_absolute_config(text, stack);
+    } catch (const posenc::Error& e) {
+      posenc::fuzz::check_error(e);
+      continue;
+    }
+    FUZZ_CHECK(imp.dim >= 1 && imp.num_rows >= 1 && imp.first_row >= 0, "sizes %lld %lld %lld",
+               static_cast<long long>(imp.dim), static_cast<long long>(imp.num_rows),
+               static_cast<long long>(imp.first_row));
+    FUZZ_CHECK(std::isfinite(imp.embed_scale) && imp.embed_scale >= 1.0f, "embed_scale %g",
+               static_cast<double>(imp.embed_scale));
+    FUZZ_CHECK(imp.stack == Stack::FromConfig ||
+                   imp.stack == (stack == Stack::Decoder ? Stack::Decoder : Stack::Encoder),
+               "stack not followed");
+    if (imp.kind == posenc::hf::AbsoluteKind::Learned) {
+      FUZZ_CHECK(imp.first_row < imp.num_rows, "no row for position 0");
+    } else {
+      posenc::validate(imp.sinusoidal);
+      FUZZ_CHECK(imp.sinusoidal.dim == imp.dim, "sinusoidal dim");
+    }
   }
 }
 
