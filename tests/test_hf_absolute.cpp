@@ -253,6 +253,15 @@ TEST(HfAbsolute, SpeechToTextStacksMatchTheFairseqReference) {
   EXPECT_EQ(d.first_row, 2);
   EXPECT_EQ(d.embed_scale, 16.0f);
   EXPECT_EQ(parse_absolute_config(small).num_rows, 6002) << "the encoder by default";
+  // pad_token_id 0: HF's encoder compares its 0/1 padding mask with it (a warning); the decoder does not.
+  const std::string pad0 =
+      R"({"model_type": "speech_to_text", "d_model": 8, "max_source_positions": 6, "max_target_positions": 4, "pad_token_id": 0, "scale_embedding": true})";
+  const hf::AbsoluteImport e0 = parse_absolute_config(pad0, hf::Stack::Encoder);
+  EXPECT_EQ(e0.first_row, 1);
+  ASSERT_EQ(e0.warnings.size(), 1u);
+  EXPECT_NE(e0.warnings[0].find("every real frame reads the zero row 0"), std::string::npos)
+      << e0.warnings[0];
+  EXPECT_TRUE(parse_absolute_config(pad0, hf::Stack::Decoder).warnings.empty());
   for (const auto& c : posenc::test::golden_cases("sinusoidal_concat")) {
     const int64_t rows = c.at("num_embeddings").get<int64_t>(), dim = c.at("dim").get<int64_t>();
     const int64_t pad = c.at("padding_idx").get<int64_t>();

@@ -192,6 +192,14 @@ AbsoluteImport parse(std::string_view text, Stack stack, std::string_view origin
     const std::string pad_source = p ? c.path("pad_token_id") : "default (pad_token_id = 1)";
     if (f->offset == O::PadPlusOne) r.sources.push_back({"first_row", pad_source + " + 1"});
     if (fairseq) r.sources.push_back({"padding_idx", pad_source});
+    // Speech2Text's encoder numbers its frames from a 0/1 padding mask (1 = padded) compared with
+    // padding_idx: with padding_idx 0 the real frames count as padding.
+    if (fairseq && r.audio_frames && pad == 0)
+      r.warnings.push_back(c.path("pad_token_id") + " = 0: HF's " + r.model_type +
+                           " encoder numbers frames from a padding mask of 0 (frame) and 1 (padded) compared "
+                           "with padding_idx, so every real frame reads the zero row 0 (no position) and "
+                           "the padded ones count from row 1; this table is what the other padding "
+                           "indices give");
   }
   // The table's rows and the row of position 0, as each position-embedding module builds them.
   const bool fsmt = r.model_type == "fsmt";
