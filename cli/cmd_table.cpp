@@ -324,7 +324,7 @@ void register_table(CLI::App& app) {
           ->check(CLI::IsMember({"sinusoidal", "learned"}));
   sub->add_option(
          "--config", a.config,
-         "A model's Hugging Face config.json with a sinusoidal table (m2m100, fsmt, xglm, marian, "
+         "A model's Hugging Face config.json with a sinusoidal table (m2m_100, nllb-moe, fsmt, xglm, marian, "
          "pegasus, ctrl, xlm, distilbert, speech_to_text, whisper's encoder): kind, preset, dim and padding "
          "from it; default rows: HF's whole buffer")
       ->type_name("FILE");

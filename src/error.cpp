@@ -3,9 +3,16 @@
 namespace posenc {
 
 namespace {
+// A value longer than this is shortened in the message (value() keeps it whole).
+constexpr size_t kMaxValueChars = 240;
+
 std::string format(const std::string& where, const std::string& argument, const std::string& value,
                    const std::string& allowed) {
-  return where + ": " + argument + " = " + value + " is invalid (allowed: " + allowed + ")";
+  const std::string shown =
+      value.size() <= kMaxValueChars
+          ? value
+          : value.substr(0, kMaxValueChars - 40) + "... (" + std::to_string(value.size()) + " characters)";
+  return where + ": " + argument + " = " + shown + " is invalid (allowed: " + allowed + ")";
 }
 }  // namespace
 

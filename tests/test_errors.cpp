@@ -146,6 +146,20 @@ TEST(Errors, MessageFormat) {
   }
 }
 
+// A long value (a 1 MB string from a config, say) is shortened in the message, with its length; value()
+// keeps it whole.
+TEST(Errors, LongValuesAreShortenedInTheMessage) {
+  const std::string v(100000, 'x');
+  const Error e("posenc::f", "model_type", v, "a short name");
+  const std::string what = e.what();
+  EXPECT_LT(what.size(), 400u) << what.substr(0, 400);
+  EXPECT_NE(what.find("... (100000 characters) is invalid (allowed: a short name)"), std::string::npos)
+      << what;
+  EXPECT_EQ(e.value(), v);
+  const Error short_one("posenc::f", "a", std::string(240, 'y'), "b");
+  EXPECT_NE(std::string(short_one.what()).find(std::string(240, 'y') + " is invalid"), std::string::npos);
+}
+
 // ---- found by tests/fuzz/fuzz_core_ops (2026-11-29); each of these crashed, read out of bounds or threw
 // something other than posenc::Error before the fix ----
 

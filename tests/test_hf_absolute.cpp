@@ -32,7 +32,7 @@ TEST(HfAbsolute, M2m100MatchesTheFairseqReference) {
     const int64_t rows = c.at("num_embeddings").get<int64_t>(), dim = c.at("dim").get<int64_t>();
     const int64_t pad = c.at("padding_idx").get<int64_t>();
     const auto table = c.at("table").get<std::vector<std::vector<double>>>();
-    hf::AbsoluteImport r = parse_absolute_config(R"({"model_type": "m2m100", "d_model": )" +
+    hf::AbsoluteImport r = parse_absolute_config(R"({"model_type": "m2m_100", "d_model": )" +
                                                  std::to_string(dim) + R"(, "max_position_embeddings": )" +
                                                  std::to_string(rows - 2) + R"(, "pad_token_id": )" +
                                                  std::to_string(pad) + R"(, "scale_embedding": true})");
@@ -346,9 +346,21 @@ TEST(HfAbsolute, SinusoidalFamilies) {
   EXPECT_EQ(f3.sinusoidal.padding_idx, 3);
   EXPECT_EQ(f3.embed_scale, 1.0f);
   const hf::AbsoluteImport m3 = parse_absolute_config(
-      R"({"model_type": "m2m100", "d_model": 16, "max_position_embeddings": 1024, "pad_token_id": 3})");
+      R"({"model_type": "m2m_100", "d_model": 16, "max_position_embeddings": 1024, "pad_token_id": 3})");
   EXPECT_EQ(m3.num_rows, 1026);
   EXPECT_EQ(m3.first_row, 4);
+  // NLLB-MoE builds M2M100's table; "m2m100" is not HF's model_type (M2M100Config's is "m2m_100").
+  const hf::AbsoluteImport n = parse_absolute_config(
+      R"({"model_type": "nllb-moe", "d_model": 16, "max_position_embeddings": 1024, "pad_token_id": 1, "scale_embedding": true})");
+  EXPECT_EQ(n.sinusoidal.preset, SinusoidalPreset::Fairseq);
+  EXPECT_EQ(n.num_rows, 1026);
+  EXPECT_EQ(n.first_row, 2);
+  EXPECT_EQ(n.embed_scale, 4.0f);
+  expect_error_naming(
+      [] {
+        parse_absolute_config(R"({"model_type": "m2m100", "d_model": 16, "max_position_embeddings": 8})");
+      },
+      "model_type", {"\"m2m100\"", "m2m_100"});
   // Marian (Helsinki-NLP opus-mt): [sin | cos], positions from 0.
   const hf::AbsoluteImport m = parse_absolute_config(
       R"({"model_type": "marian", "d_model": 512, "max_position_embeddings": 512, "scale_embedding": true, "pad_token_id": 58100})");

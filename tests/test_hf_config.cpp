@@ -316,6 +316,34 @@ TEST(HfConfig, MalformedJsonNamesTheByteOffset) {
   expect_error(R"({"hidden_size": 1e999})", {"JSON"});
 }
 
+// A document nested deeper than any config is refused while parsing (printing a value nested 100000
+// deep in the error message overflowed the stack: found by the CLI audit of 2026-11-29); the limit is
+// 64 levels, so 64 still parse.
+TEST(HfConfig, DeeplyNestedJsonIsRefused) {
+  const auto nested = [](int depth, const char* key) {
+    return std::string(R"({"model_type": "bloom", ")") + key + R"(": )" + std::string(depth, '[') +
+           std::string(depth, ']') + "}";
+  };
+  for (const char* key : {"n_head", "unused"}) {
+    expect_error(nested(100000, key), {"nested more than 64 levels"});
+    try {
+      hf::parse_alibi_config(nested(100000, key));
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("nested more than 64"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(hf::parse_alibi_config(R"({"model_type": "bloom", "n_head": 4, "x": )" +
+                                         std::string(63, '[') + std::string(63, ']') + "}"));
+  try {
+    hf::parse_alibi_config(R"({"model_type": "bloom", "n_head": 4, "x": )" + std::string(64, '[') +
+                           std::string(64, ']') + "}");
+    ADD_FAILURE() << "65 levels accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nested more than 64"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HfConfig, ErrorsNameTheField) {
   const std::string llama = R"("hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 1e4,
                               "max_position_embeddings": 4096)";

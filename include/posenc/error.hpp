@@ -3,6 +3,7 @@
 // Every check in the library throws posenc::Error. Its message names the function, the argument, the value
 // it had and the allowed range, e.g.
 //   "posenc::sinusoidal_table: dim = 0 is invalid (allowed: even integer >= 2)".
+// A value longer than 240 characters is shortened in the message, with its length (value() keeps it).
 // The library never calls exit() or abort().
 #pragma once
 

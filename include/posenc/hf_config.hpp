@@ -124,8 +124,8 @@ T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stac
 // What a model adds to its token embeddings (the encoder of a speech model: to the convolution's output
 // frames), with the row offsets HF applies (a token at position p, counting from 0, reads row
 // first_row + p of a table with num_rows rows):
-//   sinusoidal  m2m100 (also NLLB), fsmt        Fairseq preset, padding_idx = pad_token_id (default 1);
-//                                               first_row = padding_idx + 1; num_rows = m2m100:
+//   sinusoidal  m2m_100 (NLLB), nllb-moe, fsmt  Fairseq preset, padding_idx = pad_token_id (default 1);
+//                                               first_row = padding_idx + 1; num_rows = m2m_100:
 //                                               max_position_embeddings + 2, fsmt: + padding_idx + 1
 //               speech_to_text                  the same per stack: num_rows = max_source_positions
 //                                               (encoder) or max_target_positions (decoder) + 2
@@ -149,9 +149,9 @@ T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stac
 //                 create_position_ids_from_input_ids), num_rows = max_position_embeddings
 //               opt, bart, mbart, biogpt: first_row 2, num_rows = max_position_embeddings + 2 (their
 //                 LearnedPositionalEmbedding offset)
-// embed_scale = sqrt(d_model) when scale_embedding is true (absent: the HF class's default, m2m100,
-// fsmt, xglm, biogpt and speech_to_text true, the others false; a warning names the assumption), else 1
-// (posenc/embed.hpp's scale). Whisper reads scale_embedding but never applies it: 1 (a warning if true).
+// embed_scale = sqrt(d_model) when scale_embedding is true (absent: the HF class's default, m2m_100,
+// nllb-moe, fsmt, xglm, biogpt and speech_to_text true, the others false; a warning names the
+// assumption), else 1 (posenc/embed.hpp's scale). Whisper reads scale_embedding but never applies it: 1 (a warning if true).
 // Whisper and Speech2Text have different tables in their two stacks: `stack` chooses (FromConfig: the
 // encoder, with a warning naming the decoder's table); the other encoder-decoder models (BART, Marian,
 // M2M100, ...) build the same table in both, and `stack` does not change it.

@@ -47,7 +47,9 @@ constexpr auto kLearned = AbsoluteKind::Learned;
 constexpr auto kVaswani = SinusoidalPreset::Vaswani;
 
 constexpr Family kFamilies[] = {
-    {"m2m100", Role::Both, kSin, SinusoidalPreset::Fairseq, "d_model", "max_position_embeddings",
+    {"m2m_100", Role::Both, kSin, SinusoidalPreset::Fairseq, "d_model", "max_position_embeddings",
+     O::PadPlusOne, Scale::DefaultOn},
+    {"nllb-moe", Role::Both, kSin, SinusoidalPreset::Fairseq, "d_model", "max_position_embeddings",
      O::PadPlusOne, Scale::DefaultOn},
     {"fsmt", Role::Both, kSin, SinusoidalPreset::Fairseq, "d_model", "max_position_embeddings", O::PadPlusOne,
      Scale::DefaultOn},

@@ -44,9 +44,24 @@ const char* type_word(const Json& v) {
 }  // namespace
 
 Json parse_object(std::string_view text, const std::string& where, const std::string& origin) {
+  // HF configs nest a few levels; a deeper document is refused while parsing (printing or walking a
+  // value nested tens of thousands deep would exhaust the stack).
+  constexpr int kMaxDepth = 64;
+  struct TooDeep {
+    size_t depth;
+  };
+  const auto depth_limit = [](int depth, Json::parse_event_t event, Json&) {
+    if (depth >= kMaxDepth &&
+        (event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start))
+      throw TooDeep{static_cast<size_t>(depth)};
+    return true;
+  };
   Json j;
   try {
-    j = Json::parse(text.begin(), text.end());
+    j = Json::parse(text.begin(), text.end(), depth_limit);
+  } catch (const TooDeep&) {
+    throw Error(where, origin, "JSON nested more than " + std::to_string(kMaxDepth) + " levels deep",
+                "a JSON object nested at most " + std::to_string(kMaxDepth) + " levels, as HF's config.json");
   } catch (const Json::parse_error& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error
     // while parsing object - unexpected end of input; expected '}'": keep the part after the tag.

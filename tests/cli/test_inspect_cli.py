@@ -188,7 +188,7 @@ def case_t5(cli):
 def case_absolute(cli):
     """The rows, the row of position 0 and the scale as HF's modules use them (derived here by hand)."""
     cases = [
-        ({"model_type": "m2m100", "d_model": 16, "max_position_embeddings": 20, "pad_token_id": 3,
+        ({"model_type": "m2m_100", "d_model": 16, "max_position_embeddings": 20, "pad_token_id": 3,
           "scale_embedding": True},
          ["sinusoidal absolute positions", "preset: fairseq", "padding row: 3 (all zeros) [pad_token_id]",
           "columns: 16 [d_model]", "rows: 22 [max_position_embeddings + 2]",

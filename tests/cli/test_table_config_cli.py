@@ -22,7 +22,7 @@ from hf_cli_common import expect_error, golden_cases, write_json
 
 def m2m100_config(cli, case):
     path = cli.path("m2m100.json")
-    write_json(path, {"model_type": "m2m100", "d_model": case["dim"],
+    write_json(path, {"model_type": "m2m_100", "d_model": case["dim"],
                       "max_position_embeddings": case["num_embeddings"] - 2,
                       "pad_token_id": case["padding_idx"], "scale_embedding": True})
     return path
@@ -37,7 +37,7 @@ def case_golden(cli):
         got = np.asarray(doc["table"], dtype=np.float64)
         check(got.shape == want.shape, f"{case['name']}: shape {got.shape} vs HF {want.shape}")
         check(doc["positions"] == list(range(case["num_embeddings"])), "rows: HF's whole buffer")
-        check(doc["model_type"] == "m2m100" and doc["first_row"] == case["padding_idx"] + 1
+        check(doc["model_type"] == "m2m_100" and doc["first_row"] == case["padding_idx"] + 1
               and doc["preset"] == "fairseq" and doc["padding_idx"] == case["padding_idx"]
               and doc["embed_scale"] == case["dim"] ** 0.5, f"fields: {doc}")
         check(np.abs(got - want).max() <= 2e-6, f"{case['name']} exact: max diff {np.abs(got - want).max()}")
