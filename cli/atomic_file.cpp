@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -45,6 +46,20 @@ extern "C" void on_fatal_signal(int sig) {
   remove_pending_temporaries();
   std::signal(sig, SIG_DFL);
   std::raise(sig);
+}
+
+// The file a chain of symlinks names (the path itself when it is not a link); a link to a file not yet
+// there is followed too (std::filesystem::canonical would fail on it). At most 40 links, as the kernel.
+std::string follow_symlinks(const std::string& path) {
+  std::filesystem::path p = path;
+  for (int i = 0; i < 40; ++i) {
+    std::error_code ec;
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(p, ec)) || ec) break;
+    const std::filesystem::path to = std::filesystem::read_symlink(p, ec);
+    if (ec) break;
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  return p.string();
 }
 
 std::string os_reason(int err) {
@@ -115,13 +130,9 @@ AtomicFile::AtomicFile(std::string target) : ByteSink(-1, target), target_(std::
       if (fd_ < 0) throw CliError("cannot write '" + target_ + "': " + os_reason(errno));
       return;
     }
-    struct stat lst {};
-    if (::lstat(target_.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
-      std::error_code ec;
-      const auto real = std::filesystem::canonical(target_, ec);
-      if (!ec) resolved_ = real.string();
-    }
   }
+  // A symlink (also one naming a file not yet there) is followed: the file it names is replaced.
+  resolved_ = follow_symlinks(target_);
   for (int attempt = 0; attempt < 16; ++attempt) {
     temp_ = resolved_ + ".tmp." + std::to_string(::getpid()) + "." + random_suffix();
     fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -137,7 +148,25 @@ AtomicFile::AtomicFile(std::string target) : ByteSink(-1, target), target_(std::
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !direct_) ::unlink(temp_.c_str());
+  if (!staging_.empty()) ::unlink(staging_.c_str());
   unregister_temporary(slot_);
+}
+
+const std::string& AtomicFile::temp_path() {
+  if (!direct_) return temp_;
+  if (staging_.empty()) {
+    const char* dir = std::getenv("TMPDIR");
+    const std::string base = dir != nullptr && *dir != '\0' ? dir : "/tmp";
+    std::string name = base + "/posenc-staging-XXXXXX";
+    const int fd = ::mkstemp(name.data());
+    if (fd < 0)
+      throw CliError("cannot write '" + target_ + "': cannot create a staging file in '" + base +
+                     "': " + os_reason(errno));
+    ::close(fd);
+    staging_ = name;
+    slot_ = register_temporary(staging_);
+  }
+  return staging_;
 }
 
 void AtomicFile::commit() {
@@ -145,6 +174,28 @@ void AtomicFile::commit() {
   const int fd = fd_;
   fd_ = -1;
   if (direct_) {
+    if (!staging_.empty()) {  // what a path-taking writer staged: copied in, every write checked
+      const int in = ::open(staging_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (in < 0) {
+        const int err = errno;
+        ::close(fd);
+        throw CliError("cannot write '" + target_ + "': cannot read its staging file: " + os_reason(err));
+      }
+      char chunk[1 << 16];
+      for (;;) {
+        const ssize_t n = ::read(in, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        try {
+          write_all(fd, chunk, static_cast<size_t>(n), target_);
+        } catch (...) {
+          ::close(in);
+          ::close(fd);
+          throw;
+        }
+      }
+      ::close(in);
+    }
     if (::close(fd) != 0) throw CliError("cannot write '" + target_ + "': " + os_reason(errno));
     committed_ = true;
     return;

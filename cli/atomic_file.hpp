@@ -9,8 +9,8 @@
 //
 // Targets that cannot be replaced by a rename: a symlink is followed (the file it points to is
 // replaced, the link stays); an existing target that is not a regular file (/dev/null, /dev/stdout,
-// a FIFO) is opened and written directly, as there is nothing to replace atomically; a directory is
-// an error.
+// a FIFO) is opened and written directly, as there is nothing to replace atomically (a file written by
+// path, see temp_path(), is staged and copied in by commit()); a directory is an error.
 //
 // ByteSink is the buffered writer the table writers use; StdoutSink sends the same bytes to
 // standard output.
@@ -55,8 +55,10 @@ class AtomicFile : public ByteSink {
  public:
   explicit AtomicFile(std::string target);  // creates the temporary (exclusive, mode 0666 & ~umask)
   ~AtomicFile() override;                   // removes the temporary unless committed
-  // Where to write when not through write(): the temporary, or the target itself when direct.
-  const std::string& temp_path() const { return direct_ ? target_ : temp_; }
+  // Where a writer that takes a path (PLplot) writes: the temporary; for a direct target a staging
+  // file in $TMPDIR (or /tmp), which commit() copies into the target with every write checked (PLplot
+  // does not report failed writes: a plot to /dev/full would otherwise "succeed").
+  const std::string& temp_path();
   const std::string& target() const { return target_; }
   void commit();
 
@@ -64,6 +66,7 @@ class AtomicFile : public ByteSink {
   std::string target_;    // as the user named it (messages)
   std::string resolved_;  // symlinks followed: what the rename replaces
   std::string temp_;
+  std::string staging_;  // direct targets written through temp_path()
   bool direct_ = false;  // target is a device or FIFO: written in place
   int slot_ = -1;        // entry in the signal-safe registry of temporaries
   bool committed_ = false;

@@ -3,6 +3,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <sstream>
 #include <thread>
 
@@ -218,6 +219,31 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
     throw CliError("--eval-every: " + std::to_string(a.eval_every) + " is invalid (allowed: >= 0)");
   if (!(a.lr > 0)) throw CliError("--lr: " + std::to_string(a.lr) + " is invalid (allowed: > 0)");
   if (a.resume && a.checkpoint.empty()) throw CliError("--resume: needs --checkpoint FILE");
+  if (a.warmup < -1)
+    throw CliError("--warmup: " + std::to_string(a.warmup) +
+                   " is invalid (allowed: >= 0, or -1 for 5% of --steps)");
+  if (!(a.weight_decay >= 0 && std::isfinite(a.weight_decay)))
+    throw CliError("--weight-decay: " + std::to_string(a.weight_decay) +
+                   " is invalid (allowed: finite, >= 0)");
+  if (!(a.clip >= 0 && std::isfinite(a.clip)))
+    throw CliError("--clip: " + std::to_string(a.clip) +
+                   " is invalid (allowed: finite, >= 0; 0 turns it off)");
+  if (!std::isfinite(a.lr))
+    throw CliError("--lr: " + std::to_string(a.lr) + " is invalid (allowed: finite, > 0)");
+  if (a.checkpoint_every < 0)
+    throw CliError("--checkpoint-every: " + std::to_string(a.checkpoint_every) +
+                   " is invalid (allowed: >= 0)");
+  if (a.stop_after < 0)
+    throw CliError("--stop-after: " + std::to_string(a.stop_after) +
+                   " is invalid (allowed: >= 0; 0: no stop)");
+  if (a.stop_after > 0 && a.checkpoint.empty())
+    throw CliError("--stop-after: needs --checkpoint FILE (the stopped run is resumed from it)");
+  // An output over the training text or another output would destroy it.
+  model::check_distinct_paths({{"--data", t.data},
+                               {"--spm-model", t.spm_model},
+                               {"--checkpoint", a.checkpoint},
+                               {"--metrics-csv", a.metrics_csv},
+                               {"--metrics-json", a.metrics_json}});
   if (a.threads < 0)
     throw CliError("--threads: " + std::to_string(a.threads) + " is invalid (allowed: >= 0)");
   model::TrainConfig c;

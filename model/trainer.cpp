@@ -256,6 +256,24 @@ void check_same_config(const ModelConfig& have, const ModelConfig& want, const s
   }
 }
 
+// A resumed run continues the run in the checkpoint: the fields that decide its losses (the learning
+// rates, the batches, the seed) must be the checkpoint's. steps may grow (the cosine schedule then
+// stretches from that step on) but not fall below the checkpoint's step.
+void check_same_training(const Checkpoint& c, const TrainConfig& t) {
+  const json have = json::parse(c.train_json), want = train_config_json(t);
+  for (const char* key :
+       {"batch", "train_len", "lr", "min_lr_ratio", "warmup", "weight_decay", "clip", "seed"}) {
+    if (!have.contains(key) || have.at(key) != want.at(key))
+      throw Error("posenc::model::checkpoint", key, want.at(key).dump(),
+                  (have.contains(key) ? have.at(key).dump() : std::string("absent")) +
+                      " (the value in checkpoint '" + t.checkpoint +
+                      "': --resume continues that run with its training config)");
+  }
+  if (c.step > t.steps)
+    fail("steps", std::to_string(t.steps),
+         ">= " + std::to_string(c.step) + ", the step of checkpoint '" + t.checkpoint + "'");
+}
+
 // The metadata plus the serialized tokenizer.
 Checkpoint meta_and_tokenizer(Opened& o, const std::string& path) {
   Checkpoint c = meta_of(o, path);
@@ -315,10 +333,21 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
   if (t.clip < 0) fail("clip", std::to_string(t.clip), ">= 0");
   if (t.eval_every < 0) fail("eval_every", std::to_string(t.eval_every), ">= 0");
   if (t.eval_sequences < 1) fail("eval_sequences", std::to_string(t.eval_sequences), ">= 1");
+  if (!std::isfinite(t.clip)) fail("clip", std::to_string(t.clip), "a finite number >= 0");
+  if (t.warmup < -1) fail("warmup", std::to_string(t.warmup), ">= 0, or -1 for 5% of the steps");
+  if (!(t.weight_decay >= 0 && std::isfinite(t.weight_decay)))
+    fail("weight_decay", std::to_string(t.weight_decay), "a finite number >= 0");
+  if (t.checkpoint_every < 0) fail("checkpoint_every", std::to_string(t.checkpoint_every), ">= 0");
+  if (t.stop_after < 0) fail("stop_after", std::to_string(t.stop_after), ">= 0 (0: no stop)");
   if (t.resume && t.checkpoint.empty()) fail("resume", "true", "only with a checkpoint path");
+  if (t.stop_after > 0 && t.checkpoint.empty())
+    fail("stop_after", std::to_string(t.stop_after),
+         "only with a checkpoint path (the stopped run is resumed from it; without one it is lost)");
   if (!t.checkpoint.empty()) check_writable_path(t.checkpoint, "checkpoint");
   if (!t.metrics_csv.empty()) check_writable_path(t.metrics_csv, "metrics_csv");
   if (!t.metrics_json.empty()) check_writable_path(t.metrics_json, "metrics_json");
+  check_distinct_paths(
+      {{"checkpoint", t.checkpoint}, {"metrics_csv", t.metrics_csv}, {"metrics_json", t.metrics_json}});
   if (task.vocab_size() != model->cfg.vocab_size)
     fail("vocab_size", std::to_string(model->cfg.vocab_size),
          std::to_string(task.vocab_size()) + " (the task's vocabulary)");
@@ -361,6 +390,7 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
     open_checkpoint(t.checkpoint, o);
     const Checkpoint c = meta_of(o, t.checkpoint);
     check_same_config(c.model, model->cfg, t.checkpoint);
+    check_same_training(c, t);
     load_weights(o, model, t.checkpoint);
     try {
       torch::serialize::InputArchive oa;

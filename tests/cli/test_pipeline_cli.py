@@ -16,6 +16,7 @@ import os
 import random
 import re
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -584,6 +585,22 @@ def case_errors(cli):
         # A directory is not an empty file: the message should say what it is (strerror EISDIR).
         (("train", "--task", "lm", "--data", work, "--steps", 5, "-q", *ck_out),
          ["--data", work, "directory"]),
+        # Training options out of range, and an interruption with nowhere to save it (CLI audit).
+        ((*T, *SMALL, "--warmup", -5), ["--warmup", "-5"]),
+        ((*T, *SMALL, "--weight-decay", -1), ["--weight-decay", "-1"]),
+        ((*T, *SMALL, "--clip", "inf"), ["--clip", "inf"]),
+        ((*T, *SMALL, "--checkpoint-every", -1), ["--checkpoint-every", "-1"]),
+        ((*T, *SMALL, "--stop-after", -1), ["--stop-after", "-1"]),
+        (("train", "--task", "copy", "--steps", 5, *SMALL, "--stop-after", 2), ["--stop-after", "--checkpoint"]),
+        # Two outputs on one file, or an output over the training text, would destroy one of them.
+        ((*T, *SMALL, "--metrics-csv", ck_out[1]), ["--metrics-csv", "--checkpoint", ck_out[1]]),
+        (("train", "--task", "lm", "--data", data, "--tokenizer", "char", "--len", 8, "--steps", 5, "-q",
+          "--metrics-json", data), ["--metrics-json", "--data", data]),
+        # --resume continues the checkpoint's run: its training config, up to at least its step.
+        (("train", "--task", "copy", "--steps", 5, *SMALL, "--lr", 0.1, "--checkpoint", copy_ck, "--resume"),
+         ["lr", "0.1", copy_ck]),
+        (("train", "--task", "copy", "--steps", 3, *SMALL, "--checkpoint", copy_ck, "--resume"),
+         ["steps", "3", ">= 5"]),
     ]
     failed = []
     for args, names in cases:
@@ -595,6 +612,29 @@ def case_errors(cli):
     for d in (work, bad):
         for f in os.listdir(d):
             check(".tmp." not in f, f"a failed run left the temporary {f}")
+
+    with open(data) as f:
+        check(f.read() == english_text(size=3000), "a refused run changed its --data file")
+
+    # Outputs that cannot be renamed over (CLI audit: a checkpoint to /dev/full replaced the device
+    # node with a file): a FIFO stays a FIFO and receives the bytes; a symlink stays a link and the file
+    # it names gets the checkpoint.
+    fifo = os.path.join(work, "metrics.fifo")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        cli.run("train", "--task", "copy", "--steps", 3, *SMALL, "--metrics-csv", fifo)
+        got = os.read(reader, 1 << 20)
+    finally:
+        os.close(reader)
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "--metrics-csv replaced a FIFO by a file")
+    check(got.startswith(b"step,"), f"the FIFO got {got[:40]!r}")
+    target = os.path.join(work, "target.pt")
+    link = os.path.join(work, "link.pt")
+    os.symlink(target, link)
+    cli.run("train", "--task", "copy", "--steps", 3, *SMALL, "--checkpoint", link)
+    check(os.path.islink(link) and os.path.isfile(target), "--checkpoint through a symlink replaced the link")
+    cli.run("eval", "--checkpoint", target, "--lens", 4)
 
     # --resume with another --dim: names dim and both values, leaves the checkpoint as it was.
     resumed = os.path.join(bad, "resume.pt")
