@@ -202,6 +202,16 @@ TEST(HfAbsolute, WhisperStacksMatchHfSinusoidsAndLearnedTable) {
   ASSERT_EQ(f.warnings.size(), 1u);
   EXPECT_NE(f.warnings[0].find("max_target_positions"), std::string::npos) << f.warnings[0];
   EXPECT_NE(f.warnings[0].find("Stack::Decoder"), std::string::npos) << f.warnings[0];
+  // is_decoder (a decoder-only use, WhisperForCausalLM): the decoder's table without a warning.
+  const hf::AbsoluteImport id =
+      parse_absolute_config(tiny.substr(0, tiny.size() - 1) + R"(, "is_decoder": true})");
+  EXPECT_EQ(id.stack, hf::Stack::Decoder);
+  EXPECT_EQ(id.source_of("stack"), "is_decoder");
+  EXPECT_TRUE(id.warnings.empty());
+  EXPECT_EQ(
+      parse_absolute_config(tiny.substr(0, tiny.size() - 1) + R"(, "is_decoder": true})", hf::Stack::Encoder)
+          .stack,
+      hf::Stack::Encoder);
   // scale_embedding = true is read by WhisperConfig but never applied.
   const hf::AbsoluteImport s = parse_absolute_config(
       R"({"model_type": "whisper", "d_model": 64, "max_source_positions": 8, "max_target_positions": 4, "scale_embedding": true})",

@@ -179,6 +179,13 @@ TEST(HfBias, T5StacksDefaultsAndWarnings) {
   EXPECT_TRUE(warned(hf::parse_t5_bias_config(R"({"model_type": "umt5", "is_encoder_decoder": false})"),
                      "every layer has its own bias table"));
   EXPECT_TRUE(warned(hf::parse_t5_bias_config(R"({"model_type": "longt5"})"), "local blocks"));
+  // T5Config defaults is_encoder_decoder to true (the warning naming the decoder's buckets); an
+  // encoder-only model with T5 buckets (MPNet) does not get it (CLI audit).
+  EXPECT_TRUE(warned(hf::parse_t5_bias_config(R"({"model_type": "t5"})"), "an encoder-decoder config"));
+  EXPECT_FALSE(warned(
+      hf::parse_t5_bias_config(
+          R"({"model_type": "mpnet", "relative_attention_num_buckets": 32, "num_attention_heads": 12})"),
+      "an encoder-decoder config"));
   // Another model type with T5's fields is read; without them it is an error.
   EXPECT_EQ(hf::parse_t5_bias_config(R"({"model_type": "pop2piano", "relative_attention_num_buckets": 64})")
                 .config.num_buckets,

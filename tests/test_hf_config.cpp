@@ -319,6 +319,75 @@ TEST(HfConfig, MalformedJsonNamesTheByteOffset) {
 // A document nested deeper than any config is refused while parsing (printing a value nested 100000
 // deep in the error message overflowed the stack: found by the CLI audit of 2026-11-29); the limit is
 // 64 levels, so 64 still parse.
+// Multi-head latent attention (CLI audit: DeepSeek-V3 was read as head_dim 7168 / 128 = 56, half-split):
+// HF's MLA configs rotate qk_rope_head_dim dims of each head, in interleaved pairs (rope_interleave,
+// true by default for DeepSeek-V3; DeepSeek-V2 multiplies complex pairs); GLM sets rope_interleave too.
+TEST(HfConfig, MlaModelsRotateQkRopeHeadDimInterleaved) {
+  const std::string v3 =
+      R"({"model_type": "deepseek_v3", "hidden_size": 7168, "num_attention_heads": 128, "qk_rope_head_dim": 64,
+          "qk_nope_head_dim": 128, "v_head_dim": 128, "rope_theta": 10000, "max_position_embeddings": 163840,
+          "rope_scaling": {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096,
+                           "beta_fast": 32, "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 1.0})";
+  const RopeImport r = parse_rope_config(v3 + "}");
+  EXPECT_EQ(r.config.head_dim, 64);
+  EXPECT_EQ(r.config.rotary_dim, 64);
+  EXPECT_EQ(r.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(r.source_of("head_dim"), "qk_rope_head_dim (multi-head latent attention: the rotated part)");
+  EXPECT_EQ(r.config.scaling.type, RopeType::Yarn);
+  int reorder = 0;
+  for (const std::string& w : r.warnings)
+    reorder += w.find("[x0, x2, ... | x1, x3, ...]") != std::string::npos;
+  EXPECT_EQ(reorder, 1);
+  const RopeImport off = parse_rope_config(v3 + R"(, "rope_interleave": false})");
+  EXPECT_EQ(off.config.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(off.source_of("layout"), "rope_interleave (false: HF rotate_half, pairs (i, i + r/2))");
+  const RopeImport v2 = parse_rope_config(
+      R"({"model_type": "deepseek_v2", "hidden_size": 5120, "num_attention_heads": 128, "qk_rope_head_dim": 64, "rope_theta": 10000})");
+  EXPECT_EQ(v2.config.head_dim, 64);
+  EXPECT_EQ(v2.config.layout, PairLayout::Interleaved);
+  for (const std::string& w : v2.warnings) EXPECT_EQ(w.find("[x0, x2"), std::string::npos) << w;
+  const RopeImport glm = parse_rope_config(
+      R"({"model_type": "glm4_moe_lite", "hidden_size": 2048, "num_attention_heads": 16, "head_dim": 64, "rope_theta": 1e6, "rope_interleave": true})");
+  EXPECT_EQ(glm.config.head_dim, 64);
+  EXPECT_EQ(glm.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(glm.source_of("layout"), "rope_interleave");
+  // head_dim that is not the rotated part: qk_rope_head_dim wins, with a warning.
+  const RopeImport both = parse_rope_config(
+      R"({"model_type": "deepseek_v3", "hidden_size": 7168, "num_attention_heads": 128, "head_dim": 192, "qk_rope_head_dim": 64, "rope_theta": 10000})");
+  EXPECT_EQ(both.config.head_dim, 64);
+  int head_warn = 0;
+  for (const std::string& w : both.warnings) head_warn += w.find("head_dim = 192") != std::string::npos;
+  EXPECT_EQ(head_warn, 1);
+}
+
+// Gemma 3's 4.x config (CLI audit: the sliding-window layers were given the global RoPE): rope_theta
+// and rope_scaling are the full-attention layers', rope_local_base_freq the sliding-window layers'
+// default RoPE. As with HF 5.x's dict per attention type, layer_type chooses.
+TEST(HfConfig, GemmaLocalBaseIsTheSlidingLayersRope) {
+  const std::string g =
+      R"({"model_type": "gemma3_text", "hidden_size": 2560, "num_attention_heads": 8, "head_dim": 256,
+          "max_position_embeddings": 131072, "rope_theta": 1000000, "rope_local_base_freq": 10000,
+          "rope_scaling": {"rope_type": "linear", "factor": 8}})";
+  expect_error(g, {"rope_local_base_freq", "sliding_attention", "--layer-type"});
+  LoadOptions sliding;
+  sliding.layer_type = "sliding_attention";
+  const RopeImport s = parse_rope_config(g, sliding);
+  EXPECT_EQ(s.config.base, 10000.0);
+  EXPECT_EQ(s.config.scaling.type, RopeType::Default);
+  EXPECT_EQ(s.source_of("base"), "rope_local_base_freq (the sliding-window layers' base)");
+  for (const std::string& w : s.warnings) EXPECT_EQ(w.find("ignored"), std::string::npos) << w;
+  LoadOptions full;
+  full.layer_type = "full_attention";
+  const RopeImport f = parse_rope_config(g, full);
+  EXPECT_EQ(f.config.base, 1e6);
+  EXPECT_EQ(f.config.scaling.type, RopeType::Linear);
+  EXPECT_EQ(f.config.scaling.factor, 8.0);
+  for (const std::string& w : f.warnings) EXPECT_EQ(w.find("ignored"), std::string::npos) << w;
+  LoadOptions other;
+  other.layer_type = "global";
+  expect_error(g, {"rope_local_base_freq", "'global'"}, other);
+}
+
 TEST(HfConfig, DeeplyNestedJsonIsRefused) {
   const auto nested = [](int depth, const char* key) {
     return std::string(R"({"model_type": "bloom", ")") + key + R"(": )" + std::string(depth, '[') +

@@ -153,7 +153,7 @@ T5BiasImport load_t5_bias_config(const std::filesystem::path& path, T5Stack stac
 // nllb-moe, fsmt, xglm, biogpt and speech_to_text true, the others false; a warning names the
 // assumption), else 1 (posenc/embed.hpp's scale). Whisper reads scale_embedding but never applies it: 1 (a warning if true).
 // Whisper and Speech2Text have different tables in their two stacks: `stack` chooses (FromConfig: the
-// encoder, with a warning naming the decoder's table); the other encoder-decoder models (BART, Marian,
+// decoder if is_decoder is true, else the encoder with a warning naming the decoder's table); the other encoder-decoder models (BART, Marian,
 // M2M100, ...) build the same table in both, and `stack` does not change it.
 // With posenc: embed_forward(out, ids, E, PeSource::sinusoidal(sinusoidal) or PeSource::table(W),
 // Positions::offset(first_row), embed_scale); the largest position is num_rows - 1 - first_row.

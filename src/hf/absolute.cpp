@@ -129,7 +129,7 @@ const char* stack_word(Role r) {
 
 // The family of model_type for `stack` (its Both entry, or the entry of the stack asked for, the encoder's
 // by default with a warning naming the decoder's table); nullptr for an unknown model type.
-const Family* find_family(const std::string& model_type, Stack stack, AbsoluteImport& r) {
+const Family* find_family(const std::string& model_type, Stack stack, const Fields& c, AbsoluteImport& r) {
   const Family* role[3] = {nullptr, nullptr, nullptr};
   for (const Family& fam : kFamilies)
     if (model_type == fam.model_type) role[static_cast<int>(fam.role)] = &fam;
@@ -137,12 +137,16 @@ const Family* find_family(const std::string& model_type, Stack stack, AbsoluteIm
   const Family* enc = role[static_cast<int>(Role::Encoder)];
   const Family* dec = role[static_cast<int>(Role::Decoder)];
   if (enc == nullptr || dec == nullptr) return nullptr;
-  const Family* f = stack == Stack::Decoder ? dec : enc;
-  r.stack = stack == Stack::Decoder ? Stack::Decoder : Stack::Encoder;
-  r.sources.push_back({"stack", stack == Stack::FromConfig
-                                    ? std::string("default (the encoder)")
-                                    : std::string(stack_word(f->role)) + " (as requested)"});
-  if (stack == Stack::FromConfig)
+  // FromConfig: is_decoder (a decoder-only use of the model, e.g. WhisperForCausalLM), else the encoder.
+  const bool is_decoder = c.boolean("is_decoder").value_or(false);
+  const bool decoder = stack == Stack::Decoder || (stack == Stack::FromConfig && is_decoder);
+  const Family* f = decoder ? dec : enc;
+  r.stack = decoder ? Stack::Decoder : Stack::Encoder;
+  r.sources.push_back({"stack", stack != Stack::FromConfig
+                                    ? std::string(stack_word(f->role)) + " (as requested)"
+                                : is_decoder ? c.path("is_decoder")
+                                             : std::string("default (the encoder)")});
+  if (stack == Stack::FromConfig && !is_decoder)
     r.warnings.push_back("an encoder-decoder config with a table per stack: this is the encoder's (" +
                          std::string(kind_word(enc->kind)) + ", " + enc->rows_key + "); the decoder's is " +
                          kind_word(dec->kind) + ", " + dec->rows_key +
@@ -156,7 +160,7 @@ AbsoluteImport parse(std::string_view text, Stack stack, std::string_view origin
   const Fields c(root, "", where);
   AbsoluteImport r;
   r.model_type = c.string("model_type").value_or("");
-  const Family* f = find_family(r.model_type, stack, r);
+  const Family* f = find_family(r.model_type, stack, c, r);
   if (f == nullptr) {
     std::string names;
     std::string_view last;  // the entries of one model type are adjacent

@@ -136,7 +136,8 @@ T5BiasImport parse_t5(std::string_view text, T5Stack stack, std::string_view ori
       cfg.bidirectional = !is_decoder;
       source(r, "bidirectional",
              c.has("is_decoder") ? "not " + c.path("is_decoder") : "default (is_decoder = false)");
-      if (!is_decoder && c.boolean("is_encoder_decoder").value_or(true))
+      // T5Config's is_encoder_decoder defaults to true; other configs with T5 buckets (MPNet) to false.
+      if (!is_decoder && c.boolean("is_encoder_decoder").value_or(is_t5_type(r.model_type)))
         r.warnings.push_back(
             "an encoder-decoder config: these are the encoder's buckets (bidirectional); the decoder's "
             "self-attention uses causal buckets (T5Stack::Decoder; posenc t5-bucket --causal)");

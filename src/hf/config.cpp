@@ -146,6 +146,30 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   bool nested = false;
   const Json* params = rope_dict(c, "rope_parameters", opt, ctx, &p_prefix, &nested);
   const Json* scaling = rope_dict(c, "rope_scaling", opt, ctx, &s_prefix, &nested);
+  static const Json kEmpty = Json::object();
+  // Gemma 3's 4.x config: rope_theta and rope_scaling are the full-attention layers', the sliding-window
+  // layers rotate with default RoPE of base rope_local_base_freq (HF 5.x writes the two as one dict
+  // per attention type).
+  if (c.has("rope_local_base_freq") && !nested) {
+    const std::string both =
+        "two RoPEs: full_attention (rope_theta, rope_scaling) and sliding_attention (default RoPE, base "
+        "rope_local_base_freq)";
+    if (opt.layer_type.empty())
+      c.fail("rope_local_base_freq",
+             detail::describe(*c.get("rope_local_base_freq")) + ": the config has " + both,
+             "one RoPE; choose the attention type with layer_type (CLI: --layer-type full_attention or "
+             "sliding_attention)");
+    if (opt.layer_type != "full_attention" && opt.layer_type != "sliding_attention")
+      c.fail("rope_local_base_freq", "no layer type '" + opt.layer_type + "' (the config has " + both + ")",
+             "layer_type full_attention or sliding_attention");
+    if (opt.layer_type == "sliding_attention") {
+      ctx.local_base = true;
+      RopeFields rf;
+      rf.dicts.emplace_back(kEmpty, "rope_parameters.", ctx.where);
+      return rf;
+    }
+    nested = true;  // full_attention: the top-level fields, as asked
+  }
   if (!opt.layer_type.empty() && !nested)
     ctx.warn("layer_type '" + opt.layer_type +
              "' was asked for, but the config has one rope dict for every layer: layer_type is "
@@ -156,7 +180,6 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   if (params != nullptr && scaling != nullptr) {
     for (const auto& [key, value] : scaling->items()) agree(rf.dicts[1], key, rf.dicts[0], key, ctx);
   }
-  static const Json kEmpty = Json::object();
   if (rf.dicts.empty()) rf.dicts.emplace_back(kEmpty, "rope_parameters.", ctx.where);
   return rf;
 }

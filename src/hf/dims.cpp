@@ -6,6 +6,7 @@
 // rotary_emb_base; GPT-J and CodeGen rotate the first rotary_dim dims (64 by default) with pairs
 // (x0, x1), (x2, x3), ... and a base of 10000 fixed in create_sinusoidal_positions.
 #include <limits>
+#include <optional>
 
 #include "posenc/error.hpp"
 #include "posenc/positions.hpp"
@@ -24,6 +25,15 @@ bool interleaved_model(const std::string& model_type) {
 
 void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   RopeConfig& cfg = ctx.out.config;
+  if (ctx.local_base) {  // Gemma 3's sliding-window layers
+    const auto v = c.number("rope_local_base_freq");
+    cfg.base = v.value_or(0.0);
+    if (!(cfg.base > 1.0))
+      throw Error(ctx.where, c.path("rope_local_base_freq"), num(cfg.base),
+                  "a number > 1 (the RoPE base theta)");
+    ctx.source("base", c.path("rope_local_base_freq") + " (the sliding-window layers' base)");
+    return;
+  }
   const Fields& ft = rp.at("rope_theta");
   agree(ft, "rope_theta", c, "rope_theta", ctx);
   agree(c, "rotary_emb_base", c, "rope_theta", ctx);
@@ -64,6 +74,16 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
   const char* nkey = c.has("num_attention_heads") || !c.has("n_head") ? "num_attention_heads" : "n_head";
   const auto hidden = c.integer(hkey, 1, kMaxInt);  // checked even when head_dim is given
   const auto heads = c.integer(nkey, 1, kMaxDim);
+  // Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2, ...): only qk_rope_head_dim dims of each
+  // head rotate, and HF's config classes set head_dim to it.
+  if (const auto q = c.integer("qk_rope_head_dim", 1, kMaxDim)) {
+    if (const auto d = c.integer("head_dim", 1, kMaxDim); d && *d != *q)
+      ctx.warn(c.path("head_dim") + " = " + std::to_string(*d) +
+               " is not the rotary head: HF's MLA models rotate " + c.path("qk_rope_head_dim") + " = " +
+               std::to_string(*q) + " dims, which is used");
+    ctx.source("head_dim", c.path("qk_rope_head_dim") + " (multi-head latent attention: the rotated part)");
+    return *q;
+  }
   if (const auto d = c.integer("head_dim", 1, kMaxDim)) {
     ctx.source("head_dim", c.path("head_dim"));
     return *d;
@@ -155,12 +175,28 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   cfg.head_dim = read_head_dim(c, ctx);
   read_rotary_dim(c, rp, ctx);
 
-  if (interleaved_model(ctx.out.model_type)) {
+  const std::string& mt = ctx.out.model_type;
+  const bool mla_default = mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2";
+  const std::optional<bool> interleave = c.boolean("rope_interleave");
+  if (interleaved_model(mt)) {
     cfg.layout = PairLayout::Interleaved;
-    ctx.source("layout", "model_type " + ctx.out.model_type + " (pairs (x0, x1), (x2, x3), ...)");
+    ctx.source("layout", "model_type " + mt + " (pairs (x0, x1), (x2, x3), ...)");
+  } else if (interleave.value_or(mla_default)) {
+    // DeepSeek-style MLA and GLM: pairs (x0, x1), (x2, x3), ...; HF's apply_rotary_pos_emb_interleave
+    // de-interleaves them and rotates with rotate_half, returning the dims in [even | odd] order.
+    cfg.layout = PairLayout::Interleaved;
+    ctx.source("layout", interleave ? c.path("rope_interleave")
+                                    : "model_type " + mt + " (rope_interleave defaults to true)");
+    if (mt != "deepseek_v2")
+      ctx.warn(
+          "interleaved pairs (x0, x1), (x2, x3), ...: HF's apply_rotary_pos_emb_interleave returns the "
+          "rotated dims reordered as [x0, x2, ... | x1, x3, ...]; posenc keeps them in place (the same "
+          "attention scores: q and k are permuted alike)");
   } else {
     cfg.layout = PairLayout::HalfSplit;
-    ctx.source("layout", "default (HF rotate_half: pairs (i, i + r/2))");
+    ctx.source("layout", interleave
+                             ? c.path("rope_interleave") + " (false: HF rotate_half, pairs (i, i + r/2))"
+                             : "default (HF rotate_half: pairs (i, i + r/2))");
   }
 
   agree(c, "max_position_embeddings", c, "n_positions", ctx);

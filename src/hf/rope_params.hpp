@@ -17,6 +17,8 @@ struct Ctx {
   std::string where;
   std::string model_prefix;  // "" or "text_config.": where the model's fields are
   RopeImport out;
+  // Gemma 3 (4.x config): the sliding-window layers' RoPE, default with base rope_local_base_freq.
+  bool local_base = false;
 
   void source(std::string field, std::string from);
   void warn(std::string message) { out.warnings.push_back(std::move(message)); }
