@@ -5,6 +5,7 @@ usage: test_errors.py POSENC_BINARY SCRATCH_DIR CASE
 """
 import os
 import stat
+import subprocess
 import sys
 
 import numpy as np
@@ -153,6 +154,16 @@ def case_unwritable_output(cli):
         expect_error(cli, [*table, "--out", "/dev/full"], ["/dev/full", "No space left"])
         check(stat.S_ISCHR(os.stat("/dev/full").st_mode), "/dev/full is no longer a device")
         check(not [n for n in os.listdir("/dev") if ".tmp." in n], "temporaries left in /dev")
+        # PLplot ignores write errors: a plot to a device is staged and copied in with checked writes
+        # (the CLI audit found --plot /dev/full exiting 0); the staging file does not stay behind.
+        staging_dir = cli.path("staging")
+        os.makedirs(staging_dir)
+        proc = subprocess.run([cli.binary, *map(str, table), "--out", "/dev/null", "--plot", "/dev/full"],
+                              capture_output=True, timeout=60, env={**os.environ, "TMPDIR": staging_dir})
+        rc, err = proc.returncode, proc.stderr.decode("utf-8", "replace")
+        check(rc > 0 and "/dev/full" in err and "No space left" in err, f"--plot /dev/full: rc {rc}, {err!r}")
+        check(os.listdir(staging_dir) == [], f"staging files left: {os.listdir(staging_dir)}")
+        os.rmdir(staging_dir)
     # Devices are written in place, not replaced: /dev/null stays a device.
     cli.run(*table, "--out", "/dev/null", "--plot", "/dev/null")
     check(stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null is no longer a device")
