@@ -17,7 +17,10 @@ using detail::fail;
 namespace {
 void check_heads_and_bias(const char* where, int64_t num_heads, double max_bias, const char* heads_name,
                           const char* bias_name) {
-  if (num_heads < 1) fail(where, heads_name, std::to_string(num_heads), ">= 1");
+  // (an upper bound: 2^62 heads overflowed the search for the power of two below H and looped forever)
+  if (num_heads < 1 || num_heads > kMaxAlibiHeads)
+    fail(where, heads_name, std::to_string(num_heads),
+         "1 .. " + std::to_string(kMaxAlibiHeads) + " (kMaxAlibiHeads)");
   // The smallest slope is 2^-max_bias: up to 126 it is a normal float32, so every slope and every
   // bias value at distance >= 1 is a nonzero float. Beyond that the far heads' slopes would flush to
   // zero (no position information) without a word.

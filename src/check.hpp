@@ -28,11 +28,21 @@ inline std::string to_str(float v) {
   return std::string(buf, r.ptr);
 }
 
-// view must be on `device` (the call's: the CPU unless the entry point runs CUDA views, src/cuda), non-null
-// (unless empty), with the given rank and a float dtype.
+// "f32" .. "i64" and "cpu" / "cuda", or the number of a value outside the enum ("DType(9)", "Device(5)":
+// the fields of a view are public, so a view built field by field can hold any value).
+std::string dtype_text(DType t);
+std::string device_text(Device d);
+
+// v.device is Device::CPU or Device::CUDA. Entry points that check their views against the device of one
+// of them (the call's device) check that one first.
+void check_device(const char* where, const char* name, const TensorView& v);
+
+// view has the given rank (checked first), a float dtype, and is on `device` (the call's: the CPU unless
+// the entry point runs CUDA views, src/cuda); unless it is empty, its data is non-null and a multiple of
+// the element size (kernels load whole elements), and its offsets fit in int64.
 void check_float_view(const char* where, const char* name, const TensorView& v, int ndim,
                       Device device = Device::CPU);
-// view must be on `device` with the given rank and dtype i32 or i64.
+// The same for dtype i32 or i64.
 void check_int_view(const char* where, const char* name, const TensorView& v, int ndim,
                     Device device = Device::CPU);
 // v.size(dim) must equal expected (named by what it must match).

@@ -38,12 +38,18 @@ void check_table(const char* where, const char* name, const TensorView& t, Devic
     fail(where, std::string(name) + ".shape[1] (channels C)", std::to_string(t.size(1)), ">= 1");
 }
 
-// Checks x [B, T, C] against table [P, C] and resolves positions into [0, P).
-std::vector<int64_t> prepare(const char* where, const char* xname, const TensorView& x,
-                             const TensorView& table, const Positions& positions) {
+// Checks x [B, T, C] against table [P, C] (x's device is the call's).
+void check_views(const char* where, const char* xname, const TensorView& x, const TensorView& table) {
+  detail::check_device(where, xname, x);
   check_table(where, "table", table, x.device);
   detail::check_float_view(where, xname, x, 3, x.device);
   detail::check_size(where, xname, x, 2, table.size(1), "table.shape[1] (C)");
+}
+
+// Positions of x's tokens, in [0, P). Called after every view check: it allocates B * T entries (a
+// broadcast output of [2^19, 2^19, C] must be refused as such, not end in std::bad_alloc).
+std::vector<int64_t> resolve(const char* where, const TensorView& x, const TensorView& table,
+                             const Positions& positions) {
   return positions.resolve(x.size(0), x.size(1), table.size(0) - 1, where);
 }
 
@@ -97,9 +103,10 @@ void learned_init(TensorView table, const LearnedInitOptions& options) {
 
 void learned_forward(TensorView out, const TensorView& table, const Positions& positions) {
   constexpr const char* where = "posenc::learned_forward";
-  const std::vector<int64_t> pos = prepare(where, "out", out, table, positions);
+  check_views(where, "out", out, table);
   detail::check_writable(where, "out", out);
   detail::check_disjoint(where, "out", out, "table", table);
+  const std::vector<int64_t> pos = resolve(where, out, table, positions);
   if (out.device == Device::CUDA) return gather_cuda(where, "out", out, table, pos, false);
   detail::cpu::RowCombine op;
   op.out = out;
@@ -110,9 +117,10 @@ void learned_forward(TensorView out, const TensorView& table, const Positions& p
 
 void learned_add(TensorView x, const TensorView& table, const Positions& positions) {
   constexpr const char* where = "posenc::learned_add";
-  const std::vector<int64_t> pos = prepare(where, "x", x, table, positions);
+  check_views(where, "x", x, table);
   detail::check_writable(where, "x", x);
   detail::check_disjoint(where, "x", x, "table", table);
+  const std::vector<int64_t> pos = resolve(where, x, table, positions);
   if (x.device == Device::CUDA) return gather_cuda(where, "x", x, table, pos, true);
   detail::cpu::RowCombine op;
   op.out = x;
@@ -124,9 +132,10 @@ void learned_add(TensorView x, const TensorView& table, const Positions& positio
 
 void learned_backward(TensorView dtable, const TensorView& dout, const Positions& positions) {
   constexpr const char* where = "posenc::learned_backward";
-  const std::vector<int64_t> pos = prepare(where, "dout", dout, dtable, positions);
+  check_views(where, "dout", dout, dtable);
   detail::check_writable(where, "dtable", dtable);
   detail::check_disjoint(where, "dtable", dtable, "dout", dout);
+  const std::vector<int64_t> pos = resolve(where, dout, dtable, positions);
   if (dout.device == Device::CUDA) {
     detail::cuda::DeviceViews(where).add("dtable", dtable).add("dout", dout);
     detail::cuda::ScatterCall op;

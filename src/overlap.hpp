@@ -21,20 +21,40 @@
 
 namespace posenc::detail {
 
+// Byte addresses as 128-bit integers: a pointer (up to 2^64) plus a byte offset (up to +-2^63) does not fit
+// in int64 or uintptr_t; a sum that wrapped made a range near the top of the address space look empty
+// or low, and an aliased output went through.
+__extension__ typedef __int128 Address;
+
+inline Address address(const void* p) {
+  return static_cast<Address>(reinterpret_cast<uintptr_t>(p));
+}
+
 struct ByteRange {
-  int64_t first = 0, last = 0;  // [first, last), relative to address 0
+  Address first = 0, last = 0;  // [first, last)
   bool empty() const { return first >= last; }
 };
 
+// A view's bytes, from its lowest to its highest element. Exact for views that pass check_extent (offsets
+// in int64); for any other one (a kernel's helper may see one) an overflow of the 128-bit sums gives a
+// range that covers every address (counted as overlapping, the conservative answer).
 inline ByteRange byte_range(const TensorView& v) {
-  int64_t lo = 0, hi = 0;
+  Address lo = 0, hi = 0;
+  constexpr Address kAll = Address{1} << 120;
   for (int d = 0; d < v.ndim; ++d) {
     if (v.size(d) == 0) return {};
-    (v.stride(d) < 0 ? lo : hi) += (v.size(d) - 1) * v.stride(d);
+    Address step = 0;
+    if (__builtin_mul_overflow(Address{v.size(d)} - 1, Address{v.stride(d)}, &step) ||
+        __builtin_add_overflow(step < 0 ? lo : hi, step, step < 0 ? &lo : &hi))
+      return {-kAll, kAll};
   }
-  const auto base = static_cast<int64_t>(reinterpret_cast<uintptr_t>(v.data));
-  const int64_t es = dtype_size(v.dtype);
-  return {base + lo * es, base + (hi + 1) * es};
+  const Address base = address(v.data), es = dtype_size(v.dtype);
+  Address first = 0, last = 0;
+  if (__builtin_mul_overflow(lo, es, &first) || __builtin_add_overflow(first, base, &first) ||
+      __builtin_add_overflow(hi, 1, &last) || __builtin_mul_overflow(last, es, &last) ||
+      __builtin_add_overflow(last, base, &last))
+    return {-kAll, kAll};
+  return {first, last};
 }
 
 // Do the byte ranges of a and b intersect (neither empty)? A necessary condition for sharing memory.
@@ -77,8 +97,8 @@ inline bool elements_overlap(const TensorView& a, const TensorView& b) {
   const ByteRange x = byte_range(a), y = byte_range(b);
   if (x.last - x.first > kLimit || y.last - y.first > kLimit) return true;
   const int64_t es = dtype_size(a.dtype);
-  const int64_t bytes = static_cast<int64_t>(reinterpret_cast<uintptr_t>(b.data)) -
-                        static_cast<int64_t>(reinterpret_cast<uintptr_t>(a.data));
+  // Both first elements lie in their intersecting ranges of <= 2^60 bytes: |bytes| < 2^61.
+  const auto bytes = static_cast<int64_t>(address(b.data) - address(a.data));
   if (bytes % es != 0) return true;
   // Element i of a (offset sum i_d s_d) is element j of b (offset delta + sum j_d s_d) when
   // sum (i_d - j_d) s_d = delta, with i_d - j_d in [-(nb_d - 1), na_d - 1]; a negative stride flips

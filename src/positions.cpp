@@ -1,5 +1,9 @@
 #include "posenc/positions.hpp"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "check.hpp"
 
 namespace posenc {
@@ -16,6 +20,7 @@ Positions Positions::offset(int64_t start) {
 Positions Positions::offsets(std::span<const int64_t> per_sequence) {
   Positions p;
   p.kind_ = Kind::Offsets;
+  p.per_sequence_ = true;
   p.list_ = per_sequence;
   return p;
 }
@@ -43,39 +48,49 @@ void check_pos(const char* where, const std::string& what, int64_t pos, int64_t 
   if (pos < 0 || pos > max_position) fail(where, what, std::to_string(pos), range(max_position));
 }
 
+// Checks ids [B, T] and writes them to out[b * T + t]; with out == nullptr only checks them, each element
+// once (a dim of stride 0 repeats one id).
 template <typename I>
 void read_ids(const TensorView& v, int64_t B, int64_t T, const char* where, int64_t max_position,
-              std::vector<int64_t>& out) {
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) {
+              int64_t* out) {
+  const int64_t Bn = out == nullptr && v.stride(0) == 0 ? std::min<int64_t>(B, 1) : B;
+  const int64_t Tn = out == nullptr && v.stride(1) == 0 ? std::min<int64_t>(T, 1) : T;
+  for (int64_t b = 0; b < Bn; ++b)
+    for (int64_t t = 0; t < Tn; ++t) {
       const int64_t p = *v.at<const I>({b, t});
       if (p < 0 || p > max_position)
         fail(where, "position ids[" + std::to_string(b) + ", " + std::to_string(t) + "]", std::to_string(p),
              range(max_position));
-      out[static_cast<size_t>(b * T + t)] = p;
+      if (out != nullptr) out[b * T + t] = p;
     }
 }
 }  // namespace
 
-void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* where,
-                        std::vector<int64_t>& out) const {
+void Positions::run(int64_t B, int64_t T, int64_t max_position, const char* where,
+                    std::vector<int64_t>* out) const {
   max_position = std::min(max_position, kMaxPosition);
   int64_t tokens = 0;
   if (B < 0 || T < 0 || __builtin_mul_overflow(B, T, &tokens))
     fail(where, "B x T (batch x sequence length)", std::to_string(B) + " x " + std::to_string(T),
          "sizes >= 0 whose product fits in int64");
-  out.resize(static_cast<size_t>(tokens));
+  if (out != nullptr) out->resize(static_cast<size_t>(tokens));
   switch (kind_) {
     case Kind::Offsets: {
-      if (!list_.empty() && static_cast<int64_t>(list_.size()) != B)
+      if (per_sequence_ && static_cast<int64_t>(list_.size()) != B)
         fail(where, "offsets.size()", std::to_string(list_.size()),
              std::to_string(B) + " (one per sequence, B)");
-      for (int64_t b = 0; b < B; ++b) {
-        const int64_t start = list_.empty() ? start_ : list_[static_cast<size_t>(b)];
-        const std::string name = list_.empty() ? "offset" : "offsets[" + std::to_string(b) + "]";
+      // One offset for all sequences is checked once.
+      const int64_t checked = per_sequence_ ? B : std::min<int64_t>(B, 1);
+      for (int64_t b = 0; b < checked; ++b) {
+        const int64_t start = per_sequence_ ? list_[static_cast<size_t>(b)] : start_;
+        const std::string name = per_sequence_ ? "offsets[" + std::to_string(b) + "]" : "offset";
         check_pos(where, name, start, max_position);
         if (T > 0) check_pos(where, name + " + T - 1 (last position)", start + T - 1, max_position);
-        for (int64_t t = 0; t < T; ++t) out[static_cast<size_t>(b * T + t)] = start + t;
+      }
+      if (out == nullptr) return;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t start = per_sequence_ ? list_[static_cast<size_t>(b)] : start_;
+        for (int64_t t = 0; t < T; ++t) (*out)[static_cast<size_t>(b * T + t)] = start + t;
       }
       return;
     }
@@ -83,10 +98,11 @@ void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* 
       detail::check_int_view(where, "position ids", ids_, 2);
       detail::check_size(where, "position ids", ids_, 0, B, "the batch size B");
       detail::check_size(where, "position ids", ids_, 1, T, "the sequence length T");
+      int64_t* const dst = out != nullptr ? out->data() : nullptr;
       if (ids_.dtype == DType::I32)
-        read_ids<int32_t>(ids_, B, T, where, max_position, out);
+        read_ids<int32_t>(ids_, B, T, where, max_position, dst);
       else
-        read_ids<int64_t>(ids_, B, T, where, max_position, out);
+        read_ids<int64_t>(ids_, B, T, where, max_position, dst);
       return;
     }
     case Kind::Packed: {
@@ -111,11 +127,21 @@ void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* 
                         std::to_string(s + 1) + "] - cu_seqlens[" + std::to_string(s) + "] - 1)",
                     hi - lo - 1, max_position);
       }
+      if (out == nullptr) return;
       for (size_t s = 0; s + 1 < list_.size(); ++s)
-        for (int64_t t = list_[s]; t < list_[s + 1]; ++t) out[static_cast<size_t>(t)] = t - list_[s];
+        for (int64_t t = list_[s]; t < list_[s + 1]; ++t) (*out)[static_cast<size_t>(t)] = t - list_[s];
       return;
     }
   }
+}
+
+void Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* where,
+                        std::vector<int64_t>& out) const {
+  run(B, T, max_position, where, &out);
+}
+
+void Positions::check(int64_t B, int64_t T, int64_t max_position, const char* where) const {
+  run(B, T, max_position, where, nullptr);
 }
 
 std::vector<int64_t> Positions::resolve(int64_t B, int64_t T, int64_t max_position, const char* where) const {

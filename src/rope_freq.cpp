@@ -80,6 +80,10 @@ void check_optional_positive(const char* where, const char* name, const std::opt
 void validate(const RopeConfig& cfg, const char* where) {
   const RopeScaling& s = cfg.scaling;
   if (cfg.head_dim < 2) fail(where, "head_dim", std::to_string(cfg.head_dim), "integer >= 2");
+  // (an upper bound: the frequencies are r / 2 entries, allocated per config)
+  if (cfg.head_dim > kMaxRopeHeadDim)
+    fail(where, "head_dim", std::to_string(cfg.head_dim),
+         "at most " + std::to_string(kMaxRopeHeadDim) + " (kMaxRopeHeadDim)");
   if (cfg.rotary_dim != 0 && (cfg.rotary_dim < 2 || cfg.rotary_dim > cfg.head_dim || cfg.rotary_dim % 2 != 0))
     fail(where, "rotary_dim", std::to_string(cfg.rotary_dim),
          "0 (= head_dim) or an even integer in [2, head_dim = " + std::to_string(cfg.head_dim) + "]");

@@ -34,6 +34,10 @@ void validate(const SinusoidalConfig& cfg, const char* where) {
          has_pairs(cfg.preset) ? "even integer >= 2; the vaswani layout needs (sin, cos) pairs, the "
                                  "fairseq and tensor2tensor presets pad odd dims"
                                : "integer >= 2");
+  // (an upper bound: the plan holds dim / 2 frequencies, and dim x positions is a table's size)
+  if (cfg.dim > kMaxSinusoidalDim)
+    fail(where, "dim", std::to_string(cfg.dim),
+         "at most " + std::to_string(kMaxSinusoidalDim) + " (kMaxSinusoidalDim)");
   if (!std::isfinite(cfg.base) || cfg.base <= 1.0)
     fail(where, "base", detail::to_str(cfg.base), "finite and > 1");
   if (cfg.precision != Precision::Exact && cfg.precision != Precision::HfCompat)
@@ -193,6 +197,11 @@ void sinusoidal_table(TensorView out, const SinusoidalConfig& cfg, int64_t first
   if (first < 0 || first > kMaxPosition || (N > 0 && first + N - 1 > kMaxPosition))
     fail(where, "first", std::to_string(first),
          "0 .. " + std::to_string(kMaxPosition) + " - N + 1 (N = " + std::to_string(N) + ")");
+  // The checks of the overload below, before the list of N positions is allocated (a broadcast out of
+  // 2^31 rows is refused, not 16 GiB allocated first).
+  validate(cfg, where);
+  detail::check_size(where, "out", out, 1, cfg.dim, "dim");
+  detail::check_writable(where, "out", out);
   std::vector<int64_t> pos(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) pos[static_cast<size_t>(n)] = first + n;
   sinusoidal_table(out, cfg, pos);
@@ -203,6 +212,7 @@ std::vector<float> sinusoidal_table(const SinusoidalConfig& cfg, int64_t num_pos
     fail("posenc::sinusoidal_table", "num_positions", std::to_string(num_positions),
          "0 .. " + std::to_string(kMaxPosition + 1));
   validate(cfg, "posenc::sinusoidal_table");
+  // num_positions <= 2^31 and dim <= kMaxSinusoidalDim = 2^20: the product fits in int64.
   std::vector<float> table(static_cast<size_t>(num_positions * cfg.dim));
   sinusoidal_table(TensorView::contiguous(table.data(), DType::F32, {num_positions, cfg.dim}), cfg, 0);
   return table;

@@ -37,6 +37,7 @@ void check_call(const char* where, const char* table_name, const TensorView& tab
                 const TensorView& bias, const T5BiasConfig& cfg, std::span<const int64_t> q,
                 std::span<const int64_t> k) {
   validate(cfg, where);
+  detail::check_device(where, bias_name, bias);
   detail::check_float_view(where, table_name, table, 2, bias.device);
   detail::check_float_view(where, bias_name, bias, 3, bias.device);
   detail::check_size(where, table_name, table, 0, cfg.num_buckets, "cfg.num_buckets");

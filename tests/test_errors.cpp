@@ -352,3 +352,260 @@ TEST(Errors, OutputsSharingMemoryWithInputs) {
       },
       "out", "sharing memory with table");
 }
+
+// ---- found by an API audit (/tmp/api_audit probes, 2026-12); each of these read out of bounds, overflowed,
+// looped, threw std::bad_alloc or gave wrong values without a word before the fix ----
+
+// A view with ndim outside 0 .. kMaxDims (a 7-d DLPack tensor copied field by field): describe() read past
+// shape[6] and strides[6] while building the ndim error (a segfault for ndim 100000).
+TEST(Errors, RankOutsideTheViewArraysIsNamedNotRead) {
+  std::vector<float> table(16 * 4, 0.0f), out(2 * 3 * 4, 0.0f);
+  for (const int nd : {7, 100000, -1}) {
+    TensorView o = TensorView::contiguous(out.data(), DType::F32, {2, 3, 4});
+    o.ndim = nd;
+    expect_error(
+        [&] {
+          learned_forward(o, TensorView::contiguous(table.data(), DType::F32, {16, 4}), Positions::offset(0));
+        },
+        "out.ndim", std::to_string(nd));
+    expect_error([&] { sinusoidal_add(o, cfg_dim(4), Positions::offset(0)); }, "x.ndim", std::to_string(nd));
+    EXPECT_NE(o.describe().find("ndim " + std::to_string(nd)), std::string::npos) << o.describe();
+    expect_error([&] { (void)o.numel(); }, "ndim", std::to_string(nd));
+    EXPECT_FALSE(o.is_contiguous());
+  }
+}
+
+// num_heads = 2^62: the search for the largest power of two <= H overflowed int64 and never ended; 2^40
+// heads asked for 8 TB of slopes (std::bad_alloc).
+TEST(Errors, AlibiHeadCountHasAnUpperBound) {
+  expect_error([] { alibi_slopes(int64_t{1} << 40); }, "num_heads", "1099511627776");
+  expect_error([] { alibi_slopes(int64_t{1} << 62); }, "num_heads", "4611686018427387904");
+  expect_error([] { alibi_slopes(kMaxAlibiHeads + 1); }, "num_heads", "1048577");
+  EXPECT_EQ(alibi_slopes(kMaxAlibiHeads).size(), static_cast<size_t>(kMaxAlibiHeads));
+  AlibiConfig a;
+  a.num_heads = int64_t{1} << 40;
+  const std::vector<int64_t> q = {0};
+  expect_error(
+      [&] {
+        alibi_bias(TensorView::contiguous(nullptr, DType::F32, {a.num_heads, 1, 0}), a, q, {});
+      },
+      "num_heads", "1099511627776");
+  expect_error([&] { validate(a); }, "num_heads");
+}
+
+// Views whose address is not a multiple of their element size (f32 at raw + 1, bf16 at an odd address,
+// i64 ids at raw + 4) ran through the CPU kernels: misaligned loads and stores (UB). The CUDA checks
+// refused them already.
+TEST(Errors, MisalignedDataIsRefusedOnEveryDevice) {
+  alignas(64) static unsigned char raw[4096] = {};
+  alignas(64) static float table[64 * 8] = {};
+  const TensorView T = TensorView::contiguous(table, DType::F32, {64, 8});
+  expect_error(
+      [&] {
+        learned_forward(TensorView::contiguous(raw + 1, DType::F32, {1, 4, 8}), T, Positions::offset(0));
+      },
+      "out.data", "1 byte past a multiple of 4");
+  expect_error(
+      [&] {
+        learned_forward(TensorView::contiguous(raw + 1024, DType::F32, {1, 4, 8}),
+                        TensorView::contiguous(raw + 2, DType::F32, {16, 8}), Positions::offset(0));
+      },
+      "table.data", "2 bytes past a multiple of 4");
+  expect_error(
+      [&] {
+        sinusoidal_add(TensorView::contiguous(raw + 1, DType::BF16, {1, 4, 8}), cfg_dim(8),
+                       Positions::offset(0));
+      },
+      "x.data", "1 byte past a multiple of 2");
+  expect_error(
+      [&] {
+        learned_forward(TensorView::contiguous(raw + 1024, DType::F32, {1, 4, 8}), T,
+                        Positions::ids(TensorView::contiguous(raw + 4, DType::I64, {1, 4})));
+      },
+      "position ids.data", "4 bytes past a multiple of 8");
+  RopeConfig rc;
+  rc.head_dim = 8;
+  expect_error(
+      [&] {
+        rope_forward({TensorView::contiguous(raw + 2, DType::F32, {1, 4, 2, 8})}, rc, Positions::offset(3));
+      },
+      "q.data", "2 bytes past a multiple of 4");
+  try {
+    sinusoidal_add(TensorView::contiguous(raw + 3, DType::F16, {1, 2, 8}), cfg_dim(8), Positions::offset(0));
+    ADD_FAILURE() << "misaligned f16 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(e.allowed().find("multiple of 2 bytes"), std::string::npos) << e.what();
+  }
+  // Aligned to the element (not to 16 bytes): fine. An empty view's address is not read.
+  EXPECT_NO_THROW(sinusoidal_add(TensorView::contiguous(raw + 6, DType::BF16, {1, 4, 8}), cfg_dim(8),
+                                 Positions::offset(0)));
+  EXPECT_NO_THROW(sinusoidal_add(TensorView::contiguous(raw + 1, DType::F32, {0, 4, 8}), cfg_dim(8),
+                                 Positions::offset(0)));
+}
+
+// A table whose byte span (4 * (2^61 - 1)) fits in int64 but whose end, added to the address, does not:
+// the sum wrapped (UB), the range looked empty, and an output sharing the table's row 0 was accepted and
+// written (wrong values, silently).
+TEST(Errors, OverlapOfViewsReachingPastTheTopOfTheAddressRange) {
+  alignas(64) static float buf[64] = {1, 2, 3, 4, 5, 6, 7, 8};
+  const TensorView E = TensorView::strided(buf, DType::F32, {2, 4}, {(int64_t{1} << 61) - 5, 1});
+  const int64_t ids[1] = {0};
+  static float pe[4 * 4] = {};
+  expect_error(
+      [&] {
+        embed_forward(TensorView::contiguous(buf + 1, DType::F32, {1, 1, 4}),
+                      TensorView::contiguous(ids, DType::I64, {1, 1}), E,
+                      PeSource::table(TensorView::contiguous(pe, DType::F32, {4, 4})), Positions::offset(0),
+                      1.0f);
+      },
+      "out", "sharing memory with E");
+  expect_error(
+      [&] {
+        learned_add(TensorView::contiguous(buf + 1, DType::F32, {1, 1, 4}), E, Positions::offset(0));
+      },
+      "x", "sharing memory with table");
+  EXPECT_EQ(buf[1], 2.0f);
+  EXPECT_EQ(buf[4], 5.0f);
+}
+
+// A broadcast (stride-0) output of [2^19, 2^19, 4] (one element of memory): learned_* resolved 2^38
+// positions (2 TiB) before the aliasing check and threw std::bad_alloc; sinusoidal_add named the view.
+TEST(Errors, OutputsAreCheckedBeforePositionsAreResolved) {
+  static float x[4], table[16 * 4];
+  const int64_t n = int64_t{1} << 19;
+  const TensorView X = TensorView::strided(x, DType::F32, {n, n, 4}, {0, 0, 1});
+  const TensorView T = TensorView::contiguous(table, DType::F32, {16, 4});
+  expect_error([&] { learned_forward(X, T, Positions::offset(0)); }, "out.strides");
+  expect_error([&] { learned_add(X, T, Positions::offset(0)); }, "x.strides");
+  // learned_backward: a broadcast dout is an input (fine), a broadcast dtable an output.
+  expect_error(
+      [&] {
+        learned_backward(TensorView::strided(table, DType::F32, {16, 4}, {0, 1}), X, Positions::offset(0));
+      },
+      "dtable.strides");
+  expect_error([&] { sinusoidal_add(X, cfg_dim(4), Positions::offset(0)); }, "x.strides");
+}
+
+// Positions::offsets of an empty span was taken as offset 0 for every sequence (a caller that forgot to
+// fill the list got positions 0 .. T-1 without a word); the header says offsets has B entries.
+TEST(Errors, EmptyOffsetsSpanIsNotOffsetZero) {
+  const std::vector<int64_t> none;
+  expect_error([&] { Positions::offsets(none).resolve(2, 3, 100, "test"); }, "offsets.size()", "0");
+  std::vector<float> table(16 * 4, 0.0f), out(2 * 3 * 4, 0.0f);
+  expect_error(
+      [&] {
+        learned_forward(TensorView::contiguous(out.data(), DType::F32, {2, 3, 4}),
+                        TensorView::contiguous(table.data(), DType::F32, {16, 4}), Positions::offsets(none));
+      },
+      "offsets.size()", "0");
+  EXPECT_TRUE(Positions::offsets(none).resolve(0, 3, 100, "test").empty());  // B = 0: no entries needed
+  EXPECT_EQ(Positions::offset().resolve(2, 2, 100, "test"), (std::vector<int64_t>{0, 1, 0, 1}));
+}
+
+// Size arithmetic that overflowed int64 (UB): contiguous() strides of [2^40, 2^40, 2^40], numel() of
+// [2^32, 2^32], and sinusoidal_table's dim x num_positions (its error then named a view the caller never
+// passed).
+TEST(Errors, SizesWhoseProductOverflowsInt64) {
+  static float one[1];
+  const int64_t t40 = int64_t{1} << 40, t32 = int64_t{1} << 32;
+  expect_error([&] { TensorView::contiguous(one, DType::F32, {t40, t40, t40}); }, "shape", "1099511627776");
+  expect_error(
+      [&] {
+        (void)TensorView::strided(one, DType::F32, {t32, t32}, {0, 0}).numel();
+      },
+      "shape", "4294967296");
+  EXPECT_EQ(TensorView::strided(one, DType::F32, {t32, t32, 0}, {0, 0, 1}).numel(), 0);
+  EXPECT_EQ(TensorView::contiguous(one, DType::F32, {t32, t32 / 4}).strides[0], t32 / 4);
+  expect_error([] { sinusoidal_table(cfg_dim(t40), int64_t{1} << 31); }, "dim", "1099511627776");
+}
+
+// Absurd sizes ended in std::bad_alloc / std::length_error (or allocated gigabytes) instead of a
+// posenc::Error: head_dim 2^40, a sinusoidal dim of 2^62, an empty output of [2^40, 2^20, 0] whose ids and
+// positions were copied into 2^60-entry buffers.
+TEST(Errors, AbsurdSizesAreErrorsAndEmptyOutputsAllocateNothing) {
+  RopeConfig rc;
+  rc.head_dim = int64_t{1} << 40;
+  expect_error([&] { rope_frequencies(rc); }, "head_dim", "1099511627776");
+  rc.head_dim = kMaxRopeHeadDim + 2;
+  expect_error([&] { validate(rc); }, "head_dim", "1048578");
+  rc.head_dim = kMaxRopeHeadDim;
+  EXPECT_NO_THROW(validate(rc));
+  expect_error([] { sinusoidal_frequency(cfg_dim(int64_t{1} << 62), 0); }, "dim", "4611686018427387904");
+  expect_error([] { validate(cfg_dim(kMaxSinusoidalDim + 2)); }, "dim", "1048578");
+  EXPECT_NO_THROW(validate(cfg_dim(kMaxSinusoidalDim)));
+
+  const int64_t B = int64_t{1} << 40, T = int64_t{1} << 20;
+  static int64_t id[1] = {3};
+  static float e[10], dpe[1];
+  const TensorView ids = TensorView::strided(id, DType::I64, {B, T}, {0, 0});
+  const TensorView E = TensorView::contiguous(e, DType::F32, {10, 0});
+  EXPECT_NO_THROW(embed_forward(TensorView::contiguous(nullptr, DType::F32, {B, T, 0}), ids, E,
+                                PeSource::table(TensorView::contiguous(nullptr, DType::F32, {T, 0})),
+                                Positions::offset(0), 1.0f));
+  EXPECT_NO_THROW(embed_backward(
+      TensorView::contiguous(e, DType::F32, {10, 0}), TensorView::contiguous(dpe, DType::F32, {T, 0}),
+      TensorView::contiguous(nullptr, DType::F32, {B, T, 0}), ids, Positions::offset(0), 1.0f));
+  // Still checked: the ids (each distinct one once) and the positions.
+  id[0] = 10;
+  expect_error(
+      [&] {
+        embed_forward(TensorView::contiguous(nullptr, DType::F32, {B, T, 0}), ids, E,
+                      PeSource::table(TensorView::contiguous(nullptr, DType::F32, {T, 0})),
+                      Positions::offset(0), 1.0f);
+      },
+      "ids[0, 0]", "10");
+  id[0] = 3;
+  expect_error(
+      [&] {
+        embed_forward(TensorView::contiguous(nullptr, DType::F32, {B, T, 0}), ids, E,
+                      PeSource::table(TensorView::contiguous(nullptr, DType::F32, {T - 1, 0})),
+                      Positions::offset(0), 1.0f);
+      },
+      "offset + T - 1 (last position)");
+}
+
+// A view with device (Device)5 was taken for a CPU view and run; a dtype outside the enum was reported as
+// "dtype = ?".
+TEST(Errors, InvalidDeviceAndDtypeValuesAreNamed) {
+  std::vector<float> out(6 * 4, 0.0f), table(16 * 4, 0.0f);
+  TensorView o = TensorView::contiguous(out.data(), DType::F32, {6, 4});
+  o.device = static_cast<Device>(5);
+  expect_error([&] { sinusoidal_table(o, cfg_dim(4), 0); }, "out.device", "Device(5)");
+  EXPECT_NE(o.describe().find("Device(5)"), std::string::npos) << o.describe();
+  TensorView o3 = TensorView::contiguous(out.data(), DType::F32, {2, 3, 4});
+  o3.device = static_cast<Device>(5);
+  const TensorView T = TensorView::contiguous(table.data(), DType::F32, {16, 4});
+  expect_error([&] { learned_forward(o3, T, Positions::offset(0)); }, "out.device", "Device(5)");
+  const int64_t ids[6] = {};
+  expect_error(
+      [&] {
+        embed_forward(o3, TensorView::contiguous(ids, DType::I64, {2, 3}), T, PeSource::table(T),
+                      Positions::offset(0), 1.0f);
+      },
+      "out.device", "Device(5)");
+  T5BiasConfig tc;
+  const std::vector<int64_t> qp = {0, 1, 2}, kp = {0, 1, 2, 3};
+  TensorView b = TensorView::contiguous(out.data(), DType::F32, {2, 3, 4});
+  b.device = static_cast<Device>(5);
+  expect_error(
+      [&] {
+        t5_bias_forward(b, TensorView::contiguous(table.data(), DType::F32, {32, 2}), tc, qp, kp);
+      },
+      "out.device", "Device(5)");
+  try {
+    sinusoidal_table(o, cfg_dim(4), 0);
+    ADD_FAILURE() << "device 5 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(e.allowed().find("cpu"), std::string::npos) << e.what();
+    EXPECT_NE(e.allowed().find("cuda"), std::string::npos) << e.what();
+  }
+  o = TensorView::contiguous(out.data(), DType::F32, {6, 4});
+  o.dtype = static_cast<DType>(9);
+  expect_error([&] { sinusoidal_table(o, cfg_dim(4), 0); }, "out.dtype", "DType(9)");
+  expect_error(
+      [&] {
+        sinusoidal_add(TensorView::contiguous(out.data(), DType::F32, {1, 6, 4}), cfg_dim(4),
+                       Positions::ids(TensorView::strided(ids, static_cast<DType>(7), {1, 6}, {0, 1})));
+      },
+      "position ids.dtype", "DType(7)");
+}

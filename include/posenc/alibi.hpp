@@ -27,7 +27,8 @@
 // AlibiMask::None writes the form's value everywhere (Relative is then symmetric in q - k).
 //
 // Layout: out is [H, Tq, Tk], any float dtype and strides, query_positions has Tq entries and
-// key_positions Tk. A KV-cache decode step is Tq = 1 with query position = cache length.
+// key_positions Tk. A KV-cache decode step is Tq = 1 with query position = cache length. H is at most
+// kMaxAlibiHeads = 2^20 (real models have <= 128 heads).
 // Numerics: each value is slope * distance in double, rounded once to fp32 (then to f16/bf16
 // storage); slope * distance < 2^31. For f16 output every unmasked value must stay finite
 // (|bias| < 65520, e.g. slope 0.5 up to distance 131039): larger ones are an error, not +-inf.
@@ -44,13 +45,14 @@
 
 namespace posenc {
 
-inline constexpr double kMaxAlibiBias = 126.0;  // 2^-126: the smallest normal float32
+inline constexpr double kMaxAlibiBias = 126.0;               // 2^-126: the smallest normal float32
+inline constexpr int64_t kMaxAlibiHeads = int64_t{1} << 20;  // 1048576
 
 enum class AlibiForm : uint8_t { Relative, KeyPosition };
 enum class AlibiMask : uint8_t { None, Causal };
 
 struct AlibiConfig {
-  int64_t num_heads = 0;  // H >= 1
+  int64_t num_heads = 0;  // H in [1, kMaxAlibiHeads]
   double max_bias = 8.0;  // (0, kMaxAlibiBias]
   AlibiForm form = AlibiForm::Relative;
   AlibiMask mask = AlibiMask::None;
@@ -60,7 +62,7 @@ struct AlibiConfig {
 // Throws posenc::Error naming the field (num_heads, max_bias, form, mask, masked_value).
 void validate(const AlibiConfig& cfg, const char* where = "posenc::AlibiConfig");
 
-// The H slopes above, in head order. num_heads >= 1, max_bias in (0, kMaxAlibiBias].
+// The H slopes above, in head order. num_heads in [1, kMaxAlibiHeads], max_bias in (0, kMaxAlibiBias].
 std::vector<double> alibi_slopes(int64_t num_heads, double max_bias = 8.0);
 
 // out [H, Tq, Tk] = the bias above for H = cfg.num_heads.

@@ -29,7 +29,7 @@ class Positions {
 
   // pos[b, t] = start + t for every sequence (start = 0 by default).
   static Positions offset(int64_t start = 0);
-  // pos[b, t] = offsets[b] + t; offsets has B entries.
+  // pos[b, t] = offsets[b] + t; offsets has B entries (an empty span too: an error unless B = 0).
   static Positions offsets(std::span<const int64_t> per_sequence);
   // pos[b, t] = ids[b, t]; ids is i32 or i64 [B, T].
   static Positions ids(const TensorView& ids);
@@ -44,9 +44,16 @@ class Positions {
   void resolve(int64_t B, int64_t T, int64_t max_position, const char* where,
                std::vector<int64_t>& out) const;
   std::vector<int64_t> resolve(int64_t B, int64_t T, int64_t max_position, const char* where) const;
+  // Checks what resolve checks, writing nothing (for a call with no element to write): no per-token
+  // buffer, and each distinct position read once (a dim of ids with stride 0, or one offset for all
+  // sequences, is checked once however large B and T are).
+  void check(int64_t B, int64_t T, int64_t max_position, const char* where) const;
 
  private:
+  void run(int64_t B, int64_t T, int64_t max_position, const char* where, std::vector<int64_t>* out) const;
+
   Kind kind_ = Kind::Offsets;
+  bool per_sequence_ = false;  // offsets(list) rather than offset(start)
   int64_t start_ = 0;
   std::span<const int64_t> list_;  // per-sequence offsets or cu_seqlens
   TensorView ids_{};

@@ -50,6 +50,8 @@
 
 namespace posenc {
 
+inline constexpr int64_t kMaxRopeHeadDim = int64_t{1} << 20;  // 1048576: the largest head_dim
+
 enum class PairLayout : uint8_t { HalfSplit, Interleaved };
 enum class RopeType : uint8_t { Default, Linear, Ntk, Dynamic, Yarn, Llama3, LongRope };
 
@@ -71,7 +73,7 @@ struct RopeScaling {
 };
 
 struct RopeConfig {
-  int64_t head_dim = 0;    // D
+  int64_t head_dim = 0;    // D, 2 .. kMaxRopeHeadDim
   int64_t rotary_dim = 0;  // r, even, <= D; 0 means D
   double base = 10000.0;   // rope_theta
   PairLayout layout = PairLayout::HalfSplit;

@@ -31,8 +31,10 @@ namespace posenc {
 
 enum class SinusoidalPreset : uint8_t { Vaswani, Fairseq, Tensor2Tensor, Marian };
 
+inline constexpr int64_t kMaxSinusoidalDim = int64_t{1} << 20;  // 1048576: the largest dim
+
 struct SinusoidalConfig {
-  int64_t dim = 0;        // d, number of columns
+  int64_t dim = 0;        // d, number of columns: 2 .. kMaxSinusoidalDim
   double base = 10000.0;  // > 1
   SinusoidalPreset preset = SinusoidalPreset::Vaswani;
   Precision precision = Precision::Exact;
@@ -41,8 +43,8 @@ struct SinusoidalConfig {
   bool operator==(const SinusoidalConfig&) const = default;  // field by field (cached frequencies)
 };
 
-// Throws posenc::Error naming the field if the config is invalid (dim < 2, odd dim for Vaswani,
-// base <= 1 or not finite, padding_idx < -1 or set for a preset that has none).
+// Throws posenc::Error naming the field if the config is invalid (dim < 2 or > kMaxSinusoidalDim, odd dim
+// for Vaswani, base <= 1 or not finite, padding_idx < -1 or set for a preset that has none).
 void validate(const SinusoidalConfig& cfg, const char* where = "posenc::SinusoidalConfig");
 
 // Number of distinct frequencies and frequency i (omega_i, as a double) of the layout.

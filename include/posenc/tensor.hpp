@@ -10,6 +10,12 @@
 // every device (q and k of one fused qkv buffer are disjoint views). A view never owns or frees memory.
 // posenc's kernels take const TensorView& for inputs and TensorView for outputs; the const-ness of the data
 // is the caller's promise, as in DLPack.
+// Each entry point also requires (a posenc::Error naming the field otherwise): ndim in 0 .. kMaxDims (the
+// rank the call expects), dtype and device values of their enums (a number outside them is named), and,
+// unless the view is empty, data non-null and a multiple of the element size (2 bytes for f16/bf16, 4 for
+// f32/i32, 8 for i64) on every device: kernels load and store whole elements.
+// contiguous() and numel() throw posenc::Error naming the shape when the product of the sizes does not
+// fit in int64.
 #pragma once
 
 #include <array>
@@ -40,8 +46,8 @@ struct TensorView {
 
   int64_t size(int d) const { return shape[static_cast<size_t>(d)]; }
   int64_t stride(int d) const { return strides[static_cast<size_t>(d)]; }
-  int64_t numel() const;
-  bool is_contiguous() const;
+  int64_t numel() const;       // throws posenc::Error past int64 or for an ndim outside 0 .. kMaxDims
+  bool is_contiguous() const;  // false for an ndim outside 0 .. kMaxDims
   // Pointer to the element at the given index (no bounds check).
   template <typename T = void>
   T* at(std::initializer_list<int64_t> index) const {
@@ -50,7 +56,7 @@ struct TensorView {
     for (int64_t i : index) off += i * strides[d++];
     return reinterpret_cast<T*>(static_cast<char*>(data) + off * dtype_size(dtype));
   }
-  // "f32[4, 8] strides [8, 1] cpu"
+  // "f32[4, 8] strides [8, 1] cpu"; any field values (an ndim outside 0 .. kMaxDims is named, not read).
   std::string describe() const;
 };
 

@@ -792,7 +792,7 @@ void make_positions(Bytes& in, Arena& A, int kind, int64_t B, int64_t T, int64_t
         for (size_t i = 0; i < count; ++i) pc.list.push_back(pos_value(in, limit - T + 1, bad_ok));
         pc.pos = posenc::Positions::offsets(pc.list);
       }
-      if (!pc.list.empty() && static_cast<int64_t>(pc.list.size()) != B) {
+      if (kind == 3 && static_cast<int64_t>(pc.list.size()) != B) {  // an empty span too: no offsets
         pc.structural = true;
         return;
       }
