@@ -57,7 +57,10 @@ int run_app(CLI::App& app, int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     return fail("out of memory");
   } catch (const std::exception& e) {
-    return fail(e.what());
+    // Another library's error (LibTorch's c10::Error carries its C++ stack trace after the first line):
+    // its message only.
+    const std::string what = e.what();
+    return fail(what.substr(0, what.find('\n')));
   }
   return 0;
 }

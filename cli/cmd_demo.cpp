@@ -100,8 +100,10 @@ MatrixPlot matrix_of(const at::Tensor& t, std::string title, std::string x, std:
 
 void run_demo(const DemoArgs& a) {
   if (a.show < 1) throw CliError("--show: " + std::to_string(a.show) + " is invalid (allowed: >= 1)");
-  if (a.plot_positions < 2)
-    throw CliError("--plot-positions: " + std::to_string(a.plot_positions) + " is invalid (allowed: >= 2)");
+  // A picture of more rows than it has pixels shows nothing more (and the model would need them all).
+  if (a.plot_positions < 2 || a.plot_positions > 4096)
+    throw CliError("--plot-positions: " + std::to_string(a.plot_positions) +
+                   " is invalid (allowed: 2 .. 4096)");
   // ---- tokenizer and model -------------------------------------------------------------------------
   std::unique_ptr<model::Tokenizer> tok;
   model::Transformer m{nullptr};

@@ -157,8 +157,15 @@ void check_combinations(const TableArgs& a, Format format) {
       for (const CLI::Option* o : {a.o_seed, a.o_std}) require_absent(o, "applies only to --init normal");
     }
     if (a.dim < 1) throw CliError("--dim: " + std::to_string(a.dim) + " is invalid (allowed: >= 1)");
-    if (!std::isfinite(a.std) || a.std < 0)
-      throw CliError("--std: " + std::to_string(a.std) + " is invalid (allowed: finite and >= 0)");
+    // A std beyond the dtype's largest value makes nearly every value infinite (a few overflows from a
+    // large std are kept: they are what rounding N(0, std^2) to the dtype gives, as in PyTorch).
+    const double largest = a.dtype == "f16" ? 65504.0 : 3.4028234663852886e38;  // f16; f32 and bf16 alike
+    if (!(a.std >= 0 && a.std <= largest)) {
+      char text[96];
+      std::snprintf(text, sizeof text, "%g is invalid (allowed: 0 .. %g", a.std, largest);
+      throw CliError("--std: " + std::string(text) + " for --dtype " + a.dtype +
+                     ", the largest finite value)");
+    }
   }
   check_format_supports(format, lookup(kDTypes, a.dtype));
   if (is_binary(format) && a.out.empty()) {

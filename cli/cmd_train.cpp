@@ -17,6 +17,7 @@
 #include "json_text.hpp"
 #include "model/io.hpp"
 #include "pipeline_options.hpp"
+#include "posenc/error.hpp"
 #include "validators.hpp"
 
 namespace posenc::cli {
@@ -78,8 +79,18 @@ void run_eval(const EvalCmd& a) {
   TaskSetup s = make_task(t, tok.get());
   const std::vector<int64_t> lens =
       a.lens.empty() ? std::vector<int64_t>{t.len} : parse_int_list(a.lens, "--lens");
-  const auto results =
-      evaluate_lengths(m, *s.task, lens, a.batch, a.sequences, train.at("seed").get<uint64_t>());
+  std::vector<LengthResult> results;
+  try {
+    results = evaluate_lengths(m, *s.task, lens, a.batch, a.sequences, train.at("seed").get<uint64_t>());
+  } catch (const Error&) {
+    throw;
+  } catch (const CliError&) {
+    throw;
+  } catch (const std::exception& e) {  // LibTorch's (out of memory for a long length, ...)
+    const std::string what = e.what();
+    throw CliError("--lens " + a.lens + ": the evaluation failed (" + what.substr(0, what.find('\n')) +
+                   "); try shorter lengths or a smaller --batch");
+  }
   const bool lm = s.task->kind() == model::TaskKind::Lm;
   std::printf("%s (step %lld), task %s\n", describe_model(m).c_str(), static_cast<long long>(meta.step),
               t.task.c_str());

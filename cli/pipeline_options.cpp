@@ -278,6 +278,9 @@ int apply_threads(int requested, int64_t dim) {
 
 std::vector<int64_t> parse_int_list(const std::string& text, const char* option) {
   std::vector<int64_t> out;
+  if (!text.empty() && text.back() == ',')
+    throw CliError(std::string(option) + ": '" + text +
+                   "' ends with a comma (allowed: comma-separated integers >= 1)");
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {

@@ -118,6 +118,9 @@ def case_bad_input(cli):
         ((*LEARNED, "--preset", "fairseq", *BASE), ["--preset"]),
         ((*LEARNED, "--std", -1, *BASE), ["--std"]),
         ((*LEARNED, "--std", "inf", *BASE), ["--std"]),
+        # a std past the dtype's range would make (nearly) every value infinite (CLI audit)
+        ((*LEARNED, "--std", "1e30", "--dtype", "f16", *BASE), ["--std", "1e+30", "65504"]),
+        ((*LEARNED, "--std", "1e308", *BASE), ["--std", "1e+308"]),
         ((*LEARNED, "--seed", -1, *BASE), ["--seed"]),
         ((*LEARNED, "--init", "uniform", *BASE), ["--init", "uniform"]),
         # formats
