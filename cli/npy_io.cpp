@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -76,8 +77,47 @@ uint32_t byteswap32(uint32_t u) {
 
 }  // namespace
 
+// The header dict has exactly the keys 'descr', 'fortran_order' and 'shape', each once, as numpy
+// requires (numpy refuses other keys and reads the last of a repeated one: a reader taking the first
+// would see another array).
+static void check_header_keys(std::string_view header, const std::string& what) {
+  std::string_view body = trim(header);
+  if (body.size() < 2 || body.front() != '{' || body.back() != '}')
+    throw CliError(what + ": the .npy header is not a dict: " + posenc::escape_bytes(body));
+  body = body.substr(1, body.size() - 2);
+  int seen[3] = {0, 0, 0};
+  static constexpr std::string_view kKeys[3] = {"descr", "fortran_order", "shape"};
+  size_t begin = 0;
+  int depth = 0;
+  for (size_t i = 0; i <= body.size(); ++i) {
+    const char c = i < body.size() ? body[i] : ',';
+    if (c == '(' || c == '[') ++depth;
+    if (c == ')' || c == ']') --depth;
+    if (c != ',' || depth != 0) continue;
+    const std::string_view entry = trim(body.substr(begin, i - begin));
+    begin = i + 1;
+    if (entry.empty()) continue;  // the trailing comma numpy writes
+    const size_t colon = entry.find(':');
+    const std::string_view key = trim(entry.substr(0, colon == std::string_view::npos ? 0 : colon));
+    const bool quoted =
+        key.size() >= 2 && (key.front() == '\'' || key.front() == '"') && key.back() == key.front();
+    const std::string_view name = quoted ? key.substr(1, key.size() - 2) : key;
+    int index = -1;
+    for (int k = 0; k < 3; ++k)
+      if (name == kKeys[k]) index = k;
+    if (colon == std::string_view::npos || !quoted || index < 0)
+      throw CliError(what + ": the .npy header has an entry " + posenc::escape_bytes(entry, 60) +
+                     " (allowed: 'descr', 'fortran_order' and 'shape', as numpy writes them)");
+    if (++seen[index] > 1) throw CliError(what + ": the .npy header gives '" + std::string(name) + "' twice");
+  }
+  for (int k = 0; k < 3; ++k)
+    if (seen[k] == 0) throw CliError(what + ": the .npy header has no '" + std::string(kKeys[k]) + "'");
+}
+
 NpyF32 read_npy_f32(const std::string& path, const std::string& option) {
   const std::string what = option + " '" + path + "'";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw CliError(what + ": a directory, not a .npy file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw CliError(what + ": cannot open the file (" + std::strerror(errno) + ")");
   const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -111,6 +151,7 @@ NpyF32 parse_npy_f32(std::string_view raw, const std::string& what) {
   if (trim(header).empty() || trim(header).front() != '{')
     throw CliError(what + ": the .npy header is not a dict: " + posenc::escape_bytes(trim(header)));
 
+  check_header_keys(header, what);
   const std::string_view descr = header_value(header, "descr");
   if (descr != "'<f4'" && descr != "\"<f4\"" &&
       !(std::endian::native == std::endian::little && (descr == "'=f4'" || descr == "'f4'"))) {

@@ -191,8 +191,23 @@ def case_bad_input(cli):
         f.write(b"hello")
     with open(B("v3.npy"), "wb") as f:
         f.write(raw[:6] + b"\x03\x00" + raw[8:])
+    # Headers numpy would read otherwise (CLI audit): a key given twice (numpy takes the last), a key
+    # numpy refuses; and a directory.
+    data = raw[10 + int.from_bytes(raw[8:10], "little"):]
+
+    def with_header(name, header):
+        header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+        with open(B(name), "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + data)
+
+    with_header("dup.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 64), 'shape': (3, 1, 128), }")
+    with_header("extra.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 64), 'x': 1, }")
+    with_header("noshape.npy", "{'descr': '<f4', 'fortran_order': False, }")
+    os.makedirs(B("adir.npy"))
     o = ("--out", B("r.npy"))
     apply_cases = [
+        ("dup.npy", ["'shape' twice"]), ("extra.npy", ["'x': 1", "allowed"]), ("noshape.npy", ["no 'shape'"]),
+        ("adir.npy", ["directory"]),
         ("f64.npy", ["<f8", "astype"]), ("f16.npy", ["<f2"]), ("be.npy", [">f4"]),
         ("fortran.npy", ["Fortran"]), ("t4.npy", ["T = 4", "3"]), ("d32.npy", ["D = 32", "64"]),
         ("rank2.npy", ["[T, H, D]"]), ("short.npy", ["truncated"]), ("long.npy", ["bytes after"]),
