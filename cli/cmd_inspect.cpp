@@ -73,7 +73,7 @@ void run_inspect_other(const InspectArgs& a, hf::EncodingKind kind) {
 void run_inspect(const InspectArgs& a) {
   if (a.seq_len < 0 || a.seq_len > kMaxPosition + 1)
     throw CliError("--seq-len: " + std::to_string(a.seq_len) + " is invalid (allowed: 1 .. " +
-                   std::to_string(kMaxPosition + 1) + ")");
+                   std::to_string(kMaxPosition + 1) + ", or 0 for one where the scaling is active)");
   if (const hf::EncodingKind kind = hf::load_encoding_kind(a.config.config); kind != hf::EncodingKind::Rope)
     return run_inspect_other(a, kind);
   if (!a.stack.empty())
