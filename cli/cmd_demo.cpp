@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "atomic_file.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "io/atomic_file.hpp"
 #include "model/trainer.hpp"
 #include "pipeline_options.hpp"
 #include "pipeline_plots.hpp"
@@ -81,7 +81,7 @@ std::pair<double, double> order_gap(model::Transformer& m, const at::Tensor& ids
 }
 
 void write_png(const std::filesystem::path& path, const MatrixPlot& plot) {
-  AtomicFile f(path.string());
+  io::AtomicFile f(path.string());
   render_matrix(plot, f.temp_path());
   f.commit();
 }

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "atomic_file.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "io/atomic_file.hpp"
 #include "json_text.hpp"
 #include "pipeline_options.hpp"
 #include "pipeline_plots.hpp"
@@ -163,7 +163,7 @@ void run_extrapolate(const ExtrapolateArgs& a) {
   plot.marker_x = static_cast<double>(L);
   plot.marker_label = "train length";
   {
-    AtomicFile f((dir / "extrapolation.png").string());
+    io::AtomicFile f((dir / "extrapolation.png").string());
     render_lines(plot, f.temp_path());
     f.commit();
   }

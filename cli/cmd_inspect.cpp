@@ -17,11 +17,12 @@
 #include <string>
 #include <utility>
 
-#include "atomic_file.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "encoding_explain.hpp"
 #include "hf_options.hpp"
+#include "io/atomic_file.hpp"
+#include "io/paths.hpp"
 #include "json_text.hpp"
 #include "posenc/positions.hpp"
 #include "rope_explain.hpp"
@@ -40,7 +41,7 @@ struct InspectArgs {
 
 // A model without RoPE: its ALiBi, T5 bias or absolute position table explained (encoding_explain.hpp).
 // The RoPE-only options are errors rather than silently ignored.
-void run_inspect_other(const InspectArgs& a, hf::EncodingKind kind) {
+void run_inspect_other(const InspectArgs& a, std::string_view text, hf::EncodingKind kind) {
   const char* kind_words = kind == hf::EncodingKind::Alibi    ? "ALiBi"
                            : kind == hf::EncodingKind::T5Bias ? "T5's relative attention bias"
                                                               : "absolute position embeddings";
@@ -56,13 +57,13 @@ void run_inspect_other(const InspectArgs& a, hf::EncodingKind kind) {
   std::string report;
   switch (kind) {
     case hf::EncodingKind::Alibi:
-      report = explain_alibi(hf::load_alibi_config(a.config.config), a.config.config);
+      report = explain_alibi(hf::parse_alibi_config(text, a.config.config), a.config.config);
       break;
     case hf::EncodingKind::T5Bias:
-      report = explain_t5_bias(hf::load_t5_bias_config(a.config.config, stack), a.config.config);
+      report = explain_t5_bias(hf::parse_t5_bias_config(text, stack, a.config.config), a.config.config);
       break;
     case hf::EncodingKind::Absolute:
-      report = explain_absolute(hf::load_absolute_config(a.config.config, stack), a.config.config);
+      report = explain_absolute(hf::parse_absolute_config(text, stack, a.config.config), a.config.config);
       break;
     case hf::EncodingKind::Rope:
       break;
@@ -74,17 +75,21 @@ void run_inspect(const InspectArgs& a) {
   if (a.seq_len < 0 || a.seq_len > kMaxPosition + 1)
     throw CliError("--seq-len: " + std::to_string(a.seq_len) + " is invalid (allowed: 1 .. " +
                    std::to_string(kMaxPosition + 1) + ", or 0 for one where the scaling is active)");
-  if (const hf::EncodingKind kind = hf::load_encoding_kind(a.config.config); kind != hf::EncodingKind::Rope)
-    return run_inspect_other(a, kind);
+  io::check_distinct_paths({{"--config", a.config.config}, {"--plot", a.plot}});
+  // One read of the file for both questions: which encoding, then its importer.
+  const std::string text = hf::read_config_text(a.config.config);
+  if (const hf::EncodingKind kind = hf::parse_encoding_kind(text, a.config.config);
+      kind != hf::EncodingKind::Rope)
+    return run_inspect_other(a, text, kind);
   if (!a.stack.empty())
     throw CliError("--stack: only for encoder-decoder models (T5 bias, Whisper, Speech2Text); " +
                    a.config.config + " describes RoPE");
   // The warnings are part of the report on stdout.
-  const hf::RopeImport imp = load_config(a.config, Precision::Exact, /*print_warnings=*/false);
+  const hf::RopeImport imp = parse_config(a.config, text, Precision::Exact, /*print_warnings=*/false);
   const RopeExplanation e = explain_rope(imp, a.seq_len);
   const std::string report = format_explanation(imp, e, a.config.config);
 
-  std::optional<AtomicFile> plot_file;
+  std::optional<io::AtomicFile> plot_file;
   if (!a.plot.empty()) {
     WavelengthPlot p;
     p.title = (imp.model_type.empty() ? std::string("RoPE") : imp.model_type) + " (" + imp.rope_type +

@@ -109,7 +109,7 @@ std::string apply_rope(const RopeArgs& a, const RopeConfig& cfg, const std::vect
   t.q = TensorView::contiguous(x.data.data(), DType::F32, {1, T, H, D});
   const Positions ids = Positions::ids(TensorView::contiguous(pos.data(), DType::I64, {1, T}));
   rope_forward(t, cfg, ids, seq_len);  // in place
-  AtomicFile out(a.out);
+  io::AtomicFile out(a.out);
   write_npy_f32(out, x);
   out.commit();
   return "[" + std::to_string(T) + " x " + std::to_string(H) + " x " + std::to_string(D) + "]";

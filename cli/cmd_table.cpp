@@ -22,10 +22,11 @@
 #include <utility>
 #include <vector>
 
-#include "atomic_file.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "hf_options.hpp"
+#include "io/atomic_file.hpp"
+#include "io/paths.hpp"
 #include "plot.hpp"
 #include "posenc/error.hpp"
 #include "posenc/hf_config.hpp"
@@ -172,16 +173,9 @@ void check_combinations(const TableArgs& a, Format format) {
     throw CliError("--format " + std::string(format_name(format)) +
                    " writes binary data and needs --out FILE");
   }
-  // The same regular file twice would be two renames over one path (/dev/null twice is fine).
-  std::error_code ec;
-  const auto status = std::filesystem::status(a.out, ec);
-  const bool special = !ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status);
-  if (!a.out.empty() && !a.plot.empty() && !special) {
-    std::error_code ec1, ec2;
-    const auto p1 = std::filesystem::weakly_canonical(a.out, ec1);
-    const auto p2 = std::filesystem::weakly_canonical(a.plot, ec2);
-    if (!ec1 && !ec2 && p1 == p2) throw CliError("--out and --plot name the same file '" + a.out + "'");
-  }
+  // The same regular file twice would be two renames over one path, and an output over --config would
+  // destroy the model's config (/dev/null twice is fine).
+  io::check_distinct_paths({{"--config", a.config}, {"--out", a.out}, {"--plot", a.plot}});
 }
 
 SinusoidalConfig sinusoidal_config(const TableArgs& a) {
@@ -285,17 +279,17 @@ void run_table(const TableArgs& given) {
   const Table table = build_table(a);
 
   // Render the heatmap first: if it fails, nothing has been written anywhere yet.
-  std::optional<AtomicFile> plot_file;
+  std::optional<io::AtomicFile> plot_file;
   if (!a.plot.empty()) {
     plot_file.emplace(a.plot);
     render_heatmap(table, plot_file->temp_path(),
                    HeatmapStyle{plot_title(a, table), plot_value_range(a, table)});
   }
   if (a.out.empty()) {
-    StdoutSink out;
+    io::StdoutSink out;
     write_table(out, table, format);
   } else {
-    AtomicFile out(a.out);
+    io::AtomicFile out(a.out);
     write_table(out, table, format);
     out.commit();
   }

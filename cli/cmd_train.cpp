@@ -15,7 +15,6 @@
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "json_text.hpp"
-#include "model/io.hpp"
 #include "pipeline_options.hpp"
 #include "posenc/error.hpp"
 #include "validators.hpp"

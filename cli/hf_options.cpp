@@ -34,10 +34,15 @@ hf::Stack stack_of(const std::string& stack) {
 }
 
 hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_warnings) {
+  return parse_config(a, hf::read_config_text(a.config), precision, print_warnings);
+}
+
+hf::RopeImport parse_config(const ConfigArgs& a, std::string_view text, Precision precision,
+                            bool print_warnings) {
   hf::LoadOptions opt;
   opt.layer_type = a.layer_type;
   opt.precision = precision;
-  hf::RopeImport r = hf::load_rope_config(a.config, opt);
+  hf::RopeImport r = hf::parse_rope_config(text, opt, a.config);
   if (print_warnings) cli::print_warnings(r);
   return r;
 }

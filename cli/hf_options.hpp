@@ -32,6 +32,9 @@ std::string with_source(const hf::ImportReport& report, const std::string& value
 
 // Prints the importer's warnings on stderr unless print_warnings is false.
 hf::RopeImport load_config(const ConfigArgs& a, Precision precision, bool print_warnings = true);
+// The same from a.config's text, already read (hf::read_config_text).
+hf::RopeImport parse_config(const ConfigArgs& a, std::string_view text, Precision precision,
+                            bool print_warnings = true);
 
 // "half_split" / "interleaved".
 const char* layout_name(PairLayout l);

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "atomic_file.hpp"
 #include "cli_error.hpp"
+#include "io/atomic_file.hpp"
 
 namespace posenc::cli {
 namespace {
@@ -46,12 +46,12 @@ std::string json_object(const std::vector<std::pair<std::string, std::string>>& 
 
 void write_text(const std::string& out_path, std::string_view text) {
   if (out_path.empty()) {
-    StdoutSink out;
+    io::StdoutSink out;
     out.write(text);
     out.flush();
     return;
   }
-  AtomicFile out(out_path);
+  io::AtomicFile out(out_path);
   out.write(text);
   out.commit();
 }

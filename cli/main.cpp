@@ -7,12 +7,12 @@
 #include <string>
 
 #include "app_main.hpp"
-#include "atomic_file.hpp"
 #include "commands.hpp"
+#include "io/atomic_file.hpp"
 #include "posenc/version.hpp"
 
 int main(int argc, char** argv) {
-  posenc::cli::install_temp_cleanup_handlers();
+  posenc::io::install_temp_cleanup_handlers();
   CLI::App app{"posenc: positional encodings for Transformers, from tables to trained models (posenc " +
                    std::string(posenc::kVersion) + ")",
                "posenc"};

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "app_main.hpp"
-#include "atomic_file.hpp"
 #include "commands.hpp"
+#include "io/atomic_file.hpp"
 #include "posenc/version.hpp"
 
 namespace {
@@ -29,7 +29,7 @@ void prefer_passive_openmp(char** argv) {
 
 int main(int argc, char** argv) {
   prefer_passive_openmp(argv);
-  posenc::cli::install_temp_cleanup_handlers();
+  posenc::io::install_temp_cleanup_handlers();
   CLI::App app{"posenc-pipeline: the posenc commands that build, train and run Transformers (posenc " +
                    std::string(posenc::kVersion) + ")",
                "posenc"};

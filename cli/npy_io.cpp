@@ -190,7 +190,7 @@ NpyF32 parse_npy_f32(std::string_view raw, const std::string& what) {
   return a;
 }
 
-void write_npy_header(ByteSink& out, std::string_view descr, std::string_view shape) {
+void write_npy_header(io::ByteSink& out, std::string_view descr, std::string_view shape) {
   std::string header = "{'descr': '" + std::string(descr) +
                        "', 'fortran_order': False, 'shape': " + std::string(shape) + ", }";
   // magic (6) + version (2) + header length (2) + header + '\n' must be a multiple of 64.
@@ -212,7 +212,7 @@ void write_npy_header(ByteSink& out, std::string_view descr, std::string_view sh
   out.write(header);
 }
 
-void write_npy_f32(ByteSink& out, const NpyF32& a) {
+void write_npy_f32(io::ByteSink& out, const NpyF32& a) {
   write_npy_header(out, "<f4", shape_text(a.shape));
   if constexpr (std::endian::native == std::endian::little) {
     out.write(a.data.data(), a.data.size() * sizeof(float));

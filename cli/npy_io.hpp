@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "atomic_file.hpp"
+#include "io/atomic_file.hpp"
 
 namespace posenc::cli {
 
@@ -27,10 +27,10 @@ NpyF32 read_npy_f32(const std::string& path, const std::string& option);
 // The same from the file's bytes; `what` starts every message ("--apply 'x.npy'").
 NpyF32 parse_npy_f32(std::string_view bytes, const std::string& what);
 
-void write_npy_f32(ByteSink& out, const NpyF32& array);
+void write_npy_f32(io::ByteSink& out, const NpyF32& array);
 
 // The .npy 1.0 preamble and header for C-order data of `descr` ('<f4', '<f2') and `shape` (Python tuple
 // text, e.g. "(4, 8)"), padded so that the data starts at a multiple of 64 bytes.
-void write_npy_header(ByteSink& out, std::string_view descr, std::string_view shape);
+void write_npy_header(io::ByteSink& out, std::string_view descr, std::string_view shape);
 
 }  // namespace posenc::cli

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "cli_error.hpp"
-#include "model/io.hpp"
+#include "io/paths.hpp"
 #include "posenc/threads.hpp"
 #include "validators.hpp"
 
@@ -124,7 +124,7 @@ TaskSetup make_task(const TaskArgs& t, const model::Tokenizer* given) {
     return s;
   }
   if (t.data.empty()) throw CliError("--data: --task lm needs a text file (--data FILE)");
-  const std::string text = model::read_file(t.data, "--data");
+  const std::string text = io::read_file(t.data, "--data");
   if (text.empty()) throw CliError("--data: '" + t.data + "' is empty (allowed: a non-empty text file)");
   if (given) {
     s.tokenizer = model::deserialize_tokenizer(given->serialize());
@@ -239,11 +239,11 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
   if (a.stop_after > 0 && a.checkpoint.empty())
     throw CliError("--stop-after: needs --checkpoint FILE (the stopped run is resumed from it)");
   // An output over the training text or another output would destroy it.
-  model::check_distinct_paths({{"--data", t.data},
-                               {"--spm-model", t.spm_model},
-                               {"--checkpoint", a.checkpoint},
-                               {"--metrics-csv", a.metrics_csv},
-                               {"--metrics-json", a.metrics_json}});
+  io::check_distinct_paths({{"--data", t.data},
+                            {"--spm-model", t.spm_model},
+                            {"--checkpoint", a.checkpoint},
+                            {"--metrics-csv", a.metrics_csv},
+                            {"--metrics-json", a.metrics_json}});
   if (a.threads < 0)
     throw CliError("--threads: " + std::to_string(a.threads) + " is invalid (allowed: >= 0)");
   model::TrainConfig c;

@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "atomic_file.hpp"
 #include "cli_error.hpp"
+#include "io/atomic_file.hpp"
 
 namespace posenc::cli {
 namespace {
@@ -37,7 +37,7 @@ void on_plabort(PLCHAR_VECTOR message) {
 
 // plexit() exit()s after this: remove the temporaries so that no partial file remains.
 int on_plexit(PLCHAR_VECTOR message) {
-  remove_pending_temporaries();
+  io::remove_pending_temporaries();
   std::fprintf(stderr, "posenc: error: --plot: PLplot failed: %s\n", message ? message : "");
   return 1;
 }

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "atomic_file.hpp"
 #include "cli_error.hpp"
+#include "io/atomic_file.hpp"
 
 namespace posenc::cli {
 namespace {
@@ -42,7 +42,7 @@ void on_plabort(PLCHAR_VECTOR message) {
 // plexit() calls this and then exit()s: remove our temporaries so that no half-written file
 // remains.
 int on_plexit(PLCHAR_VECTOR message) {
-  remove_pending_temporaries();
+  io::remove_pending_temporaries();
   std::fprintf(stderr, "posenc: error: --plot: PLplot failed: %s\n", message ? message : "");
   return 1;
 }

@@ -31,7 +31,7 @@ std::string meta_as_string(const nlohmann::ordered_json& v) {
 }
 
 // The raw data in little-endian byte order.
-void write_data_le(ByteSink& out, const Table& t) {
+void write_data_le(io::ByteSink& out, const Table& t) {
   if constexpr (std::endian::native == std::endian::little) {
     out.write(t.data.data(), t.data.size());
   } else {
@@ -46,7 +46,7 @@ void write_data_le(ByteSink& out, const Table& t) {
   }
 }
 
-void write_json(ByteSink& out, const Table& t) {
+void write_json(io::ByteSink& out, const Table& t) {
   char buf[32];
   out.write("{\n");
   for (const auto& [key, value] : t.meta.items()) {
@@ -75,7 +75,7 @@ void write_json(ByteSink& out, const Table& t) {
   out.write(t.rows ? "\n  ]\n}\n" : "]\n}\n");
 }
 
-void write_csv(ByteSink& out, const Table& t) {
+void write_csv(io::ByteSink& out, const Table& t) {
   char buf[32];
   out.write("position");
   for (int64_t c = 0; c < t.cols; ++c) out.write(",c" + std::to_string(c));
@@ -94,7 +94,7 @@ void write_csv(ByteSink& out, const Table& t) {
 
 namespace {
 
-void write_npy(ByteSink& out, const Table& t) {
+void write_npy(io::ByteSink& out, const Table& t) {
   std::string shape = "(";  // appended piecewise: GCC 12 warns (-Wrestrict, falsely) on the chained form
   shape += std::to_string(t.rows);
   shape += ", ";
@@ -104,7 +104,7 @@ void write_npy(ByteSink& out, const Table& t) {
   write_data_le(out, t);
 }
 
-void write_safetensors(ByteSink& out, const Table& t) {
+void write_safetensors(io::ByteSink& out, const Table& t) {
   const char* dtype = t.dtype == DType::F32 ? "F32" : t.dtype == DType::F16 ? "F16" : "BF16";
   nlohmann::ordered_json header;
   header["table"] = {{"dtype", dtype}, {"shape", {t.rows, t.cols}}, {"data_offsets", {0, t.nbytes()}}};
@@ -154,7 +154,7 @@ void check_format_supports(Format f, DType t) {
   }
 }
 
-void write_table(ByteSink& out, const Table& table, Format f) {
+void write_table(io::ByteSink& out, const Table& table, Format f) {
   switch (f) {
     case Format::Json:
       write_json(out, table);

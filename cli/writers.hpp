@@ -15,7 +15,7 @@
 #include <optional>
 #include <string_view>
 
-#include "atomic_file.hpp"
+#include "io/atomic_file.hpp"
 #include "table.hpp"
 
 namespace posenc::cli {
@@ -31,6 +31,6 @@ constexpr bool is_binary(Format f) {
 // Throws CliError when `f` cannot store `t` (npy has no bfloat16).
 void check_format_supports(Format f, DType t);
 
-void write_table(ByteSink& out, const Table& table, Format f);
+void write_table(io::ByteSink& out, const Table& table, Format f);
 
 }  // namespace posenc::cli

@@ -11,8 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/atomic_file.hpp"
+#include "io/paths.hpp"
 #include "model/checkpoint_file.hpp"
-#include "model/io.hpp"
 #include "posenc/error.hpp"
 #include "posenc/threads.hpp"
 
@@ -137,7 +138,7 @@ void write_metrics(const TrainConfig& t, const ModelConfig& m, const std::vector
       if (r.eval_accuracy) s << *r.eval_accuracy;
       s << '\n';
     }
-    write_file_atomic(t.metrics_csv, s.str());
+    io::write_file_atomic(t.metrics_csv, s.str());
   }
   if (!t.metrics_json.empty()) {
     json j;
@@ -145,7 +146,7 @@ void write_metrics(const TrainConfig& t, const ModelConfig& m, const std::vector
     j["train"] = train_config_json(t);
     j["history"] = json::array();
     for (const auto& r : h) j["history"].push_back(record_json(r));
-    write_file_atomic(t.metrics_json, j.dump(1) + "\n");
+    io::write_file_atomic(t.metrics_json, j.dump(1) + "\n");
   }
 }
 
@@ -186,7 +187,7 @@ void save_checkpoint(const std::string& path, Transformer& model, torch::optim::
   ar.write("optimizer", o);
   std::ostringstream bytes;
   ar.save_to(bytes);
-  write_file_atomic(path, seal_checkpoint(bytes.str()));
+  io::write_file_atomic(path, seal_checkpoint(bytes.str()));
 }
 
 struct Opened {
@@ -195,7 +196,7 @@ struct Opened {
 };
 
 void open_checkpoint(const std::string& path, Opened& o) {
-  const std::string bytes = read_file(path, "checkpoint");
+  const std::string bytes = io::read_file(path, "checkpoint");
   std::istringstream in(std::string(unseal_checkpoint(bytes, path)));
   try {
     o.ar.load_from(in);
@@ -343,10 +344,10 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
   if (t.stop_after > 0 && t.checkpoint.empty())
     fail("stop_after", std::to_string(t.stop_after),
          "only with a checkpoint path (the stopped run is resumed from it; without one it is lost)");
-  if (!t.checkpoint.empty()) check_writable_path(t.checkpoint, "checkpoint");
-  if (!t.metrics_csv.empty()) check_writable_path(t.metrics_csv, "metrics_csv");
-  if (!t.metrics_json.empty()) check_writable_path(t.metrics_json, "metrics_json");
-  check_distinct_paths(
+  if (!t.checkpoint.empty()) io::check_writable_path(t.checkpoint, "checkpoint");
+  if (!t.metrics_csv.empty()) io::check_writable_path(t.metrics_csv, "metrics_csv");
+  if (!t.metrics_json.empty()) io::check_writable_path(t.metrics_json, "metrics_json");
+  io::check_distinct_paths(
       {{"checkpoint", t.checkpoint}, {"metrics_csv", t.metrics_csv}, {"metrics_json", t.metrics_json}});
   if (task.vocab_size() != model->cfg.vocab_size)
     fail("vocab_size", std::to_string(model->cfg.vocab_size),

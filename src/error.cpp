@@ -23,6 +23,14 @@ Error::Error(std::string where, std::string argument, std::string value, std::st
       value_(std::move(value)),
       allowed_(std::move(allowed)) {}
 
+Error::Error(const std::string& message, std::string where, std::string argument, std::string value,
+             std::string allowed)
+    : std::invalid_argument(message),
+      where_(std::move(where)),
+      argument_(std::move(argument)),
+      value_(std::move(value)),
+      allowed_(std::move(allowed)) {}
+
 std::string escape_bytes(std::string_view bytes, size_t max_chars) {
   std::string out;
   for (const char ch : bytes) {

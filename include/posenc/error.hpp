@@ -23,6 +23,12 @@ class Error : public std::invalid_argument {
   const std::string& value() const noexcept { return value_; }
   const std::string& allowed() const noexcept { return allowed_; }
 
+ protected:
+  // For errors that read better in another form (posenc::io's "cannot write '<path>': <reason>"): the
+  // same fields, with `message` as what().
+  Error(const std::string& message, std::string where, std::string argument, std::string value,
+        std::string allowed);
+
  private:
   std::string where_, argument_, value_, allowed_;
 };

@@ -77,6 +77,9 @@ RopeImport parse_rope_config(std::string_view json_text, const LoadOptions& opti
                              std::string_view origin = "config.json");
 // Reads and parses a file; a missing or unreadable file is a posenc::Error naming the path.
 RopeImport load_rope_config(const std::filesystem::path& path, const LoadOptions& options = {});
+// The text of a config.json, with the load_* functions' errors for a missing, unreadable or directory
+// path: for a tool that reads one file with several importers (parse_encoding_kind, then parse_*).
+std::string read_config_text(const std::filesystem::path& path);
 
 // ---- attention biases: ALiBi and T5 ----
 //

@@ -291,4 +291,8 @@ RopeImport load_rope_config(const std::filesystem::path& path, const LoadOptions
   return parse(text, options, path.string(), "posenc::hf::load_rope_config");
 }
 
+std::string read_config_text(const std::filesystem::path& path) {
+  return detail::read_config_file(path, "posenc::hf::read_config_text");
+}
+
 }  // namespace posenc::hf

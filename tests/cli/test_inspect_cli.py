@@ -294,9 +294,16 @@ def case_bad_input(cli):
         (("inspect", "--config", per_layer, "--layer-type", "full_attention", "--plot",
           os.path.join(bad, "no", "dir", "p.png")), ["no/dir/p.png"]),
         (("inspect", "--plot", png), ["--config"]),
+        # a plot over the config.json it reads would destroy the config
+        (("inspect", "--config", per_layer, "--layer-type", "full_attention", "--plot", per_layer),
+         ["--plot", "--config", per_layer]),
     ]
+    with open(per_layer, "rb") as f:
+        config_bytes = f.read()
     for args, names in cases:
         expect_error(cli, args, names, where=bad)
+    with open(per_layer, "rb") as f:
+        check(f.read() == config_bytes, "the config.json was changed")
     text, rows, err = inspect(cli, per_layer, "--layer-type", "full_attention")
     check({row[5] for row in rows} == {"interpolated"} and "base (rope_theta): 1e+06" in text, text)
 

@@ -410,14 +410,21 @@ def case_kill_never_half_written(cli):
         if proc.poll() is not None:
             fail(f"train run {i} ended by itself (status {proc.returncode}) before the kill: "
                  f"{proc.stderr.read().decode(errors='replace')}")
-        proc.send_signal(signal.SIGKILL)
+        # The last run gets SIGTERM, whose handler removes the checkpoint's temporary (a write may be
+        # in progress); SIGKILL cannot be handled and may leave one behind.
+        temps_before = {f for f in os.listdir(cli.scratch) if f.startswith("k.pt.tmp.")}
+        sig = signal.SIGTERM if i == 3 else signal.SIGKILL
+        proc.send_signal(sig)
         proc.wait()
         proc.stderr.close()
+        check(proc.returncode == -sig, f"run {i}: exit status {proc.returncode} after signal {int(sig)}")
         temps = sorted(f for f in os.listdir(cli.scratch) if f.startswith("k.pt.tmp."))
-        print(f"kill {i} after {time.monotonic() - start:.2f}s: checkpoint "
+        print(f"kill {i} ({sig.name}) after {time.monotonic() - start:.2f}s: checkpoint "
               f"{'present' if os.path.exists(ck) else 'absent'}, temporaries {temps}")
         for t in temps:
-            check(re.fullmatch(r"k\.pt\.tmp\.\d+", t), f"unexpected temporary name {t}")
+            check(re.fullmatch(r"k\.pt\.tmp\.\d+\.[0-9a-f]{16}", t), f"unexpected temporary name {t}")
+        if sig == signal.SIGTERM:
+            check(set(temps) <= temps_before, f"SIGTERM left temporaries {set(temps) - temps_before}")
         if i > 0:
             check(os.path.exists(ck), f"kill {i}: no checkpoint although the run was writing them")
         if os.path.exists(ck):

@@ -114,6 +114,22 @@ def case_bad_input(cli):
     ]
     for args, names in cases:
         expect_error(cli, args, names, where=bad)
+    # An output over the input config.json (by any spelling or link) would destroy it: refused, the
+    # config is unchanged. --out and --plot on one file are two renames over it: refused too.
+    with open(m2m, "rb") as f:
+        config_bytes = f.read()
+    link = cli.path("link.json")
+    os.symlink(os.path.basename(m2m), link)
+    dotted = os.path.join(os.path.dirname(m2m), ".", os.path.basename(m2m))
+    for args, names in [(("--format", "json", "--out", m2m), ["--out", "--config", m2m]),
+                        (("--format", "json", "--out", dotted), ["--out", "--config"]),
+                        (("--format", "json", "--out", "/dev/null", "--plot", link), ["--plot", "--config", link]),
+                        (("--format", "json", "--out", os.path.join(bad, "t.json"), "--plot",
+                          os.path.join(bad, ".", "t.json")), ["--plot", "--out"])]:
+        expect_error(cli, ("table", "--config", m2m, *args), names, where=bad)
+        with open(m2m, "rb") as f:
+            check(f.read() == config_bytes, f"table {args}: the config.json was changed")
+    os.remove(link)
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -8,8 +8,8 @@
 #include <random>
 #include <sstream>
 
+#include "io/paths.hpp"
 #include "model/checkpoint_file.hpp"
-#include "model/io.hpp"
 #include "model/trainer.hpp"
 #include "posenc/error.hpp"
 #include "posenc/threads.hpp"
@@ -271,7 +271,7 @@ TEST(Checkpoint, LoadModelRestoresWeightsAndMetadata) {
 TEST(Checkpoint, TruncatedOrForeignFilesAreErrorsNotCrashes) {
   const fs::path p = temp_dir() / "whole.pt";
   trained_to_checkpoint(p, pm::PeKind::Rope, 2);
-  const std::string bytes = pm::read_file(p.string());
+  const std::string bytes = posenc::io::read_file(p.string());
   for (size_t keep : {size_t{0}, size_t{10}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 30}) {
     const fs::path q = temp_dir() / "cut.pt";
     std::ofstream(q, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(keep));
@@ -293,7 +293,7 @@ TEST(Checkpoint, TruncatedOrForeignFilesAreErrorsNotCrashes) {
 TEST(Checkpoint, DamagedBytesAnywhereAreErrorsNamingTheFile) {
   const fs::path p = temp_dir() / "intact.pt";
   trained_to_checkpoint(p, pm::PeKind::Learned, 1);
-  const std::string bytes = pm::read_file(p.string());
+  const std::string bytes = posenc::io::read_file(p.string());
   ASSERT_EQ(bytes.substr(0, 8), "POSENCCK");
   const fs::path q = temp_dir() / "damaged.pt";
   std::mt19937_64 rng(7);
@@ -332,7 +332,7 @@ TEST(Checkpoint, DamagedBytesAnywhereAreErrorsNamingTheFile) {
 TEST(Checkpoint, ArchivesWithoutTheEnvelopeStillLoad) {
   const fs::path p = temp_dir() / "sealed.pt", bare = temp_dir() / "bare.pt";
   pm::Transformer m = trained_to_checkpoint(p, pm::PeKind::Rope, 1);
-  const std::string bytes = pm::read_file(p.string());
+  const std::string bytes = posenc::io::read_file(p.string());
   const std::string archive = bytes.substr(24);
   ASSERT_EQ(archive.substr(0, 4), std::string("PK\3\4", 4));
   std::ofstream(bare, std::ios::binary | std::ios::trunc) << archive;

@@ -1,5 +1,5 @@
-// cli/atomic_file.cpp — temporary file + fsync + rename; see atomic_file.hpp.
-#include "atomic_file.hpp"
+// io/atomic_file.cpp — temporary file + fsync + rename; see atomic_file.hpp.
+#include "io/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,9 +14,7 @@
 #include <filesystem>
 #include <random>
 
-#include "cli_error.hpp"
-
-namespace posenc::cli {
+namespace posenc::io {
 namespace {
 
 constexpr size_t kBufferBytes = size_t{1} << 20;
@@ -84,7 +82,7 @@ void write_all(int fd, const char* p, size_t n, const std::string& name) {
     const ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      throw CliError("cannot write '" + name + "': " + os_reason(errno));
+      throw IoError("write", name, os_reason(errno));
     }
     p += w;
     n -= static_cast<size_t>(w);
@@ -93,22 +91,23 @@ void write_all(int fd, const char* p, size_t n, const std::string& name) {
 
 }  // namespace
 
-ByteSink::ByteSink(int fd, std::string name) : fd_(fd), name_(std::move(name)), buf_(kBufferBytes) {}
+IoError::IoError(const std::string& action, const std::string& path, const std::string& reason)
+    : posenc::Error("cannot " + action + " '" + path + "': " + reason, "posenc::io", "path", "'" + path + "'",
+                    reason) {}
+
+ByteSink::ByteSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
 
 void ByteSink::write(const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
-  if (used_ + n <= buf_.size()) {
-    std::memcpy(buf_.data() + used_, p, n);
-    used_ += n;
+  if (n >= kBufferBytes / 2) {  // large writes go straight through
+    flush();
+    write_all(fd_, p, n, name_);
     return;
   }
-  flush();
-  if (n >= buf_.size() / 2) {
-    write_all(fd_, p, n, name_);
-  } else {
-    std::memcpy(buf_.data(), p, n);
-    used_ = n;
-  }
+  if (buf_.empty()) buf_.resize(kBufferBytes);
+  if (used_ + n > buf_.size()) flush();
+  std::memcpy(buf_.data() + used_, p, n);
+  used_ += n;
 }
 
 void ByteSink::flush() {
@@ -119,15 +118,15 @@ void ByteSink::flush() {
 StdoutSink::StdoutSink() : ByteSink(STDOUT_FILENO, "<stdout>") {}
 
 AtomicFile::AtomicFile(std::string target) : ByteSink(-1, target), target_(std::move(target)) {
-  if (target_.empty()) throw CliError("cannot write '': the path is empty");
+  if (target_.empty()) throw IoError("write", "", "the path is empty");
   resolved_ = target_;
   struct stat st {};
   if (::stat(target_.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) throw CliError("cannot write '" + target_ + "': it is a directory");
+    if (S_ISDIR(st.st_mode)) throw IoError("write", target_, "it is a directory");
     if (!S_ISREG(st.st_mode)) {
       direct_ = true;
       fd_ = ::open(target_.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd_ < 0) throw CliError("cannot write '" + target_ + "': " + os_reason(errno));
+      if (fd_ < 0) throw IoError("write", target_, os_reason(errno));
       return;
     }
   }
@@ -139,8 +138,8 @@ AtomicFile::AtomicFile(std::string target) : ByteSink(-1, target), target_(std::
     if (fd_ >= 0 || errno != EEXIST) break;
   }
   if (fd_ < 0) {
-    throw CliError("cannot write '" + target_ + "': cannot create a temporary file in '" +
-                   parent_dir(resolved_) + "': " + os_reason(errno));
+    throw IoError("write", target_,
+                  "cannot create a temporary file in '" + parent_dir(resolved_) + "': " + os_reason(errno));
   }
   slot_ = register_temporary(temp_);
 }
@@ -160,8 +159,7 @@ const std::string& AtomicFile::temp_path() {
     std::string name = base + "/posenc-staging-XXXXXX";
     const int fd = ::mkstemp(name.data());
     if (fd < 0)
-      throw CliError("cannot write '" + target_ + "': cannot create a staging file in '" + base +
-                     "': " + os_reason(errno));
+      throw IoError("write", target_, "cannot create a staging file in '" + base + "': " + os_reason(errno));
     ::close(fd);
     staging_ = name;
     slot_ = register_temporary(staging_);
@@ -179,7 +177,7 @@ void AtomicFile::commit() {
       if (in < 0) {
         const int err = errno;
         ::close(fd);
-        throw CliError("cannot write '" + target_ + "': cannot read its staging file: " + os_reason(err));
+        throw IoError("write", target_, "cannot read its staging file: " + os_reason(err));
       }
       char chunk[1 << 16];
       for (;;) {
@@ -196,19 +194,18 @@ void AtomicFile::commit() {
       }
       ::close(in);
     }
-    if (::close(fd) != 0) throw CliError("cannot write '" + target_ + "': " + os_reason(errno));
+    if (::close(fd) != 0) throw IoError("write", target_, os_reason(errno));
     committed_ = true;
     return;
   }
   if (::fsync(fd) != 0) {
     const int err = errno;
     ::close(fd);
-    throw CliError("cannot write '" + target_ + "': fsync failed: " + os_reason(err));
+    throw IoError("write", target_, "fsync failed: " + os_reason(err));
   }
-  if (::close(fd) != 0) throw CliError("cannot write '" + target_ + "': close failed: " + os_reason(errno));
+  if (::close(fd) != 0) throw IoError("write", target_, "close failed: " + os_reason(errno));
   if (::rename(temp_.c_str(), resolved_.c_str()) != 0) {
-    throw CliError("cannot write '" + target_ + "': renaming '" + temp_ +
-                   "' over it failed: " + os_reason(errno));
+    throw IoError("write", target_, "renaming '" + temp_ + "' over it failed: " + os_reason(errno));
   }
   committed_ = true;
   unregister_temporary(slot_);
@@ -219,6 +216,12 @@ void AtomicFile::commit() {
     (void)::fsync(dir);
     ::close(dir);
   }
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  AtomicFile f(path);
+  f.write(bytes);
+  f.commit();
 }
 
 void remove_pending_temporaries() noexcept {
@@ -234,4 +237,4 @@ void install_temp_cleanup_handlers() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_fatal_signal);
 }
 
-}  // namespace posenc::cli
+}  // namespace posenc::io
