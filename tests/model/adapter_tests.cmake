@@ -4,7 +4,10 @@
 if(NOT POSENC_HAVE_TORCH)
   return()
 endif()
-add_executable(test_torch_adapter ${CMAKE_CURRENT_LIST_DIR}/test_torch_adapter.cpp)
+# test_torch_adapter_audit.cpp: regressions from the adapter's audit (position ids changed after forward,
+# double backward, sparse and negated views, bias lengths, TokenEmbedding's position ids); one executable.
+add_executable(test_torch_adapter ${CMAKE_CURRENT_LIST_DIR}/test_torch_adapter.cpp
+                                  ${CMAKE_CURRENT_LIST_DIR}/test_torch_adapter_audit.cpp)
 target_compile_options(test_torch_adapter PRIVATE -Wall -Wextra)
 target_link_libraries(test_torch_adapter PRIVATE posenc::torch GTest::gtest_main)
 # Reuse posenc_torch's precompiled <torch/torch.h> (about a minute per translation unit otherwise). The

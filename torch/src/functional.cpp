@@ -91,6 +91,37 @@ void check_same_device(const char* where, const at::Tensor& a, const char* an, c
          "the device of " + std::string(an) + " (" + a.device().str() + ")");
 }
 
+// Sparse / MKL-DNN layouts have no strided storage; a lazily negated or conjugated view would be read
+// without its sign. Checked by view() and, before anything is copied or allocated like them, by each op.
+void check_dense(const char* where, const at::Tensor& t, const char* name) {
+  if (!t.defined()) return;
+  if (t.layout() != at::kStrided)
+    fail(where, std::string(name) + ".layout", c10::str(t.layout()), "strided (dense)");
+  if (t.is_neg() || t.is_conj())
+    fail(where, std::string(name) + (t.is_neg() ? ".is_neg()" : ".is_conj()"), "true",
+         "false (call resolve_neg() / resolve_conj() first)");
+}
+
+// The positions as backward reads them. The ids travel in a capsule, which LibTorch does not version-check
+// as it does tensors given to save_for_backward: without a copy, an in-place change of the caller's ids
+// between forward and backward (reusing a position buffer) would silently send the gradient to other rows.
+PositionArg frozen(const PositionArg& pos) {
+  if (!pos.ids.defined()) return pos;
+  return {pos.offset, pos.ids.detach().clone()};
+}
+
+// The backward passes run posenc's kernels, which autograd does not record: with create_graph = true and
+// an upstream gradient that itself requires grad, their results would be constants on the tape and a
+// gradient of the gradient would silently miss this op's part. That is an error instead.
+void no_double_backward(const char* where, const variable_list& g) {
+  if (!at::GradMode::is_enabled()) return;
+  for (const at::Tensor& t : g)
+    if (t.defined() && t.requires_grad())
+      fail(where, "create_graph", "true (a gradient that requires grad flows into this op's backward)",
+           "false: posenc's backward passes are not differentiable (no double backward; the eager ops of "
+           "posenc/torch/eager.hpp are)");
+}
+
 // A fresh contiguous tensor with t's values (the kernels write into it in place).
 at::Tensor fresh_copy(const at::Tensor& t) {
   return t.contiguous().clone(at::MemoryFormat::Contiguous);
@@ -100,6 +131,7 @@ at::Tensor fresh_copy(const at::Tensor& t) {
 struct SinusoidalAddFn : torch::autograd::Function<SinusoidalAddFn> {
   static at::Tensor forward(AutogradContext*, const at::Tensor& x, const SinusoidalConfig& cfg,
                             const PositionArg& pos) {
+    check_dense("posenc::libtorch::sinusoidal_add", x, "x");
     at::Tensor out = fresh_copy(x);
     const StreamScope stream(out);
     posenc::sinusoidal_add(view(out, "x"), cfg, positions_of(pos, "posenc::libtorch::sinusoidal_add"));
@@ -113,11 +145,13 @@ struct LearnedAddFn : torch::autograd::Function<LearnedAddFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& table,
                             const PositionArg& pos) {
     check_same_device("posenc::libtorch::learned_add", x, "x", table, "table");
+    check_dense("posenc::libtorch::learned_add", x, "x");
+    check_dense("posenc::libtorch::learned_add", table, "table");
     at::Tensor out = fresh_copy(x);
     const StreamScope stream(out);
     posenc::learned_add(view(out, "x"), view(table, "table"),
                         positions_of(pos, "posenc::libtorch::learned_add"));
-    stash(ctx, "pos", pos);
+    stash(ctx, "pos", frozen(pos));
     stash(ctx, "table_shape", table.sizes().vec());
     ctx->saved_data["table_dtype"] = static_cast<int64_t>(table.scalar_type());
     return out;
@@ -126,7 +160,8 @@ struct LearnedAddFn : torch::autograd::Function<LearnedAddFn> {
     const at::Tensor dout = g[0].contiguous();
     const StreamScope stream(dout);
     at::Tensor dtable;
-    if (ctx->needs_input_grad(1)) {
+    if (ctx->needs_input_grad(1)) {  // dx = dout is differentiable; dtable is not
+      no_double_backward("posenc::libtorch::learned_add", g);
       const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["table_dtype"].toInt());
       dtable = at::zeros(unstash<std::vector<int64_t>>(ctx, "table_shape"), dout.options().dtype(dtype));
       posenc::learned_backward(
@@ -150,6 +185,9 @@ struct EmbedFn : torch::autograd::Function<EmbedFn> {
     if (!ids.defined()) fail(where, "ids", "undefined", "a [B, T] int64 tensor");
     check_same_device(where, E, "E", ids, "ids");
     check_same_device(where, E, "E", table, "table");
+    check_dense(where, ids, "ids");
+    check_dense(where, E, "E");
+    check_dense(where, table, "table");
     if (ids.dim() != 2) fail(where, "ids.dim()", std::to_string(ids.dim()), "2 ([B, T])");
     if (E.dim() != 2) fail(where, "E.dim()", std::to_string(E.dim()), "2 ([V, C])");
     const float s = static_cast<float>(scale);
@@ -170,7 +208,7 @@ struct EmbedFn : torch::autograd::Function<EmbedFn> {
                             positions, s);
     }
     ctx->save_for_backward({ids});
-    stash(ctx, "pos", pos);
+    stash(ctx, "pos", frozen(pos));
     stash(ctx, "E_shape", E.sizes().vec());
     ctx->saved_data["E_dtype"] = static_cast<int64_t>(E.scalar_type());
     ctx->saved_data["has_table"] = table.defined();
@@ -189,6 +227,7 @@ struct EmbedFn : torch::autograd::Function<EmbedFn> {
     const bool need_E = ctx->needs_input_grad(1), need_table = has_table && ctx->needs_input_grad(2);
     at::Tensor dE, dtable;
     if (!need_E && !need_table) return {{}, {}, {}, {}, {}, {}};
+    no_double_backward("posenc::libtorch::embed", g);
     // embed_backward always accumulates dE; a scratch one is used when E needs no gradient.
     dE = at::zeros(unstash<std::vector<int64_t>>(ctx, "E_shape"),
                    dout.options().dtype(static_cast<at::ScalarType>(ctx->saved_data["E_dtype"].toInt())));
@@ -212,7 +251,8 @@ struct RopeArgs {
   PositionArg pos;
   bool heads_first;
   int64_t seq_len;
-  RopeCache cache;  // when not empty: used instead of cfg, pos and seq_len
+  RopeCache cache;       // when not empty: used instead of cfg, pos and seq_len
+  bool inverse = false;  // rotate by -angle (rope_backward, the adjoint): the backward of the other
 };
 
 RopeTensors rope_views(const at::Tensor& q, const at::Tensor& k, const at::Tensor& qo, const at::Tensor& ko,
@@ -237,34 +277,38 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
     const char* where = "posenc::libtorch::rope";
     if (!q.defined()) fail(where, "q", "undefined", "a [B, T, H, D] float tensor");
     check_same_device(where, q, "q", k, "k");
+    check_dense(where, q, "q");
+    check_dense(where, k, "k");
     if (q.dim() != 4) fail(where, "q.dim()", std::to_string(q.dim()), "4");
     if (k.defined() && k.dim() != 4) fail(where, "k.dim()", std::to_string(k.dim()), "4");
     at::Tensor qo = at::empty_like(q, at::MemoryFormat::Contiguous);
     const StreamScope stream(q);
     at::Tensor ko = k.defined() ? at::empty_like(k, at::MemoryFormat::Contiguous) : at::Tensor();
-    if (!a.cache.empty())
-      posenc::rope_forward(rope_views(q, k, qo, ko, a.heads_first), a.cache);
+    const RopeTensors views = rope_views(q, k, qo, ko, a.heads_first);
+    if (!a.cache.empty() && a.inverse)
+      posenc::rope_backward(views, a.cache);
+    else if (!a.cache.empty())
+      posenc::rope_forward(views, a.cache);
+    else if (a.inverse)
+      posenc::rope_backward(views, a.cfg, positions_of(a.pos, where), a.seq_len);
     else
-      posenc::rope_forward(rope_views(q, k, qo, ko, a.heads_first), a.cfg, positions_of(a.pos, where),
-                           a.seq_len);
-    stash(ctx, "args", a);
+      posenc::rope_forward(views, a.cfg, positions_of(a.pos, where), a.seq_len);
+    RopeArgs saved = a;
+    saved.pos = frozen(a.pos);
+    stash(ctx, "args", std::move(saved));
     ctx->saved_data["has_k"] = k.defined();
     if (k.defined()) return {qo, ko};
     return {qo};
   }
+  // The rotation is linear and its adjoint is the inverse rotation (and vice versa): backward is this
+  // Function with `inverse` flipped, so that under create_graph it is on the tape too and double backward
+  // is exact.
   static variable_list backward(AutogradContext* ctx, variable_list g) {
-    const auto& a = unstash<RopeArgs>(ctx, "args");
+    RopeArgs a = unstash<RopeArgs>(ctx, "args");
+    a.inverse = !a.inverse;
     const bool has_k = ctx->saved_data["has_k"].toBool();
-    const at::Tensor gq = g[0].contiguous();
-    const StreamScope stream(gq);
-    const at::Tensor gk = has_k ? g[1].contiguous() : at::Tensor();
-    at::Tensor dq = at::empty_like(gq), dk = has_k ? at::empty_like(gk) : at::Tensor();
-    if (!a.cache.empty())
-      posenc::rope_backward(rope_views(gq, gk, dq, dk, a.heads_first), a.cache);
-    else
-      posenc::rope_backward(rope_views(gq, gk, dq, dk, a.heads_first), a.cfg,
-                            positions_of(a.pos, "posenc::libtorch::rope"), a.seq_len);
-    return {dq, dk, {}};
+    const variable_list d = RopeFn::apply(g[0], has_k ? c10::optional<at::Tensor>(g[1]) : c10::nullopt, a);
+    return {d[0], has_k ? d[1] : at::Tensor(), {}};
   }
 };
 
@@ -275,10 +319,18 @@ std::vector<int64_t> iota(int64_t first, int64_t n) {
   return v;
 }
 
+// Before anything is allocated: positions past kMaxPosition are errors of the core too, but only after the
+// [H, Tq, Tk] output and the position lists exist (an allocation failure first, or a signed overflow in
+// q_offset + i).
 void check_lengths(const char* where, int64_t Tq, int64_t Tk, int64_t q_offset) {
-  if (Tq < 1) fail(where, "Tq", std::to_string(Tq), "an integer >= 1");
-  if (Tk < 1) fail(where, "Tk", std::to_string(Tk), "an integer >= 1");
-  if (q_offset < 0) fail(where, "q_offset", std::to_string(q_offset), "an integer >= 0");
+  if (Tq < 1 || Tq > kMaxPosition + 1)
+    fail(where, "Tq", std::to_string(Tq), "1 .. " + std::to_string(kMaxPosition + 1));
+  if (Tk < 1 || Tk > kMaxPosition + 1)
+    fail(where, "Tk", std::to_string(Tk), "1 .. " + std::to_string(kMaxPosition + 1));
+  if (q_offset < 0 || q_offset > kMaxPosition + 1 - Tq)
+    fail(where, "q_offset", std::to_string(q_offset),
+         "0 .. " + std::to_string(kMaxPosition + 1 - Tq) +
+             " (q_offset + Tq - 1 <= " + std::to_string(kMaxPosition) + ")");
 }
 
 struct T5BiasFn : torch::autograd::Function<T5BiasFn> {
@@ -287,6 +339,7 @@ struct T5BiasFn : torch::autograd::Function<T5BiasFn> {
     const char* where = "posenc::libtorch::t5_bias";
     if (!table.defined()) fail(where, "table", "undefined", "a [num_buckets, H] float tensor");
     check_lengths(where, Tq, Tk, q_offset);
+    check_dense(where, table, "table");
     if (table.dim() != 2) fail(where, "table.dim()", std::to_string(table.dim()), "2 ([num_buckets, H])");
     at::Tensor out = at::empty({table.size(1), Tq, Tk}, table.options().requires_grad(false));
     const StreamScope stream(out);
@@ -301,6 +354,7 @@ struct T5BiasFn : torch::autograd::Function<T5BiasFn> {
     return out;
   }
   static variable_list backward(AutogradContext* ctx, variable_list g) {
+    no_double_backward("posenc::libtorch::t5_bias", g);
     const at::Tensor dout = g[0].contiguous();
     const StreamScope stream(dout);
     const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["table_dtype"].toInt());
@@ -347,6 +401,7 @@ TensorView view(const at::Tensor& t, const char* name) {
   } else {
     fail(where, std::string(name) + ".device", t.device().str(), "cpu or cuda");
   }
+  check_dense(where, t, name);
   if (t.dim() > kMaxDims)
     fail(where, std::string(name) + ".dim()", std::to_string(t.dim()), "at most " + std::to_string(kMaxDims));
   v.data = t.data_ptr();

@@ -67,11 +67,18 @@ void TokenEmbeddingImpl::reset() {
 at::Tensor TokenEmbeddingImpl::forward(const at::Tensor& ids, const PositionArg& pos) {
   const float s = embed_scale(options.scale, options.dim);
   if (options.pe == EmbedPe::Sinusoidal) {
-    int64_t need = 0;  // rows the call reads; invalid positions are left to the kernel's checks
-    if (pos.ids.defined())
-      need = pos.ids.numel() > 0 ? pos.ids.max().item<int64_t>() + 1 : 1;
-    else if (ids.dim() == 2)
+    // Rows the call reads (0: not from the cache). Invalid positions (a float or bool ids tensor, a negative
+    // or huge offset or id) are left to embed()'s checks, which name them; here they only must not be read
+    // as a row count (item<int64_t>() of a NaN, or offset + T past int64).
+    int64_t need = 0;
+    if (pos.ids.defined()) {
+      if (pos.ids.scalar_type() == at::kLong || pos.ids.scalar_type() == at::kInt) {
+        const int64_t last = pos.ids.numel() > 0 ? pos.ids.max().item<int64_t>() : 0;
+        need = last < kMaxCachedRows ? last + 1 : 0;
+      }
+    } else if (ids.dim() == 2 && pos.offset >= 0 && pos.offset <= kMaxCachedRows - ids.size(1)) {
       need = pos.offset + ids.size(1);
+    }
     if (need >= 1 && need <= kMaxCachedRows) {
       if (!sin_table.defined() || sin_table.size(0) < need || sin_table.device() != weight.device()) {
         const int64_t rows = std::min(
