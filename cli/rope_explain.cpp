@@ -79,9 +79,10 @@ std::string describe_scaling(const hf::RopeImport& imp, const RopeExplanation& e
              ": wavelengths below original / high_freq_factor = " + g(lorig / s.high_freq_factor) +
              " keep their frequency (extrapolated), wavelengths above original / "
              "low_freq_factor = " +
-             g(lorig / s.low_freq_factor) +
-             " are divided by the factor (interpolated), and the band between is a smooth blend "
-             "of the two.";
+             g(lorig / s.low_freq_factor) + " are divided by the factor (interpolated), and " +
+             (s.high_freq_factor == s.low_freq_factor
+                  ? std::string("there is no band between (high_freq_factor = low_freq_factor: a step).")
+                  : std::string("the band between is a smooth blend of the two."));
     case RopeType::LongRope: {
       const bool lng = e.seq_len > e.original_context;
       return std::string(
@@ -184,6 +185,12 @@ RopeExplanation explain_rope(const hf::RopeImport& imp, int64_t seq_len) {
       "scaling: " + describe_scaling(imp, e),
       "attention scaling: " + g(e.attention_scaling) +
           " (cos and sin are multiplied by it, so attention logits by its square)"};
+  if (!imp.nope_layers.empty()) {
+    std::string list;
+    for (const int64_t l : imp.nope_layers) list += (list.empty() ? "" : ", ") + std::to_string(l);
+    e.header.push_back("layers without RoPE (NoPE, 0-based): " + with_source(imp, list, "nope_layers") +
+                       "; the RoPE described here is that of the other layers");
+  }
   e.summary = std::to_string(half) + " frequencies: " + std::to_string(counts[0]) +
               " unchanged (extrapolated), " + std::to_string(counts[1]) + " interpolated, " +
               std::to_string(counts[2]) + " blended, " + std::to_string(counts[3]) + " rescaled";

@@ -137,9 +137,9 @@ void validate(const RopeConfig& cfg, const char* where) {
   if (s.type == RopeType::Llama3) {
     if (!finite_positive(s.low_freq_factor))
       fail(where, "scaling.low_freq_factor", to_str(s.low_freq_factor), "finite and > 0");
-    if (!std::isfinite(s.high_freq_factor) || s.high_freq_factor <= s.low_freq_factor)
+    if (!std::isfinite(s.high_freq_factor) || s.high_freq_factor < s.low_freq_factor)
       fail(where, "scaling.high_freq_factor", to_str(s.high_freq_factor),
-           "finite and > low_freq_factor = " + to_str(s.low_freq_factor));
+           "finite and >= low_freq_factor = " + to_str(s.low_freq_factor));
     if (cfg.max_position_embeddings >= 1 && original_max(cfg) > cfg.max_position_embeddings)
       fail(where, "scaling.original_max_position_embeddings", std::to_string(original_max(cfg)),
            "<= max_position_embeddings = " + std::to_string(cfg.max_position_embeddings) +
@@ -331,6 +331,9 @@ void llama3(const RopeConfig& cfg, RopeFreqs& f) {
   // Exact: wavelength 2 pi / omega against old / lff (beyond: divide by factor) and old / hff
   // (below: keep); between, (1 - t) omega / factor + t omega with t = (old / wavelength - lff) /
   // (hff - lff). The blend is continuous at both ends, so deciding the regions exactly is safe.
+  // hff == lff (Llama 4 Scout): no band, a step; a wavelength exactly at old / lff is kept (HF's
+  // blend divides 0 by 0 there: NaN).
+  const bool step = hff == lff;
   const DD two_pi_lff = kTwoPi * lff, two_pi_hff = kTwoPi * hff;
   const DD dff = exact::two_sum(hff, -lff);
   for (DD& w : f.omega) {
@@ -338,7 +341,7 @@ void llama3(const RopeConfig& cfg, RopeFreqs& f) {
     const DD lo_gap = two_pi_lff - w_old, hi_gap = w_old - two_pi_hff;
     if (lo_gap.hi > 0.0) {
       w = w / factor;
-    } else if (hi_gap.hi <= 0.0) {
+    } else if (hi_gap.hi <= 0.0 && !step) {
       const DD t = dd_div(dd_div(w_old, kTwoPi) - dd(lff), dff);
       w = (dd(1.0) - t) * w / factor + t * w;
     }
@@ -350,10 +353,11 @@ void llama3(const RopeConfig& cfg, RopeFreqs& f) {
   for (float& w : f.omega_f32) {
     const float wavelen = (1.0f / w) * two_pi_f;  // 2 * math.pi / inv_freq
     const float llama = wavelen > low_wl ? w / factor_f : w;
-    const float t = ((1.0f / wavelen) * old_f - lff_f) / dff_f;  // old_context_len / wavelen ...
+    const float t =
+        step ? 0.0f : ((1.0f / wavelen) * old_f - lff_f) / dff_f;  // old_context_len / wavelen ...
     const float smoothed = (1.0f - t) * llama / factor_f + t * llama;
     const bool medium = !(wavelen < high_wl) && !(wavelen > low_wl);
-    w = medium ? smoothed : llama;
+    w = medium && !step ? smoothed : llama;  // step: HF's NaN on the boundary, kept instead
   }
 }
 

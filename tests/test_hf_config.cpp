@@ -360,6 +360,108 @@ TEST(HfConfig, MlaModelsRotateQkRopeHeadDimInterleaved) {
   EXPECT_EQ(head_warn, 1);
 }
 
+// Model types whose HF code rotates adjacent pairs in place (an audit of the layouts: Cohere, GLM, Llama 4
+// and RoFormer were read as rotate_half's pairs (i, i + r/2), silently wrong). GPT-J's defaults (base
+// 10000 fixed, rotary_dim 64) stay GPT-J's.
+TEST(HfConfig, InterleavedModelTypesKeepTheirOwnDims) {
+  struct Case {
+    const char* model_type;
+    int64_t rotary_dim;
+    const char* extra;
+  };
+  for (const Case& c : {Case{"cohere", 128, ""}, Case{"cohere2", 128, ""},
+                        Case{"glm", 64, R"(, "partial_rotary_factor": 0.5)"},
+                        Case{"glm4", 64, R"(, "partial_rotary_factor": 0.5)"}, Case{"llama4_text", 128, ""},
+                        Case{"roformer", 128, ""}}) {
+    SCOPED_TRACE(c.model_type);
+    const RopeImport r = parse_rope_config(
+        std::string(R"({"model_type": ")") + c.model_type +
+        R"(", "hidden_size": 1024, "num_attention_heads": 8, "rope_theta": 50000)" + c.extra + "}");
+    EXPECT_EQ(r.config.layout, PairLayout::Interleaved);
+    EXPECT_EQ(r.source_of("layout"),
+              std::string("model_type ") + c.model_type + " (pairs (x0, x1), (x2, x3), ...)");
+    EXPECT_EQ(r.config.rotary_dim, c.rotary_dim);
+    EXPECT_EQ(r.config.base, 50000.0);
+  }
+  // Llama's own rotate_half stays half-split.
+  EXPECT_EQ(parse_rope_config(R"({"model_type": "llama", "hidden_size": 1024, "num_attention_heads": 8})")
+                .config.layout,
+            PairLayout::HalfSplit);
+}
+
+// Llama 4 Scout's text_config as on the hub: llama3 scaling with high_freq_factor == low_freq_factor (HF
+// warns, a step), interleaved pairs, an empty no_rope_layers (HF: every 4th layer is NoPE) and query
+// temperature tuning on the NoPE layers.
+TEST(HfConfig, Llama4ScoutNoPeLayersAndStepScaling) {
+  const std::string scout =
+      R"({"model_type": "llama4", "text_config": {"model_type": "llama4_text", "head_dim": 128,
+          "hidden_size": 5120, "num_attention_heads": 40, "num_hidden_layers": 48,
+          "max_position_embeddings": 10485760, "rope_theta": 500000.0, "no_rope_layers": [],
+          "rope_scaling": {"factor": 16.0, "high_freq_factor": 1.0, "low_freq_factor": 1.0,
+                           "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+          "attn_temperature_tuning": true, "floor_scale": 8192, "attn_scale": 0.1}})";
+  const RopeImport r = parse_rope_config(scout);
+  EXPECT_EQ(r.model_type, "llama4_text");
+  EXPECT_EQ(r.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(r.config.scaling.type, RopeType::Llama3);
+  EXPECT_EQ(r.config.scaling.low_freq_factor, r.config.scaling.high_freq_factor);
+  std::vector<int64_t> every4;
+  for (int64_t i = 3; i < 48; i += 4) every4.push_back(i);
+  EXPECT_EQ(r.nope_layers, every4);
+  EXPECT_EQ(r.source_of("nope_layers"), "default (every no_rope_layer_interval = 4-th layer)");
+  EXPECT_TRUE(
+      warned(r, "layers 3, 7, 11, 15, 19, 23, ..., 47 (0-based; 12 of 48) use no positional encoding"))
+      << all_warnings(r);
+  EXPECT_TRUE(warned(r, "attn_scale = 0.1, floor_scale = 8192")) << all_warnings(r);
+  // An explicit plan (1: RoPE, 0: NoPE; booleans as Python's truthiness), longer than the layers: the
+  // first num_hidden_layers entries; no temperature warning when tuning is off.
+  const std::string small =
+      R"({"model_type": "llama4_text", "hidden_size": 512, "num_attention_heads": 4, "num_hidden_layers": 4,
+          "attn_temperature_tuning": false, "rope_theta": 500000, "no_rope_layers": )";
+  const RopeImport given = parse_rope_config(small + "[1, 0, true, false, 0]}");
+  EXPECT_EQ(given.nope_layers, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(given.source_of("nope_layers"), "no_rope_layers (entries 0)");
+  EXPECT_FALSE(warned(given, "attn_scale")) << all_warnings(given);
+  EXPECT_TRUE(parse_rope_config(small + "[1, 1, 1, 1]}").nope_layers.empty());
+  expect_error(small + "[1, 1, 2, 1]}", {"no_rope_layers[2]", "2", "1 (the layer uses RoPE) or 0 (NoPE)"});
+  expect_error(small + "[1, 1]}", {"no_rope_layers", "2 entries", "num_hidden_layers = 4"});
+  expect_error(small + "\"all\"}", {"no_rope_layers", "\"all\""});
+  // SmolLM3: the same plan with interval 4 by default; another interval.
+  const RopeImport smol = parse_rope_config(
+      R"({"model_type": "smollm3", "hidden_size": 2048, "num_attention_heads": 16, "num_hidden_layers": 9,
+          "no_rope_layer_interval": 3, "rope_theta": 5000000})");
+  EXPECT_EQ(smol.nope_layers, (std::vector<int64_t>{2, 5, 8}));
+  EXPECT_EQ(smol.config.layout, PairLayout::HalfSplit);
+  const RopeImport unknown =
+      parse_rope_config(R"({"model_type": "smollm3", "hidden_size": 2048, "num_attention_heads": 16})");
+  EXPECT_TRUE(unknown.nope_layers.empty());
+  EXPECT_TRUE(warned(unknown, "num_hidden_layers is absent")) << all_warnings(unknown);
+}
+
+// Cohere 2: RoPE only on the sliding-window layers; its full_attention layers are NoPE.
+TEST(HfConfig, Cohere2FullAttentionLayersAreNoPe) {
+  const std::string base =
+      R"({"model_type": "cohere2", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 8,
+          "rope_theta": 50000)";
+  const RopeImport typed = parse_rope_config(
+      base + R"(, "layer_types": ["sliding_attention", "full_attention", "sliding_attention",
+                                  "sliding_attention", "full_attention", "sliding_attention",
+                                  "sliding_attention", "sliding_attention"]})");
+  EXPECT_EQ(typed.nope_layers, (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(typed.source_of("nope_layers"), "layer_types (full_attention layers)");
+  EXPECT_EQ(parse_rope_config(base + "}").nope_layers, (std::vector<int64_t>{3, 7}));
+  EXPECT_EQ(parse_rope_config(base + R"(, "sliding_window_pattern": 2})").nope_layers,
+            (std::vector<int64_t>{1, 3, 5, 7}));
+  LoadOptions full;
+  full.layer_type = "full_attention";
+  expect_error(base + "}", {"layer_type", "full_attention", "NoPE"}, full);
+  expect_error(base + R"(, "layer_types": ["sliding_attention", 3]})", {"layer_types[1]", "3"});
+  // Cohere (1) has no such plan.
+  EXPECT_TRUE(parse_rope_config(R"({"model_type": "cohere", "hidden_size": 4096, "num_attention_heads": 32,
+                                   "num_hidden_layers": 8})")
+                  .nope_layers.empty());
+}
+
 // Gemma 3's 4.x config (CLI audit: the sliding-window layers were given the global RoPE): rope_theta
 // and rope_scaling are the full-attention layers', rope_local_base_freq the sliding-window layers'
 // default RoPE. As with HF 5.x's dict per attention type, layer_type chooses.

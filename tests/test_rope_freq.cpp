@@ -107,8 +107,6 @@ TEST(RopeFreqValidation, EachBadFieldIsNamedWithItsAllowedRange) {
        "scaling.mscale_all_dim"},
       {"llama3 low_freq_factor 0", T::Llama3, [](RopeConfig& c) { c.scaling.low_freq_factor = 0; },
        "scaling.low_freq_factor"},
-      {"llama3 high == low", T::Llama3, [](RopeConfig& c) { c.scaling.high_freq_factor = 1.0; },
-       "scaling.high_freq_factor"},
       {"llama3 high < low", T::Llama3, [](RopeConfig& c) { c.scaling.high_freq_factor = 0.5; },
        "scaling.high_freq_factor"},
       {"llama3 high inf", T::Llama3, [=](RopeConfig& c) { c.scaling.high_freq_factor = inf; },
@@ -304,7 +302,7 @@ Ref reference(const RopeConfig& c, int64_t L) {
       const double wavelen = 2 * kPi / w;
       if (wavelen > old / s.low_freq_factor) {
         w /= f;
-      } else if (wavelen >= old / s.high_freq_factor) {
+      } else if (wavelen >= old / s.high_freq_factor && s.high_freq_factor > s.low_freq_factor) {
         const double t = (old / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
         w = (1 - t) * w / f + t * w;
       }
@@ -356,6 +354,7 @@ double hf_budget(const RopeConfig& c, int64_t L) {
       return lnb + 3 + 2 * (f + 1) + 3;
     case RopeType::Llama3: {
       const double h = s.high_freq_factor, l = s.low_freq_factor;
+      if (h == l) return lnb + 4;  // a step: omega or omega / factor (as Linear)
       return lnb + 3 + f * h * (lnb + 8) / (h - l) + 4;
     }
     case RopeType::LongRope:
@@ -516,7 +515,9 @@ TEST(RopeFreqScaling, Llama3) {
   };
   for (const P& p : {P{128, 500000, 8, 1, 4, 8192, 131072}, P{64, 10000, 16, 2, 8, 4096, 65536},
                      P{96, 1e6, 4, 0.5, 1.5, 32768, 131072}, P{128, 500000, 32, 1, 4, 8192, 8192},
-                     P{80, 10000, 2, 1, 2, 512, 4096}}) {
+                     P{80, 10000, 2, 1, 2, 512, 4096},
+                     // Llama 4 Scout: high_freq_factor == low_freq_factor, a step at 8192 (HF warns)
+                     P{128, 500000, 16, 1, 1, 8192, 10485760}, P{64, 10000, 4, 2, 2, 2048, 16384}}) {
     RopeConfig c = base_cfg(RopeType::Llama3, p.D, p.base);
     c.max_position_embeddings = p.max;
     c.scaling.factor = p.factor;
@@ -524,6 +525,30 @@ TEST(RopeFreqScaling, Llama3) {
     c.scaling.high_freq_factor = p.hff;
     c.scaling.original_max_position_embeddings = p.orig;
     check_scaling("llama3 D=" + std::to_string(p.D), c, 0, t);
+    if (p.lff == p.hff) {
+      // The step: each frequency is the unscaled one or exactly it / factor, nothing between, both in
+      // both precisions, and not NaN (HF's blend divides by hff - lff = 0).
+      RopeConfig plain = c;
+      plain.scaling = RopeScaling{};
+      for (const Precision prec : {Precision::Exact, Precision::HfCompat}) {
+        c.precision = plain.precision = prec;
+        const RopeFrequencies got = rope_frequencies(c), unscaled = rope_frequencies(plain);
+        int divided = 0;
+        for (size_t i = 0; i < got.inv_freq_f32.size(); ++i) {
+          const float w = unscaled.inv_freq_f32[i], g = got.inv_freq_f32[i];
+          const bool long_wave = 2 * kPi / unscaled.inv_freq[i] > static_cast<double>(p.orig) / p.lff;
+          ASSERT_FALSE(std::isnan(g)) << i;
+          if (long_wave) {
+            ++divided;
+            EXPECT_NEAR(g, w / static_cast<float>(p.factor), 2e-7 * w / p.factor) << i;
+          } else {
+            EXPECT_EQ(g, w) << i;
+          }
+        }
+        EXPECT_GT(divided, 0);
+        EXPECT_LT(divided, static_cast<int>(got.inv_freq_f32.size()));
+      }
+    }
   }
   report("llama3", t);
 }

@@ -70,6 +70,12 @@ struct RopeImport : ImportReport {
   RopeConfig config;            // validated (posenc::validate)
   std::string rope_type;        // HF's name after aliasing: default, linear, dynamic, ...
   std::string rope_type_given;  // as written ("su", "mrope", ...), "" if absent
+  // The layers (0-based) that apply no positional encoding at all (NoPE), from the model's layer plan:
+  // Llama 4 and SmolLM3 no_rope_layers (entries 0; absent or empty: every no_rope_layer_interval-th
+  // layer, default 4, of num_hidden_layers), Cohere 2 layer_types "full_attention" (absent: every
+  // sliding_window_pattern-th layer, default 4). `config` is the RoPE of the other layers; a warning
+  // lists these. Empty when every layer rotates (or the plan is unknown, with a warning).
+  std::vector<int64_t> nope_layers;
 };
 
 // Parses config.json text. `origin` names the text in messages (a path, or "config.json").

@@ -23,7 +23,9 @@
 //            beta_slow rotations over original_max_position_embeddings (truncate rounds the ramp ends);
 //            attention_factor = 0.1 ln(factor) + 1 unless given (or the mscale / mscale_all_dim ratio)
 //   Llama3   omega_i unchanged for wavelengths < Lorig / high_freq_factor, omega_i / factor above
-//            Lorig / low_freq_factor, a smooth blend between
+//            Lorig / low_freq_factor, a smooth blend between (high_freq_factor >= low_freq_factor; equal,
+//            as Llama 4 Scout's, is a step, a wavelength exactly at Lorig / low_freq_factor unchanged where
+//            HF's blend gives 0/0 = NaN)
 //   LongRope omega_i / ext_i with ext = long_factor if L > original_max_position_embeddings else
 //            short_factor (r/2 entries each); attention_factor = sqrt(1 + ln(s) / ln(Lorig)) with
 //            s = max_position_embeddings / original_max_position_embeddings unless given (factor = 1.0,

@@ -170,7 +170,11 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
     }
     nested = true;  // full_attention: the top-level fields, as asked
   }
-  if (!opt.layer_type.empty() && !nested)
+  // Cohere 2 names its attention types without a rope dict per type: sliding_attention is the RoPE
+  // described, full_attention has none (read_nope_layers refuses it).
+  const bool cohere2_type = ctx.out.model_type == "cohere2" &&
+                            (opt.layer_type == "sliding_attention" || opt.layer_type == "full_attention");
+  if (!opt.layer_type.empty() && !nested && !cohere2_type)
     ctx.warn("layer_type '" + opt.layer_type +
              "' was asked for, but the config has one rope dict for every layer: layer_type is "
              "ignored");
@@ -258,6 +262,7 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
   cfg.scaling.type = read_rope_type(rp, ctx);
   ctx.out.rope_type = rope_type_name(cfg.scaling.type);
   detail::read_model_dims(c, rp, ctx);
+  detail::read_nope_layers(c, options, ctx);
   detail::read_scaling(c, rp, ctx);
 
   try {

@@ -19,8 +19,21 @@ namespace {
 constexpr int64_t kMaxDim = int64_t{1} << 20;
 constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 
-bool interleaved_model(const std::string& model_type) {
+// GPT-J and CodeGen: a fixed base of 10000 and rotary_dim 64 when absent.
+bool gptj_family(const std::string& model_type) {
   return model_type == "gptj" || model_type == "codegen";
+}
+
+// Model types whose HF code rotates pairs (x0, x1), (x2, x3), ... and returns them in place: GPT-J and
+// CodeGen (rotate_every_two), Cohere and GLM (rotate_half of x[..., 0::2] and x[..., 1::2] with
+// repeat_interleave'd cos/sin), Llama 4 (view_as_complex of (x0, x1) pairs) and RoFormer (stacked
+// sin/cos). Every other model uses Llama's rotate_half: pairs (i, i + r/2).
+bool interleaved_model(const std::string& model_type) {
+  static constexpr const char* kTypes[] = {"gptj", "codegen", "cohere",      "cohere2", "glm",
+                                           "glm4", "llama4",  "llama4_text", "roformer"};
+  for (const char* t : kTypes)
+    if (model_type == t) return true;
+  return false;
 }
 
 void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
@@ -38,7 +51,7 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   agree(ft, "rope_theta", c, "rope_theta", ctx);
   agree(c, "rotary_emb_base", c, "rope_theta", ctx);
   agree(ft, "rope_theta", c, "rotary_emb_base", ctx);
-  const bool gptj = interleaved_model(ctx.out.model_type);
+  const bool gptj = gptj_family(ctx.out.model_type);
   std::string from;
   if (const auto v = ft.number("rope_theta")) {
     cfg.base = *v;
@@ -139,7 +152,7 @@ void read_rotary_dim(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   }
   std::optional<int64_t> given = c.integer("rotary_dim", 1, kMaxDim);
   std::string dim_from = c.path("rotary_dim"), shown = given ? std::to_string(*given) : "";
-  if (!given && interleaved_model(ctx.out.model_type)) {
+  if (!given && gptj_family(ctx.out.model_type)) {
     given = 64;
     shown = "64 (absent: the " + ctx.out.model_type + " default)";
     dim_from = "default (" + ctx.out.model_type + " rotary_dim = 64)";

@@ -44,6 +44,8 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx);
 
 // base, head_dim, rotary_dim, layout, max_position_embeddings.
 void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx);
+// ctx.out.nope_layers: the layers without RoPE of Llama 4, SmolLM3 and Cohere 2 (src/hf/layers.cpp).
+void read_nope_layers(const Fields& c, const LoadOptions& opt, Ctx& ctx);
 // scaling.* for ctx.out.config.scaling.type (set before), with the warnings about its behaviour.
 void read_scaling(const Fields& c, const RopeFields& rp, Ctx& ctx);
 

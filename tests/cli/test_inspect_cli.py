@@ -269,6 +269,37 @@ def case_not_rope(cli):
     expect_error(cli, ["rope", "--config", bloom, "--positions", "0,1"], ["model_type", "posenc alibi"])
 
 
+def case_nope(cli):
+    """Llama 4 Scout's text config: interleaved pairs, llama3 scaling with high_freq_factor ==
+    low_freq_factor (a step at 8192, computed here from the formula), and the NoPE layers listed; Cohere
+    2's full_attention layers have no RoPE to describe."""
+    scout = write_json(cli.path("scout.json"), {"model_type": "llama4", "text_config": {
+        "model_type": "llama4_text", "head_dim": 128, "hidden_size": 5120, "num_attention_heads": 40,
+        "num_hidden_layers": 48, "max_position_embeddings": 10485760, "rope_theta": 500000.0,
+        "no_rope_layers": [], "rope_scaling": {"factor": 16.0, "high_freq_factor": 1.0,
+                                               "low_freq_factor": 1.0,
+                                               "original_max_position_embeddings": 8192,
+                                               "rope_type": "llama3"}}})
+    text, rows, err = inspect(cli, scout)
+    expected = ["interpolated" if 2 * math.pi * 500000.0 ** (2 * i / 128) > 8192 else "unchanged"
+                for i in range(64)]
+    check(0 < expected.count("interpolated") < 64, "control: the step lies inside the head")
+    check_rows(rows, expected, "llama4")
+    check(all(a == 2 * i and b == 2 * i + 1 for i, a, b, *_ in rows), "llama4: pairs are not (2i, 2i + 1)")
+    nope = ", ".join(str(i) for i in range(3, 48, 4))
+    for needle in ["layout: interleaved", "no band between (high_freq_factor = low_freq_factor: a step)",
+                   f"layers without RoPE (NoPE, 0-based): {nope} [default (every no_rope_layer_interval = 4-th "
+                   "layer)]", "attn_temperature_tuning"]:
+        check(needle in text, f"llama4: {needle!r} not in the report:\n{text}")
+    cohere2 = write_json(cli.path("cohere2.json"), {"model_type": "cohere2", "hidden_size": 4096,
+                                                    "num_attention_heads": 32, "num_hidden_layers": 8})
+    text, rows, err = inspect(cli, cohere2, "--layer-type", "sliding_attention")
+    check("layers without RoPE (NoPE, 0-based): 3, 7 " in text and "layout: interleaved" in text, text)
+    check("ignored" not in text, f"cohere2 --layer-type sliding_attention is its RoPE, not ignored: {text}")
+    expect_error(cli, ["inspect", "--config", cohere2, "--layer-type", "full_attention"],
+                 ["layer_type", "full_attention", "NoPE"])
+
+
 def case_bad_input(cli):
     bad = cli.path("bad")
     os.makedirs(bad)

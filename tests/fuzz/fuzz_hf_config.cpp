@@ -191,6 +191,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       posenc::validate(imp.config);  // a returned config is valid: throwing here fails the run
       FUZZ_CHECK(imp.config.precision == precision, "precision not copied");
       for (const auto& src : imp.sources) FUZZ_CHECK(!src.field.empty() && !src.from.empty(), "empty source");
+      for (size_t i = 0; i < imp.nope_layers.size(); ++i)
+        FUZZ_CHECK(imp.nope_layers[i] >= 0 && (i == 0 || imp.nope_layers[i] > imp.nope_layers[i - 1]),
+                   "nope_layers not ascending layer indices");
+      FUZZ_CHECK(imp.nope_layers.empty() || !imp.warnings.empty(), "NoPE layers without their warning");
       check_tables(imp.config);
     }
   }

@@ -1,0 +1,136 @@
+// src/hf/layers.cpp — which layers of a model apply no RoPE at all (NoPE).
+//
+// HF's attention of these models skips apply_rotary_pos_emb on some layers:
+//   llama4, llama4_text, smollm3  use_rope = no_rope_layers[layer_idx]; when no_rope_layers is absent
+//                                  or empty: int((i + 1) % no_rope_layer_interval != 0) for the
+//                                  num_hidden_layers layers (interval default 4). Llama 4's NoPE layers
+//                                  also scale their queries by 1 + attn_scale * log1p(floor((pos + 1) /
+//                                  floor_scale)) when attn_temperature_tuning (default true).
+//   cohere2                        RoPE only where layer_types[i] == "sliding_attention"; when absent:
+//                                  "sliding_attention" if (i + 1) % sliding_window_pattern else
+//                                  "full_attention" (pattern default 4).
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "posenc/error.hpp"
+#include "rope_params.hpp"
+
+namespace posenc::hf::detail {
+
+namespace {
+
+constexpr int64_t kMaxLayers = int64_t{1} << 20;
+
+// "3, 7, 11" or, for many, the first six, "...", and the last.
+std::string layer_list(const std::vector<int64_t>& layers) {
+  std::string s;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers.size() > 8 && i == 6) {
+      s += ", ..., " + std::to_string(layers.back());
+      break;
+    }
+    s += (i == 0 ? "" : ", ") + std::to_string(layers[i]);
+  }
+  return s;
+}
+
+// Every `interval`-th layer (1-based), as HF's defaults: i with (i + 1) % interval == 0.
+std::vector<int64_t> every(int64_t interval, int64_t n) {
+  std::vector<int64_t> out;
+  for (int64_t i = interval - 1; i < n; i += interval) out.push_back(i);
+  return out;
+}
+
+// no_rope_layers as given (0 / 1 or false / true per layer); nullopt when absent, null or empty (HF then
+// uses its default).
+std::optional<std::vector<int64_t>> given_no_rope_layers(const Fields& c, std::optional<int64_t> n_layers) {
+  const Json* v = c.get("no_rope_layers");
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_array())
+    c.fail("no_rope_layers", describe(*v), "a list with one 1 (RoPE) or 0 (NoPE) per layer");
+  if (v->empty()) return std::nullopt;
+  const auto size = static_cast<int64_t>(v->size());
+  if (n_layers && size < *n_layers)
+    c.fail("no_rope_layers", describe(*v) + " (" + std::to_string(size) + " entries)",
+           "one entry per layer: at least num_hidden_layers = " + std::to_string(*n_layers));
+  std::vector<int64_t> nope;
+  for (int64_t i = 0; i < (n_layers ? *n_layers : size); ++i) {
+    const Json& e = (*v)[static_cast<size_t>(i)];
+    const bool zero = e.is_boolean() ? !e.get<bool>() : e.is_number() && e.get<double>() == 0.0;
+    const bool one = e.is_boolean() ? e.get<bool>() : e.is_number() && e.get<double>() == 1.0;
+    if (!zero && !one)
+      throw Error(c.where(), c.path("no_rope_layers") + "[" + std::to_string(i) + "]", describe(e),
+                  "1 (the layer uses RoPE) or 0 (NoPE)");
+    if (zero) nope.push_back(i);
+  }
+  return nope;
+}
+
+}  // namespace
+
+void read_nope_layers(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
+  const std::string& mt = ctx.out.model_type;
+  const bool llama4 = mt == "llama4" || mt == "llama4_text";
+  if (!llama4 && mt != "smollm3" && mt != "cohere2") return;
+  const std::optional<int64_t> n_layers = c.integer("num_hidden_layers", 1, kMaxLayers);
+  std::vector<int64_t> nope;
+  std::string from;
+  if (mt == "cohere2") {
+    if (opt.layer_type == "full_attention")
+      throw Error(ctx.where, "layer_type", "\"full_attention\"",
+                  "sliding_attention: Cohere 2's full_attention layers use no RoPE (NoPE)");
+    if (const Json* types = c.get("layer_types"); types != nullptr) {
+      if (!types->is_array())
+        c.fail("layer_types", describe(*types), "a list of attention types, one per layer");
+      for (size_t i = 0; i < types->size(); ++i) {
+        const Json& t = (*types)[i];
+        if (!t.is_string())
+          throw Error(ctx.where, c.path("layer_types") + "[" + std::to_string(i) + "]", describe(t),
+                      "\"sliding_attention\" or \"full_attention\"");
+        if (t.get<std::string>() == "full_attention") nope.push_back(static_cast<int64_t>(i));
+      }
+      from = c.path("layer_types") + " (full_attention layers)";
+    } else {
+      const int64_t pattern = c.integer("sliding_window_pattern", 1, kMaxLayers).value_or(4);
+      if (!n_layers) {
+        ctx.warn(
+            "num_hidden_layers is absent: which layers use no RoPE (Cohere 2's full_attention layers, "
+            "every sliding_window_pattern-th) is unknown");
+        return;
+      }
+      nope = every(pattern, *n_layers);
+      from = "default (every sliding_window_pattern = " + std::to_string(pattern) +
+             "-th layer is full_attention)";
+    }
+  } else if (auto given = given_no_rope_layers(c, n_layers)) {
+    nope = std::move(*given);
+    from = c.path("no_rope_layers") + " (entries 0)";
+  } else {
+    const int64_t interval = c.integer("no_rope_layer_interval", 1, kMaxLayers).value_or(4);
+    if (!n_layers) {
+      ctx.warn("num_hidden_layers is absent: which layers use no RoPE (every no_rope_layer_interval-th, as " +
+               mt + " defaults no_rope_layers) is unknown");
+      return;
+    }
+    nope = every(interval, *n_layers);
+    from = "default (every no_rope_layer_interval = " + std::to_string(interval) + "-th layer)";
+  }
+  if (nope.empty()) return;
+  const std::string total = n_layers ? " of " + std::to_string(*n_layers) : "";
+  ctx.warn("layers " + layer_list(nope) + " (0-based; " + std::to_string(nope.size()) + total +
+           ") use no positional encoding (NoPE; " + from + "): this RoPE is that of the other layers");
+  ctx.out.nope_layers = std::move(nope);
+  ctx.source("nope_layers", from);
+  if (llama4 && c.boolean("attn_temperature_tuning").value_or(true)) {
+    const double scale = c.number("attn_scale").value_or(0.1),
+                 floor_scale = c.number("floor_scale").value_or(8192);
+    ctx.warn(
+        "Llama 4's NoPE layers scale their queries by 1 + attn_scale * log1p(floor((position + 1) / "
+        "floor_scale)) with attn_scale = " +
+        num(scale) + ", floor_scale = " + num(floor_scale) +
+        " (attn_temperature_tuning), a position-dependent factor that posenc does not apply");
+  }
+}
+
+}  // namespace posenc::hf::detail
