@@ -369,10 +369,11 @@ TEST(HfConfig, InterleavedModelTypesKeepTheirOwnDims) {
     int64_t rotary_dim;
     const char* extra;
   };
-  for (const Case& c : {Case{"cohere", 128, ""}, Case{"cohere2", 128, ""},
-                        Case{"glm", 64, R"(, "partial_rotary_factor": 0.5)"},
-                        Case{"glm4", 64, R"(, "partial_rotary_factor": 0.5)"}, Case{"llama4_text", 128, ""},
-                        Case{"roformer", 128, ""}}) {
+  for (const Case& c :
+       {Case{"cohere", 128, ""}, Case{"cohere2", 128, ""},
+        Case{"glm", 64, R"(, "partial_rotary_factor": 0.5)"},
+        Case{"glm4", 64, R"(, "partial_rotary_factor": 0.5)"}, Case{"ernie4_5", 128, ""},
+        Case{"ernie4_5_moe", 128, ""}, Case{"llama4_text", 128, ""}, Case{"roformer", 128, ""}}) {
     SCOPED_TRACE(c.model_type);
     const RopeImport r = parse_rope_config(
         std::string(R"({"model_type": ")") + c.model_type +

@@ -25,12 +25,13 @@ bool gptj_family(const std::string& model_type) {
 }
 
 // Model types whose HF code rotates pairs (x0, x1), (x2, x3), ... and returns them in place: GPT-J and
-// CodeGen (rotate_every_two), Cohere and GLM (rotate_half of x[..., 0::2] and x[..., 1::2] with
+// CodeGen (rotate_every_two), Cohere, GLM and ERNIE 4.5 (rotate_half of x[..., 0::2] and x[..., 1::2] with
 // repeat_interleave'd cos/sin), Llama 4 (view_as_complex of (x0, x1) pairs) and RoFormer (stacked
-// sin/cos). Every other model uses Llama's rotate_half: pairs (i, i + r/2).
+// sin/cos). The other model types use Llama's rotate_half (pairs (i, i + r/2)) unless rope_interleave.
 bool interleaved_model(const std::string& model_type) {
-  static constexpr const char* kTypes[] = {"gptj", "codegen", "cohere",      "cohere2", "glm",
-                                           "glm4", "llama4",  "llama4_text", "roformer"};
+  static constexpr const char* kTypes[] = {"gptj",   "codegen",     "cohere",   "cohere2",
+                                           "glm",    "glm4",        "ernie4_5", "ernie4_5_moe",
+                                           "llama4", "llama4_text", "roformer"};
   for (const char* t : kTypes)
     if (model_type == t) return true;
   return false;

@@ -23,11 +23,12 @@ std::string detail::rope_doubt(const Fields& c) {
   // Model types whose HF implementation uses RoPE (their configs may omit every rope field: the
   // first Llama configs on the hub have no rope_theta).
   static constexpr const char* kRopeTypes[] = {
-      "llama",     "mistral",  "mixtral", "qwen2",       "qwen2_moe",   "qwen3",      "qwen3_moe",
-      "gemma",     "gemma2",   "gemma3",  "gemma3_text", "phi",         "phi3",       "phimoe",
-      "gpt_neox",  "gptj",     "codegen", "falcon",      "stablelm",    "starcoder2", "olmo",
-      "olmo2",     "cohere",   "cohere2", "deepseek_v2", "deepseek_v3", "granite",    "granitemoe",
-      "persimmon", "nemotron", "esm",     "roformer",    "mllama",      "qwen2_vl",   "llava"};
+      "llama",     "mistral",     "mixtral", "qwen2",       "qwen2_moe",   "qwen3",      "qwen3_moe",
+      "gemma",     "gemma2",      "gemma3",  "gemma3_text", "phi",         "phi3",       "phimoe",
+      "gpt_neox",  "gptj",        "codegen", "falcon",      "stablelm",    "starcoder2", "olmo",
+      "olmo2",     "cohere",      "cohere2", "deepseek_v2", "deepseek_v3", "granite",    "granitemoe",
+      "persimmon", "nemotron",    "esm",     "roformer",    "mllama",      "qwen2_vl",   "llava",
+      "llama4",    "llama4_text", "smollm3", "glm",         "glm4",        "ernie4_5",   "ernie4_5_moe"};
   static constexpr const char* kRopeFields[] = {"rope_theta",     "rope_scaling",          "rope_parameters",
                                                 "rotary_dim",     "partial_rotary_factor", "rotary_pct",
                                                 "rotary_emb_base"};
