@@ -90,53 +90,58 @@ void check_alibi(std::string_view text) {
   }
 }
 
-void check_t5(std::string_view text) {
-  using posenc::hf::T5Stack;
-  for (T5Stack stack : {T5Stack::FromConfig, T5Stack::Encoder, T5Stack::Decoder}) {
-    posenc::hf::T5BiasImport imp;
+// Each choice of stack (posenc::hf::Stack): the import, checked, or a well-formed error.
+template <class Parse, class Check>
+void for_each_stack(Parse parse, Check check) {
+  using posenc::hf::Stack;
+  for (Stack stack : {Stack::FromConfig, Stack::Encoder, Stack::Decoder}) {
+    decltype(parse(stack)) imp;
     try {
-      imp = posenc::hf::parse_t5_bias_config(text, stack);
+      imp = parse(stack);
     } catch (const posenc::Error& e) {
       posenc::fuzz::check_error(e);
       continue;
     }
-    posenc::validate(imp.config);
-    FUZZ_CHECK(imp.num_heads >= 1, "num_heads %lld", static_cast<long long>(imp.num_heads));
-    if (stack != T5Stack::FromConfig)
-      FUZZ_CHECK(imp.config.bidirectional == (stack == T5Stack::Encoder), "stack not followed");
-    for (int64_t rel : {int64_t{-1000000}, int64_t{-3}, int64_t{0}, int64_t{1}, int64_t{1000000}}) {
-      const int64_t b = posenc::t5_relative_bucket(rel, imp.config);
-      FUZZ_CHECK(b >= 0 && b < imp.config.num_buckets, "bucket %lld of %lld", static_cast<long long>(b),
-                 static_cast<long long>(imp.config.num_buckets));
-    }
+    check(imp, stack);
   }
+}
+
+void check_t5(std::string_view text) {
+  using posenc::hf::Stack;
+  for_each_stack(
+      [&](Stack stack) { return posenc::hf::parse_t5_bias_config(text, stack); },
+      [](const posenc::hf::T5BiasImport& imp, Stack stack) {
+        posenc::validate(imp.config);
+        FUZZ_CHECK(imp.num_heads >= 1, "num_heads %lld", static_cast<long long>(imp.num_heads));
+        if (stack != Stack::FromConfig)
+          FUZZ_CHECK(imp.config.bidirectional == (stack == Stack::Encoder), "stack not followed");
+        for (int64_t rel : {int64_t{-1000000}, int64_t{-3}, int64_t{0}, int64_t{1}, int64_t{1000000}}) {
+          const int64_t b = posenc::t5_relative_bucket(rel, imp.config);
+          FUZZ_CHECK(b >= 0 && b < imp.config.num_buckets, "bucket %lld of %lld", static_cast<long long>(b),
+                     static_cast<long long>(imp.config.num_buckets));
+        }
+      });
 }
 
 void check_absolute(std::string_view text) {
   using posenc::hf::Stack;
-  for (Stack stack : {Stack::FromConfig, Stack::Encoder, Stack::Decoder}) {
-    posenc::hf::AbsoluteImport imp;
-    try {
-      imp = posenc::hf::parse_absolute_config(text, stack);
-    } catch (const posenc::Error& e) {
-      posenc::fuzz::check_error(e);
-      continue;
-    }
-    FUZZ_CHECK(imp.dim >= 1 && imp.num_rows >= 1 && imp.first_row >= 0, "sizes %lld %lld %lld",
-               static_cast<long long>(imp.dim), static_cast<long long>(imp.num_rows),
-               static_cast<long long>(imp.first_row));
-    FUZZ_CHECK(std::isfinite(imp.embed_scale) && imp.embed_scale >= 1.0f, "embed_scale %g",
-               static_cast<double>(imp.embed_scale));
-    FUZZ_CHECK(imp.stack == Stack::FromConfig ||
-                   imp.stack == (stack == Stack::Decoder ? Stack::Decoder : Stack::Encoder),
-               "stack not followed");
-    if (imp.kind == posenc::hf::AbsoluteKind::Learned) {
-      FUZZ_CHECK(imp.first_row < imp.num_rows, "no row for position 0");
-    } else {
-      posenc::validate(imp.sinusoidal);
-      FUZZ_CHECK(imp.sinusoidal.dim == imp.dim, "sinusoidal dim");
-    }
-  }
+  for_each_stack([&](Stack stack) { return posenc::hf::parse_absolute_config(text, stack); },
+                 [](const posenc::hf::AbsoluteImport& imp, Stack stack) {
+                   FUZZ_CHECK(imp.dim >= 1 && imp.num_rows >= 1 && imp.first_row >= 0, "sizes %lld %lld %lld",
+                              static_cast<long long>(imp.dim), static_cast<long long>(imp.num_rows),
+                              static_cast<long long>(imp.first_row));
+                   FUZZ_CHECK(std::isfinite(imp.embed_scale) && imp.embed_scale >= 1.0f, "embed_scale %g",
+                              static_cast<double>(imp.embed_scale));
+                   FUZZ_CHECK(imp.stack == Stack::FromConfig ||
+                                  imp.stack == (stack == Stack::Decoder ? Stack::Decoder : Stack::Encoder),
+                              "stack not followed");
+                   if (imp.kind == posenc::hf::AbsoluteKind::Learned) {
+                     FUZZ_CHECK(imp.first_row < imp.num_rows, "no row for position 0");
+                   } else {
+                     posenc::validate(imp.sinusoidal);
+                     FUZZ_CHECK(imp.sinusoidal.dim == imp.dim, "sinusoidal dim");
+                   }
+                 });
 }
 
 }  // namespace
