@@ -35,6 +35,21 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// The options that name a file or directory: an empty value (an unset shell variable) is an error rather
+// than "not given" (train --checkpoint "" trained without writing a checkpoint; table --out "" wrote to
+// stdout).
+void refuse_empty_paths(CLI::App& app) {
+  static const char* kPathOptions[] = {"--out",  "--plot",      "--config",      "--checkpoint",   "--data",
+                                       "--json", "--spm-model", "--metrics-csv", "--metrics-json", "--apply"};
+  static const CLI::Validator kNonEmpty(
+      [](std::string& value) { return value.empty() ? std::string("the path is empty") : std::string(); },
+      "");
+  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    for (CLI::Option* opt : sub->get_options())
+      for (const char* name : kPathOptions)
+        if (opt->check_name(name)) opt->check(kNonEmpty);
+}
+
 }  // namespace
 
 void configure_app(CLI::App& app, int argc, char** argv) {
@@ -46,6 +61,7 @@ void configure_app(CLI::App& app, int argc, char** argv) {
 }
 
 int run_app(CLI::App& app, int argc, char** argv) {
+  refuse_empty_paths(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

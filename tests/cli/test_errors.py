@@ -131,6 +131,9 @@ def case_bad_input(cli):
     # npy and safetensors need a file.
     for fmt in ("npy", "safetensors"):
         expect_error(cli, [*SIN, *dim_pos, "--format", fmt], ["--out"], where=bad)
+    # An empty path (an unset shell variable) is an error, not "not given" (it wrote to stdout).
+    for option in ("--out", "--plot"):
+        expect_error(cli, [*SIN, *dim_pos, "--format", "json", option, ""], [option, "the path is empty"], where=bad)
 
 
 def case_unwritable_output(cli):

@@ -593,6 +593,10 @@ def case_errors(cli):
         (("train", "--task", "lm", "--data", work, "--steps", 5, "-q", *ck_out),
          ["--data", work, "directory"]),
         # Training options out of range, and an interruption with nowhere to save it (CLI audit).
+        # An empty path (an unset shell variable) is an error: train --checkpoint "" trained without saving.
+        (("train", "--task", "copy", "--steps", 5, "-q", "--checkpoint", ""), ["--checkpoint", "the path is empty"]),
+        ((*T, "--metrics-csv", ""), ["--metrics-csv", "the path is empty"]),
+        (("demo", "--out", "", "--no-plots"), ["--out", "the path is empty"]),
         ((*T, *SMALL, "--warmup", -5), ["--warmup", "-5"]),
         ((*T, *SMALL, "--weight-decay", -1), ["--weight-decay", "-1"]),
         ((*T, *SMALL, "--clip", "inf"), ["--clip", "inf"]),
