@@ -369,11 +369,11 @@ TEST(HfConfig, InterleavedModelTypesKeepTheirOwnDims) {
     int64_t rotary_dim;
     const char* extra;
   };
-  for (const Case& c :
-       {Case{"cohere", 128, ""}, Case{"cohere2", 128, ""},
-        Case{"glm", 64, R"(, "partial_rotary_factor": 0.5)"},
-        Case{"glm4", 64, R"(, "partial_rotary_factor": 0.5)"}, Case{"ernie4_5", 128, ""},
-        Case{"ernie4_5_moe", 128, ""}, Case{"llama4_text", 128, ""}, Case{"roformer", 128, ""}}) {
+  for (const Case& c : {Case{"cohere", 128, ""}, Case{"cohere2", 128, ""},
+                        Case{"glm", 64, R"(, "partial_rotary_factor": 0.5)"},
+                        Case{"glm4", 64, R"(, "partial_rotary_factor": 0.5)"}, Case{"ernie4_5", 128, ""},
+                        Case{"ernie4_5_moe", 128, ""}, Case{"helium", 128, ""}, Case{"llama4_text", 128, ""},
+                        Case{"roformer", 128, ""}}) {
     SCOPED_TRACE(c.model_type);
     const RopeImport r = parse_rope_config(
         std::string(R"({"model_type": ")") + c.model_type +
@@ -461,6 +461,111 @@ TEST(HfConfig, Cohere2FullAttentionLayersAreNoPe) {
   EXPECT_TRUE(parse_rope_config(R"({"model_type": "cohere", "hidden_size": 4096, "num_attention_heads": 32,
                                    "num_hidden_layers": 8})")
                   .nope_layers.empty());
+}
+
+// A second audit of HF's model classes (a helper's report, each point read in HF's code): EXAONE 4's
+// full-attention layers are NoPE; LongCat-Flash's MLA always interleaves; Bamba fixes partial_rotary_factor
+// to 0.5; Zamba2's attention head is 2 * hidden / heads and rotates only with use_mem_rope; Granite 4.0
+// hybrids (granitemoehybrid) rotate only with position_embedding_type "rope".
+TEST(HfConfig, ModelClassesThatOverrideTheirConfig) {
+  const std::string exaone =
+      R"({"model_type": "exaone4", "hidden_size": 5120, "num_attention_heads": 40, "head_dim": 128,
+          "num_hidden_layers": 8, "rope_theta": 1000000, "sliding_window": 4096)";
+  const RopeImport typed = parse_rope_config(
+      exaone +
+      R"(, "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention",
+                                    "sliding_attention", "sliding_attention", "sliding_attention", "full_attention"]})");
+  EXPECT_EQ(typed.nope_layers, (std::vector<int64_t>{3, 7}));
+  EXPECT_EQ(typed.config.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(parse_rope_config(exaone + R"(, "sliding_window_pattern": "LLG"})").nope_layers,
+            (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(parse_rope_config(exaone + "}").nope_layers, (std::vector<int64_t>{3, 7}));
+  EXPECT_TRUE(parse_rope_config(R"({"model_type": "exaone4", "hidden_size": 5120, "num_attention_heads": 40,
+                                   "num_hidden_layers": 8, "sliding_window": null})")
+                  .nope_layers.empty());
+  LoadOptions full;
+  full.layer_type = "full_attention";
+  expect_error(exaone + "}", {"layer_type", "EXAONE 4", "NoPE"}, full);
+  expect_error(exaone + R"(, "sliding_window_pattern": "LLX"})", {"sliding_window_pattern", "LLX"});
+
+  const RopeImport longcat = parse_rope_config(
+      R"({"model_type": "longcat_flash", "hidden_size": 6144, "num_attention_heads": 64, "qk_rope_head_dim": 64,
+          "rope_theta": 10000000})");
+  EXPECT_EQ(longcat.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(longcat.config.head_dim, 64);
+
+  const std::string bamba = R"({"model_type": "bamba", "hidden_size": 4096, "num_attention_heads": 32,
+                                "attn_rotary_emb": 64, "rope_theta": 10000)";
+  const RopeImport b = parse_rope_config(bamba + "}");
+  EXPECT_EQ(b.config.head_dim, 128);
+  EXPECT_EQ(b.config.rotary_dim, 64);
+  const RopeImport b2 = parse_rope_config(bamba + R"(, "partial_rotary_factor": 1.0})");
+  EXPECT_EQ(b2.config.rotary_dim, 64);
+  EXPECT_TRUE(warned(b2, "overridden")) << all_warnings(b2);
+
+  const std::string zamba = R"({"model_type": "zamba2", "hidden_size": 2560, "num_attention_heads": 32,
+                                "rope_theta": 10000)";
+  const RopeImport z = parse_rope_config(zamba + R"(, "use_mem_rope": true})");
+  EXPECT_EQ(z.config.head_dim, 160);
+  EXPECT_EQ(z.source_of("head_dim"), "2 * hidden_size // num_attention_heads (Zamba2's attention_head_dim)");
+  expect_error(zamba + "}", {"use_mem_rope", "absent", "NoPE"});
+  expect_error(zamba + R"(, "use_mem_rope": false})", {"use_mem_rope", "false"});
+
+  const std::string granite =
+      R"({"model_type": "granitemoehybrid", "hidden_size": 4096, "num_attention_heads": 32,
+                                  "rope_theta": 10000)";
+  expect_error(granite + R"(, "position_embedding_type": "nope"})",
+               {"position_embedding_type", "\"nope\"", "NoPE"});
+  expect_error(granite + "}", {"position_embedding_type", "absent"});
+  EXPECT_EQ(parse_rope_config(granite + R"(, "position_embedding_type": "rope"})").config.head_dim, 128);
+
+  // PhiMoE: cos/sin times short_mscale / long_mscale (HF's PhimoeRotaryEmbedding), not the derived factor.
+  const std::string phimoe = R"({"model_type": "phimoe", "hidden_size": 4096, "num_attention_heads": 32,
+      "max_position_embeddings": 131072, "original_max_position_embeddings": 4096, "rope_theta": 10000,
+      "rope_scaling": {"type": "longrope", )" +
+                             longrope_lists(64);
+  const RopeImport pm = parse_rope_config(
+      phimoe + R"(, "short_mscale": 1.243163121016122, "long_mscale": 1.243163121016122}})");
+  EXPECT_EQ(pm.config.scaling.attention_factor, 1.243163121016122);
+  EXPECT_EQ(rope_frequencies(pm.config).attention_scaling, 1.243163121016122);
+  EXPECT_FALSE(warned(pm, "short_mscale is not a parameter")) << all_warnings(pm);
+  expect_error(phimoe + R"(, "short_mscale": 1.2, "long_mscale": 1.3}})",
+               {"long_mscale", "1.3", "short_mscale = 1.2"});
+  expect_error(phimoe + R"(, "long_mscale": 1.3}})", {"short_mscale", "missing"});
+
+  // HunYuan: rope_type dynamic with alpha is a fixed base theta * alpha^(d / (d - 2)) (HF's
+  // HunYuanDenseV1RotaryEmbedding), i.e. static NTK with factor alpha; it was read as dynamic NTK with
+  // factor 1 (the base stayed 10000) and alpha reported as ignored.
+  for (const char* mt : {"hunyuan_v1_dense", "hunyuan_v1_moe"}) {
+    SCOPED_TRACE(mt);
+    const RopeImport h =
+        parse_rope_config(std::string(R"({"model_type": ")") + mt + R"(", "hidden_size": 4096,
+        "num_attention_heads": 32, "head_dim": 128, "max_position_embeddings": 32768, "rope_theta": 10000,
+        "rope_scaling": {"type": "dynamic", "alpha": 1000.0, "factor": 1.0}})");
+    EXPECT_EQ(h.config.scaling.type, RopeType::Ntk);
+    EXPECT_EQ(h.config.scaling.factor, 1000.0);
+    EXPECT_EQ(h.source_of("scaling.factor"), "rope_scaling.alpha");
+    EXPECT_FALSE(warned(h, "alpha is not a parameter")) << all_warnings(h);
+    const double base = 10000.0 * std::pow(1000.0, 128.0 / 126.0);
+    const RopeFrequencies f = rope_frequencies(h.config);
+    for (size_t i : {size_t{1}, size_t{32}, size_t{63}})
+      EXPECT_NEAR(f.inv_freq[i], std::pow(base, -2.0 * static_cast<double>(i) / 128.0), 1e-12 * f.inv_freq[i])
+          << i;
+  }
+  // The class defaults of partial_rotary_factor when a config leaves it out: HF's config classes set it.
+  for (const auto& [mt, rot] :
+       {std::pair{"phi", 40}, std::pair{"nemotron", 40}, std::pair{"persimmon", 40}, std::pair{"glm4", 40},
+        std::pair{"stablelm", 20}, std::pair{"qwen3_next", 20}, std::pair{"llama", 80}}) {
+    const RopeImport r =
+        parse_rope_config(std::string(R"({"model_type": ")") + mt +
+                          R"(", "hidden_size": 2560, "num_attention_heads": 32, "rope_theta": 10000})");
+    EXPECT_EQ(r.config.rotary_dim, rot) << mt;
+  }
+  // Without alpha, or another model type, dynamic stays dynamic.
+  EXPECT_EQ(parse_rope_config(R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
+      "max_position_embeddings": 4096, "rope_scaling": {"type": "dynamic", "alpha": 1000.0, "factor": 2.0}})")
+                .config.scaling.type,
+            RopeType::Dynamic);
 }
 
 // Gemma 3's 4.x config (CLI audit: the sliding-window layers were given the global RoPE): rope_theta

@@ -72,9 +72,12 @@ struct RopeImport : ImportReport {
   std::string rope_type_given;  // as written ("su", "mrope", ...), "" if absent
   // The layers (0-based) that apply no positional encoding at all (NoPE), from the model's layer plan:
   // Llama 4 and SmolLM3 no_rope_layers (entries 0; absent or empty: every no_rope_layer_interval-th
-  // layer, default 4, of num_hidden_layers), Cohere 2 layer_types "full_attention" (absent: every
-  // sliding_window_pattern-th layer, default 4). `config` is the RoPE of the other layers; a warning
-  // lists these. Empty when every layer rotates (or the plan is unknown, with a warning).
+  // layer, default 4, of num_hidden_layers), Cohere 2 and EXAONE 4 layer_types other than
+  // "sliding_attention" (absent: every sliding_window_pattern-th layer, default 4, or a "LLLG" string;
+  // EXAONE 4 with sliding_window null rotates every layer). `config` is the RoPE of the other layers; a
+  // warning lists these. Empty when every layer rotates (or the plan is unknown, with a warning).
+  // Models with no RoPE in any layer unless a field says so are refused naming it: granitemoehybrid
+  // (position_embedding_type other than "rope"; Granite 4.0 ships "nope"), zamba2 (use_mem_rope false).
   std::vector<int64_t> nope_layers;
 };
 

@@ -170,9 +170,9 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
     }
     nested = true;  // full_attention: the top-level fields, as asked
   }
-  // Cohere 2 names its attention types without a rope dict per type: sliding_attention is the RoPE
-  // described, full_attention has none (read_nope_layers refuses it).
-  const bool cohere2_type = ctx.out.model_type == "cohere2" &&
+  // Cohere 2 and EXAONE 4 name their attention types without a rope dict per type: sliding_attention is
+  // the RoPE described, full_attention has none (read_nope_layers refuses it).
+  const bool cohere2_type = (ctx.out.model_type == "cohere2" || ctx.out.model_type == "exaone4") &&
                             (opt.layer_type == "sliding_attention" || opt.layer_type == "full_attention");
   if (!opt.layer_type.empty() && !nested && !cohere2_type)
     ctx.warn("layer_type '" + opt.layer_type +
@@ -255,6 +255,7 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
       c.string("model_type").value_or(Fields(root, "", ctx.where).string("model_type").value_or(""));
   // An ALiBi, T5 or absolute-position model has no RoPE to describe.
   detail::refuse_unless_rope(c);
+  detail::refuse_nope_models(c, ctx);
   if (std::string doubt = detail::rope_doubt(c); !doubt.empty()) ctx.warn(std::move(doubt));
   const RopeFields rp = detail::merge_rope_dicts(c, options, ctx);
   RopeConfig& cfg = ctx.out.config;

@@ -25,13 +25,13 @@ bool gptj_family(const std::string& model_type) {
 }
 
 // Model types whose HF code rotates pairs (x0, x1), (x2, x3), ... and returns them in place: GPT-J and
-// CodeGen (rotate_every_two), Cohere, GLM and ERNIE 4.5 (rotate_half of x[..., 0::2] and x[..., 1::2] with
+// CodeGen (rotate_every_two), Cohere, GLM, ERNIE 4.5 and Helium (rotate_half of x[..., 0::2] and x[..., 1::2] with
 // repeat_interleave'd cos/sin), Llama 4 (view_as_complex of (x0, x1) pairs) and RoFormer (stacked
 // sin/cos). The other model types use Llama's rotate_half (pairs (i, i + r/2)) unless rope_interleave.
 bool interleaved_model(const std::string& model_type) {
-  static constexpr const char* kTypes[] = {"gptj",   "codegen",     "cohere",   "cohere2",
-                                           "glm",    "glm4",        "ernie4_5", "ernie4_5_moe",
-                                           "llama4", "llama4_text", "roformer"};
+  static constexpr const char* kTypes[] = {"gptj",   "codegen", "cohere",      "cohere2",
+                                           "glm",    "glm4",    "ernie4_5",    "ernie4_5_moe",
+                                           "helium", "llama4",  "llama4_text", "roformer"};
   for (const char* t : kTypes)
     if (model_type == t) return true;
   return false;
@@ -98,6 +98,20 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
     ctx.source("head_dim", c.path("qk_rope_head_dim") + " (multi-head latent attention: the rotated part)");
     return *q;
   }
+  // Zamba2Config maps head_dim to attention_head_dim = 2 * hidden_size // num_attention_heads (its
+  // attention runs on the concatenation of the hidden state and the original embeddings).
+  if (ctx.out.model_type == "zamba2" && hidden && heads) {
+    if (*hidden / *heads > kMaxDim)  // 2 * hidden // heads, without overflow
+      c.fail(hkey, std::to_string(*hidden), "a head dim 2 * hidden / heads <= " + std::to_string(kMaxDim));
+    const int64_t d = *hidden / *heads * 2 + 2 * (*hidden % *heads) / *heads;
+    if (const auto given = c.integer("head_dim", 1, kMaxDim); given && *given != d)
+      ctx.warn(c.path("head_dim") + " = " + std::to_string(*given) +
+               " is not used: HF's Zamba2Config sets the attention head dim to 2 * hidden_size // "
+               "num_attention_heads = " +
+               std::to_string(d));
+    ctx.source("head_dim", "2 * " + c.path(hkey) + " // " + c.path(nkey) + " (Zamba2's attention_head_dim)");
+    return d;
+  }
   if (const auto d = c.integer("head_dim", 1, kMaxDim)) {
     ctx.source("head_dim", c.path("head_dim"));
     return *d;
@@ -119,6 +133,14 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
 // The fraction of the head that rotates and where it was read; 0 if none is given.
 double read_fraction(const Fields& c, const RopeFields& rp, Ctx& ctx, std::string* from) {
   const Fields& fp = rp.at("partial_rotary_factor");
+  if (ctx.out.model_type == "bamba") {  // BambaConfig: kwargs["partial_rotary_factor"] = 0.5, always
+    for (const auto& [f, key] :
+         {std::pair{&fp, "partial_rotary_factor"}, std::pair{&c, "partial_rotary_factor"}})
+      if (const auto v = f->number(key); v && *v != 0.5)
+        ctx.warn(f->path(key) + " = " + num(*v) + " is overridden: HF's BambaConfig fixes it to 0.5");
+    *from = "bamba (HF's BambaConfig fixes partial_rotary_factor = 0.5)";
+    return 0.5;
+  }
   agree(fp, "partial_rotary_factor", c, "partial_rotary_factor", ctx);
   agree(c, "rotary_pct", c, "partial_rotary_factor", ctx);
   agree(c, "rotary_pct", fp, "partial_rotary_factor", ctx);
@@ -129,10 +151,19 @@ double read_fraction(const Fields& c, const RopeFields& rp, Ctx& ctx, std::strin
       if (!(*v > 0.0 && *v <= 1.0)) f->fail(key, num(*v), "a fraction in (0, 1]");
       return *v;
     }
-  if (ctx.out.model_type == "gpt_neox") {
-    *from = "default (GPTNeoXConfig.rotary_pct = 0.25)";
-    return 0.25;
-  }
+  // The class defaults when the config leaves the fraction out (hub configs usually write it).
+  struct Default {
+    const char* model_type;
+    double fraction;
+  };
+  static constexpr Default kDefaults[] = {{"gpt_neox", 0.25}, {"stablelm", 0.25}, {"qwen3_next", 0.25},
+                                          {"phi", 0.5},       {"nemotron", 0.5},  {"persimmon", 0.5},
+                                          {"glm", 0.5},       {"glm4", 0.5},      {"glm4_moe", 0.5}};
+  for (const Default& d : kDefaults)
+    if (ctx.out.model_type == d.model_type) {
+      *from = std::string("default (") + d.model_type + "'s partial_rotary_factor = " + num(d.fraction) + ")";
+      return d.fraction;
+    }
   return 0.0;
 }
 
@@ -190,7 +221,9 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   read_rotary_dim(c, rp, ctx);
 
   const std::string& mt = ctx.out.model_type;
-  const bool mla_default = mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2";
+  // LongCat-Flash's MLA calls apply_rotary_pos_emb_interleave whatever the config says.
+  const bool mla_default =
+      mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2" || mt == "longcat_flash";
   const std::optional<bool> interleave = c.boolean("rope_interleave");
   if (interleaved_model(mt)) {
     cfg.layout = PairLayout::Interleaved;

@@ -6,9 +6,14 @@
 //                                  num_hidden_layers layers (interval default 4). Llama 4's NoPE layers
 //                                  also scale their queries by 1 + attn_scale * log1p(floor((pos + 1) /
 //                                  floor_scale)) when attn_temperature_tuning (default true).
-//   cohere2                        RoPE only where layer_types[i] == "sliding_attention"; when absent:
+//   cohere2, exaone4               RoPE only where layer_types[i] == "sliding_attention"; when absent:
 //                                  "sliding_attention" if (i + 1) % sliding_window_pattern else
-//                                  "full_attention" (pattern default 4).
+//                                  "full_attention" (pattern default 4; EXAONE 4 also writes it as a
+//                                  string, "LLLG": L sliding, G full). EXAONE 4 rotates every layer when
+//                                  sliding_window is null (its default is 4096).
+// And models that apply no positional encoding at all unless a field says so (refuse_nope_models):
+//   granitemoehybrid               position_embedding_type (default None; Granite 4.0 ships "nope")
+//   zamba2                         use_mem_rope (default false)
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,42 +72,79 @@ std::optional<std::vector<int64_t>> given_no_rope_layers(const Fields& c, std::o
   return nope;
 }
 
+// The layers that are not "sliding_attention" (Cohere 2, EXAONE 4): from layer_types, or else from
+// sliding_window_pattern (every N-th layer is full_attention; or a string such as "LLLG"). False (with a
+// warning) when the plan cannot be known.
+bool layer_type_nope(const Fields& c, Ctx& ctx, std::optional<int64_t> n_layers, const std::string& name,
+                     std::vector<int64_t>* nope, std::string* from) {
+  if (const Json* types = c.get("layer_types"); types != nullptr) {
+    if (!types->is_array())
+      c.fail("layer_types", describe(*types), "a list of attention types, one per layer");
+    for (size_t i = 0; i < types->size(); ++i) {
+      const Json& t = (*types)[i];
+      if (!t.is_string())
+        throw Error(ctx.where, c.path("layer_types") + "[" + std::to_string(i) + "]", describe(t),
+                    "\"sliding_attention\" or \"full_attention\"");
+      if (t.get<std::string>() != "sliding_attention") nope->push_back(static_cast<int64_t>(i));
+    }
+    *from = c.path("layer_types") + " (full_attention layers)";
+    return true;
+  }
+  if (!n_layers) {
+    ctx.warn("num_hidden_layers is absent: which layers use no RoPE (" + name +
+             "'s full_attention layers, every sliding_window_pattern-th) is unknown");
+    return false;
+  }
+  if (const Json* p = c.get("sliding_window_pattern"); p != nullptr && p->is_string()) {
+    const std::string pattern = p->get<std::string>();
+    if (pattern.empty() || pattern.find_first_not_of("LG") != std::string::npos)
+      c.fail("sliding_window_pattern", describe(*p),
+             "a layer count, or a string of L (sliding) and G (full)");
+    for (int64_t i = 0; i < *n_layers; ++i)
+      if (pattern[static_cast<size_t>(i) % pattern.size()] == 'G') nope->push_back(i);
+    *from = c.path("sliding_window_pattern") + " (G layers are full_attention)";
+    return true;
+  }
+  const int64_t pattern = c.integer("sliding_window_pattern", 1, kMaxLayers).value_or(4);
+  *nope = every(pattern, *n_layers);
+  *from =
+      "default (every sliding_window_pattern = " + std::to_string(pattern) + "-th layer is full_attention)";
+  return true;
+}
+
 }  // namespace
+
+void refuse_nope_models(const Fields& c, const Ctx& ctx) {
+  const std::string& mt = ctx.out.model_type;
+  if (mt == "granitemoehybrid") {
+    const std::optional<std::string> pe = c.string("position_embedding_type");
+    if (pe != "rope")
+      throw Error(ctx.where, c.path("position_embedding_type"),
+                  pe ? "\"" + *pe + "\"" : std::string("absent (HF's default None)"),
+                  "\"rope\": otherwise granitemoehybrid applies no positional encoding in any layer (NoPE), "
+                  "so there is no RoPE to describe");
+  }
+  if (mt == "zamba2" && !c.boolean("use_mem_rope").value_or(false))
+    throw Error(ctx.where, c.path("use_mem_rope"),
+                c.has("use_mem_rope") ? "false" : "absent (HF's default false)",
+                "true: otherwise Zamba2's attention applies no RoPE (NoPE), so there is no RoPE to describe");
+}
 
 void read_nope_layers(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   const std::string& mt = ctx.out.model_type;
   const bool llama4 = mt == "llama4" || mt == "llama4_text";
-  if (!llama4 && mt != "smollm3" && mt != "cohere2") return;
+  if (!llama4 && mt != "smollm3" && mt != "cohere2" && mt != "exaone4") return;
   const std::optional<int64_t> n_layers = c.integer("num_hidden_layers", 1, kMaxLayers);
   std::vector<int64_t> nope;
   std::string from;
-  if (mt == "cohere2") {
+  if (mt == "cohere2" || mt == "exaone4") {
+    const std::string name = mt == "cohere2" ? "Cohere 2" : "EXAONE 4";
+    if (mt == "exaone4" && c.contains("sliding_window") && !c.has("sliding_window"))
+      return;  // sliding_window null: every layer rotates
     if (opt.layer_type == "full_attention")
       throw Error(ctx.where, "layer_type", "\"full_attention\"",
-                  "sliding_attention: Cohere 2's full_attention layers use no RoPE (NoPE)");
-    if (const Json* types = c.get("layer_types"); types != nullptr) {
-      if (!types->is_array())
-        c.fail("layer_types", describe(*types), "a list of attention types, one per layer");
-      for (size_t i = 0; i < types->size(); ++i) {
-        const Json& t = (*types)[i];
-        if (!t.is_string())
-          throw Error(ctx.where, c.path("layer_types") + "[" + std::to_string(i) + "]", describe(t),
-                      "\"sliding_attention\" or \"full_attention\"");
-        if (t.get<std::string>() == "full_attention") nope.push_back(static_cast<int64_t>(i));
-      }
-      from = c.path("layer_types") + " (full_attention layers)";
-    } else {
-      const int64_t pattern = c.integer("sliding_window_pattern", 1, kMaxLayers).value_or(4);
-      if (!n_layers) {
-        ctx.warn(
-            "num_hidden_layers is absent: which layers use no RoPE (Cohere 2's full_attention layers, "
-            "every sliding_window_pattern-th) is unknown");
-        return;
-      }
-      nope = every(pattern, *n_layers);
-      from = "default (every sliding_window_pattern = " + std::to_string(pattern) +
-             "-th layer is full_attention)";
-    }
+                  "sliding_attention: " + name + "'s full_attention layers use no RoPE (NoPE)");
+    if (!layer_type_nope(c, ctx, n_layers, name, &nope, &from)) return;
   } else if (auto given = given_no_rope_layers(c, n_layers)) {
     nope = std::move(*given);
     from = c.path("no_rope_layers") + " (entries 0)";

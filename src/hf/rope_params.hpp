@@ -44,7 +44,10 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx);
 
 // base, head_dim, rotary_dim, layout, max_position_embeddings.
 void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx);
-// ctx.out.nope_layers: the layers without RoPE of Llama 4, SmolLM3 and Cohere 2 (src/hf/layers.cpp).
+// Throws for the models that apply no positional encoding unless a field says so (granitemoehybrid
+// position_embedding_type, zamba2 use_mem_rope), naming that field (src/hf/layers.cpp).
+void refuse_nope_models(const Fields& c, const Ctx& ctx);
+// ctx.out.nope_layers: the layers without RoPE of Llama 4, SmolLM3, Cohere 2 and EXAONE 4 (src/hf/layers.cpp).
 void read_nope_layers(const Fields& c, const LoadOptions& opt, Ctx& ctx);
 // scaling.* for ctx.out.config.scaling.type (set before), with the warnings about its behaviour.
 void read_scaling(const Fields& c, const RopeFields& rp, Ctx& ctx);

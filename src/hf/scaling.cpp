@@ -60,12 +60,23 @@ const std::set<std::string, std::less<>>& allowed_keys(RopeType t, bool mrope) {
   return mrope ? kMrope : kDefault;
 }
 
+// PhiMoE's rotary module multiplies cos/sin by short_mscale or long_mscale (read_longrope).
+bool hunyuan(const Ctx& ctx) {
+  return ctx.out.model_type == "hunyuan_v1_dense" || ctx.out.model_type == "hunyuan_v1_moe";
+}
+
+bool phimoe_mscale(const Ctx& ctx, std::string_view key) {
+  return ctx.out.model_type == "phimoe" && ctx.out.config.scaling.type == RopeType::LongRope &&
+         (key == "short_mscale" || key == "long_mscale");
+}
+
 void warn_unknown_keys(const RopeFields& rp, Ctx& ctx) {
   const auto& ok = allowed_keys(ctx.out.config.scaling.type, ctx.out.rope_type_given == "mrope");
   std::set<std::string> seen;
   for (const Fields& f : rp.dicts)
     for (const std::string& key : f.keys())
-      if (ok.count(key) == 0 && seen.insert(key).second)
+      if (ok.count(key) == 0 && !phimoe_mscale(ctx, key) && !(hunyuan(ctx) && key == "alpha") &&
+          seen.insert(key).second)
         ctx.warn(f.path(key) + " is not a parameter of rope_type '" + ctx.out.rope_type +
                  "': HF ignores it (with a warning)");
 }
@@ -213,6 +224,25 @@ void read_longrope(const RopeFields& rp, Ctx& ctx) {
     ctx.source(std::string("scaling.") + key, f.path(key));
   }
   optional_number(rp, "attention_factor", s.attention_factor, ctx);
+  if (ctx.out.model_type == "phimoe") {
+    // HF's PhimoeRotaryEmbedding: cos and sin times long_mscale when the sequence is longer than
+    // original_max_position_embeddings, else short_mscale (both required), instead of attention_factor.
+    const double short_m = required_number(rp, "short_mscale", ctx),
+                 long_m = required_number(rp, "long_mscale", ctx);
+    if (short_m != long_m)
+      rp.at("long_mscale")
+          .fail("long_mscale", num(long_m),
+                "short_mscale = " + num(short_m) +
+                    ": posenc's LongRoPE has one attention factor, PhiMoE switches between the two at "
+                    "original_max_position_embeddings");
+    if (s.attention_factor && *s.attention_factor != short_m)
+      ctx.warn(
+          rp.at("attention_factor").path("attention_factor") + " = " + num(*s.attention_factor) +
+          " is not used: HF's PhiMoE multiplies cos and sin by short_mscale / long_mscale = " + num(short_m));
+    s.attention_factor = short_m;
+    ctx.source("scaling.attention_factor",
+               rp.at("short_mscale").path("short_mscale") + " (PhiMoE: = long_mscale)");
+  }
   const Fields& ff = rp.at("factor");
   if (const auto f = ff.number("factor")) {
     s.factor = *f;
@@ -250,6 +280,21 @@ void read_scaling(const Fields& c, const RopeFields& rp, Ctx& ctx) {
       s.factor = required_number(rp, "factor", ctx);
       return;
     case RopeType::Dynamic:
+      if (hunyuan(ctx) && rp.at("alpha").has("alpha")) {
+        // HunYuan's DynamicNTKAlpha: a fixed base theta * alpha^(d / (d - 2)), static NTK with factor alpha.
+        const Fields& fa = rp.at("alpha");
+        s.type = RopeType::Ntk;
+        s.factor = *fa.number("alpha");
+        ctx.source("scaling.type", fa.path("alpha") + " (HunYuan: dynamic with alpha is a fixed NTK base)");
+        ctx.source("scaling.factor", fa.path("alpha"));
+        if (max_len(ctx) > 0)
+          ctx.warn(
+              "HunYuan's rotary module keeps HF's dynamic update: for sequences longer than "
+              "max_position_embeddings = " +
+              std::to_string(max_len(ctx)) +
+              " HF replaces the alpha base with dynamic NTK's, which posenc does not model");
+        return;
+      }
       s.factor = required_number(rp, "factor", ctx);
       need_max(ctx, "the length beyond which the base grows");
       ctx.warn(
