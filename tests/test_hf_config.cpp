@@ -561,6 +561,15 @@ TEST(HfConfig, ModelClassesThatOverrideTheirConfig) {
                           R"(", "hidden_size": 2560, "num_attention_heads": 32, "rope_theta": 10000})");
     EXPECT_EQ(r.config.rotary_dim, rot) << mt;
   }
+  // JetMoE: head_dim is kv_channels (attribute_map), default 128; no num_attention_heads needed.
+  const RopeImport jet = parse_rope_config(R"({"model_type": "jetmoe", "hidden_size": 2048, "kv_channels": 64,
+      "num_key_value_heads": 16, "num_experts_per_tok": 2, "rope_theta": 10000})");
+  EXPECT_EQ(jet.config.head_dim, 64);
+  EXPECT_EQ(parse_rope_config(R"({"model_type": "jetmoe", "hidden_size": 2048, "rope_theta": 10000})")
+                .config.head_dim,
+            128);
+  expect_error(R"({"model_type": "jetmoe", "hidden_size": 2048, "kv_channels": 64, "head_dim": 128})",
+               {"kv_channels", "head_dim"});
   // Without alpha, or another model type, dynamic stays dynamic.
   EXPECT_EQ(parse_rope_config(R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
       "max_position_embeddings": 4096, "rope_scaling": {"type": "dynamic", "alpha": 1000.0, "factor": 2.0}})")

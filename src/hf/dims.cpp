@@ -98,6 +98,17 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
     ctx.source("head_dim", c.path("qk_rope_head_dim") + " (multi-head latent attention: the rotated part)");
     return *q;
   }
+  // JetMoeConfig maps head_dim to kv_channels (default 128); it has no num_attention_heads of its own.
+  if (ctx.out.model_type == "jetmoe") {
+    agree(c, "head_dim", c, "kv_channels", ctx);
+    const char* key = c.has("kv_channels") || !c.has("head_dim") ? "kv_channels" : "head_dim";
+    if (const auto d = c.integer(key, 1, kMaxDim)) {
+      ctx.source("head_dim", c.path(key) + " (JetMoE's head_dim)");
+      return *d;
+    }
+    ctx.source("head_dim", "default (JetMoeConfig.kv_channels = 128)");
+    return 128;
+  }
   // Zamba2Config maps head_dim to attention_head_dim = 2 * hidden_size // num_attention_heads (its
   // attention runs on the concatenation of the hidden state and the original embeddings).
   if (ctx.out.model_type == "zamba2" && hidden && heads) {
