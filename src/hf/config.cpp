@@ -172,9 +172,9 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   }
   // Cohere 2 and EXAONE 4 name their attention types without a rope dict per type: sliding_attention is
   // the RoPE described, full_attention has none (read_nope_layers refuses it).
-  const bool cohere2_type = (ctx.out.model_type == "cohere2" || ctx.out.model_type == "exaone4") &&
-                            (opt.layer_type == "sliding_attention" || opt.layer_type == "full_attention");
-  if (!opt.layer_type.empty() && !nested && !cohere2_type)
+  const bool nope_type = detail::full_attention_is_nope(ctx.out.model_type) &&
+                         (opt.layer_type == "sliding_attention" || opt.layer_type == "full_attention");
+  if (!opt.layer_type.empty() && !nested && !nope_type)
     ctx.warn("layer_type '" + opt.layer_type +
              "' was asked for, but the config has one rope dict for every layer: layer_type is "
              "ignored");

@@ -232,7 +232,7 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   read_rotary_dim(c, rp, ctx);
 
   const std::string& mt = ctx.out.model_type;
-  // LongCat-Flash's MLA calls apply_rotary_pos_emb_interleave whatever the config says.
+  // rope_interleave's default: true for these MLA models (LongCat-Flash's code always interleaves).
   const bool mla_default =
       mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2" || mt == "longcat_flash";
   const std::optional<bool> interleave = c.boolean("rope_interleave");

@@ -130,14 +130,19 @@ void refuse_nope_models(const Fields& c, const Ctx& ctx) {
                 "true: otherwise Zamba2's attention applies no RoPE (NoPE), so there is no RoPE to describe");
 }
 
+bool full_attention_is_nope(const std::string& model_type) {
+  return model_type == "cohere2" || model_type == "exaone4";
+}
+
 void read_nope_layers(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   const std::string& mt = ctx.out.model_type;
   const bool llama4 = mt == "llama4" || mt == "llama4_text";
-  if (!llama4 && mt != "smollm3" && mt != "cohere2" && mt != "exaone4") return;
+  const bool by_layer_type = full_attention_is_nope(mt);
+  if (!llama4 && mt != "smollm3" && !by_layer_type) return;
   const std::optional<int64_t> n_layers = c.integer("num_hidden_layers", 1, kMaxLayers);
   std::vector<int64_t> nope;
   std::string from;
-  if (mt == "cohere2" || mt == "exaone4") {
+  if (by_layer_type) {
     const std::string name = mt == "cohere2" ? "Cohere 2" : "EXAONE 4";
     if (mt == "exaone4" && c.contains("sliding_window") && !c.has("sliding_window"))
       return;  // sliding_window null: every layer rotates

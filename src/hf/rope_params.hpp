@@ -47,6 +47,9 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx);
 // Throws for the models that apply no positional encoding unless a field says so (granitemoehybrid
 // position_embedding_type, zamba2 use_mem_rope), naming that field (src/hf/layers.cpp).
 void refuse_nope_models(const Fields& c, const Ctx& ctx);
+// Cohere 2 and EXAONE 4: RoPE only on their sliding_attention layers, the full_attention ones are NoPE
+// (layer_type names one of the two, without a rope dict per type).
+bool full_attention_is_nope(const std::string& model_type);
 // ctx.out.nope_layers: the layers without RoPE of Llama 4, SmolLM3, Cohere 2 and EXAONE 4 (src/hf/layers.cpp).
 void read_nope_layers(const Fields& c, const LoadOptions& opt, Ctx& ctx);
 // scaling.* for ctx.out.config.scaling.type (set before), with the warnings about its behaviour.
