@@ -29,10 +29,10 @@ struct TrainCmd {
 };
 
 void run_train(const TrainCmd& a) {
+  const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);  // before the text is read
   TaskSetup s = make_task(a.task);
   const model::ModelConfig cfg = make_model_config(a.model, a.task, *s.task);
   const int threads = apply_threads(a.train.threads, cfg.dim);
-  const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);
   model::Transformer m(cfg);
   std::fprintf(stderr,
                "posenc train: %s\n  task %s, length <= %lld, batch %lld, %lld steps, lr %g, %d thread%s\n",

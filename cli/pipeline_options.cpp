@@ -9,6 +9,7 @@
 
 #include "cli_error.hpp"
 #include "io/paths.hpp"
+#include "posenc/error.hpp"
 #include "posenc/threads.hpp"
 #include "validators.hpp"
 
@@ -212,40 +213,16 @@ model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, cons
 }
 
 model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed) {
-  positive("--batch", a.batch);
-  positive("--steps", a.steps);
-  positive("--eval-sequences", a.eval_sequences);
-  if (a.eval_every < 0)
-    throw CliError("--eval-every: " + std::to_string(a.eval_every) + " is invalid (allowed: >= 0)");
-  if (!(a.lr > 0)) throw CliError("--lr: " + std::to_string(a.lr) + " is invalid (allowed: > 0)");
+  // Said in options, which model::validate (below) cannot name.
   if (a.resume && a.checkpoint.empty()) throw CliError("--resume: needs --checkpoint FILE");
-  if (a.warmup < -1)
-    throw CliError("--warmup: " + std::to_string(a.warmup) +
-                   " is invalid (allowed: >= 0, or -1 for 5% of --steps)");
-  if (!(a.weight_decay >= 0 && std::isfinite(a.weight_decay)))
-    throw CliError("--weight-decay: " + std::to_string(a.weight_decay) +
-                   " is invalid (allowed: finite, >= 0)");
-  if (!(a.clip >= 0 && std::isfinite(a.clip)))
-    throw CliError("--clip: " + std::to_string(a.clip) +
-                   " is invalid (allowed: finite, >= 0; 0 turns it off)");
-  if (!std::isfinite(a.lr))
-    throw CliError("--lr: " + std::to_string(a.lr) + " is invalid (allowed: finite, > 0)");
-  if (a.checkpoint_every < 0)
-    throw CliError("--checkpoint-every: " + std::to_string(a.checkpoint_every) +
-                   " is invalid (allowed: >= 0)");
-  if (a.stop_after < 0)
-    throw CliError("--stop-after: " + std::to_string(a.stop_after) +
-                   " is invalid (allowed: >= 0; 0: no stop)");
   if (a.stop_after > 0 && a.checkpoint.empty())
     throw CliError("--stop-after: needs --checkpoint FILE (the stopped run is resumed from it)");
-  // An output over the training text or another output would destroy it.
+  // An output over the training text would destroy it (model::validate compares the outputs only).
   io::check_distinct_paths({{"--data", t.data},
                             {"--spm-model", t.spm_model},
                             {"--checkpoint", a.checkpoint},
                             {"--metrics-csv", a.metrics_csv},
                             {"--metrics-json", a.metrics_json}});
-  if (a.threads < 0)
-    throw CliError("--threads: " + std::to_string(a.threads) + " is invalid (allowed: >= 0)");
   model::TrainConfig c;
   c.steps = a.steps;
   c.batch = a.batch;
@@ -265,6 +242,34 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
   c.metrics_json = a.metrics_json;
   c.progress = !a.quiet;
   c.seed = seed;
+  c.threads = a.threads;
+  // The trainer's checks, before the text is read and a tokenizer trained; its errors name the
+  // TrainConfig field ("weight_decay"): say which option that is.
+  static const std::vector<std::pair<std::string, std::string>> kOptions = {
+      {"steps", "--steps"},
+      {"batch", "--batch"},
+      {"train_len", "--len"},
+      {"lr", "--lr"},
+      {"warmup", "--warmup"},
+      {"weight_decay", "--weight-decay"},
+      {"clip", "--clip"},
+      {"eval_every", "--eval-every"},
+      {"eval_sequences", "--eval-sequences"},
+      {"threads", "--threads"},
+      {"device", "--device"},
+      {"checkpoint_every", "--checkpoint-every"},
+      {"stop_after", "--stop-after"},
+      {"resume", "--resume"},
+      {"checkpoint", "--checkpoint"},
+      {"metrics_csv", "--metrics-csv"},
+      {"metrics_json", "--metrics-json"}};
+  try {
+    model::validate(c);
+  } catch (const posenc::Error& e) {
+    for (const auto& [field, option] : kOptions)
+      if (e.argument() == field) throw CliError(option + ": " + e.what());
+    throw;
+  }
   return c;
 }
 

@@ -325,19 +325,22 @@ EvalResult evaluate(Transformer& model, const Task& task, int64_t len, int64_t b
   return r;
 }
 
-TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, const RunInfo& info,
-                  std::ostream* progress_out) {
+void validate(const TrainConfig& t) {
   if (t.steps < 1) fail("steps", std::to_string(t.steps), "an integer >= 1");
   if (t.batch < 1) fail("batch", std::to_string(t.batch), "an integer >= 1");
   if (t.train_len < 1) fail("train_len", std::to_string(t.train_len), "an integer >= 1");
   if (!(t.lr > 0 && std::isfinite(t.lr))) fail("lr", std::to_string(t.lr), "a finite number > 0");
-  if (t.clip < 0) fail("clip", std::to_string(t.clip), ">= 0");
-  if (t.eval_every < 0) fail("eval_every", std::to_string(t.eval_every), ">= 0");
-  if (t.eval_sequences < 1) fail("eval_sequences", std::to_string(t.eval_sequences), ">= 1");
-  if (!std::isfinite(t.clip)) fail("clip", std::to_string(t.clip), "a finite number >= 0");
+  if (!(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1))
+    fail("min_lr_ratio", std::to_string(t.min_lr_ratio), "0 .. 1");
   if (t.warmup < -1) fail("warmup", std::to_string(t.warmup), ">= 0, or -1 for 5% of the steps");
   if (!(t.weight_decay >= 0 && std::isfinite(t.weight_decay)))
     fail("weight_decay", std::to_string(t.weight_decay), "a finite number >= 0");
+  if (!(t.clip >= 0 && std::isfinite(t.clip)))
+    fail("clip", std::to_string(t.clip), "a finite number >= 0 (0: off)");
+  if (t.eval_every < 0) fail("eval_every", std::to_string(t.eval_every), ">= 0 (0: only at the end)");
+  if (t.eval_sequences < 1) fail("eval_sequences", std::to_string(t.eval_sequences), "an integer >= 1");
+  if (t.threads < 0) fail("threads", std::to_string(t.threads), ">= 0");
+  if (t.device != "cpu" && t.device != "cuda") fail("device", "'" + t.device + "'", "cpu, cuda");
   if (t.checkpoint_every < 0) fail("checkpoint_every", std::to_string(t.checkpoint_every), ">= 0");
   if (t.stop_after < 0) fail("stop_after", std::to_string(t.stop_after), ">= 0 (0: no stop)");
   if (t.resume && t.checkpoint.empty()) fail("resume", "true", "only with a checkpoint path");
@@ -349,6 +352,11 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
   if (!t.metrics_json.empty()) io::check_writable_path(t.metrics_json, "metrics_json");
   io::check_distinct_paths(
       {{"checkpoint", t.checkpoint}, {"metrics_csv", t.metrics_csv}, {"metrics_json", t.metrics_json}});
+}
+
+TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, const RunInfo& info,
+                  std::ostream* progress_out) {
+  validate(t);
   if (task.vocab_size() != model->cfg.vocab_size)
     fail("vocab_size", std::to_string(model->cfg.vocab_size),
          std::to_string(task.vocab_size()) + " (the task's vocabulary)");
@@ -365,8 +373,6 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
   if (t.device == "cuda") {
     if (!torch::cuda::is_available()) fail("device", "cuda", "cpu (this LibTorch has no CUDA device)");
     device = at::Device(at::kCUDA);
-  } else if (t.device != "cpu") {
-    fail("device", "'" + t.device + "'", "cpu, cuda");
   }
   model->to(device);
   model->train();

@@ -67,6 +67,12 @@ struct RunInfo {
   std::string tokenizer;      // serialized tokenizer (lm, demo); may be empty
 };
 
+// The checks of train() that need neither a model nor a task: every field's range, the device name, and
+// the output paths (each writable, no two the same file). Throws posenc::Error naming the field
+// ("weight_decay"), its value and the allowed range. train() calls it first; callers that build a
+// TrainConfig from user input (the posenc command) call it before any costly set-up.
+void validate(const TrainConfig& tc);
+
 TrainResult train(Transformer& model, const Task& task, const TrainConfig& tc, const RunInfo& info,
                   std::ostream* progress);
 

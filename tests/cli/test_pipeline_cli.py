@@ -602,6 +602,10 @@ def case_errors(cli):
         ((*T, *SMALL, "--clip", "inf"), ["--clip", "inf"]),
         ((*T, *SMALL, "--checkpoint-every", -1), ["--checkpoint-every", "-1"]),
         ((*T, *SMALL, "--stop-after", -1), ["--stop-after", "-1"]),
+        # The training options are checked before the text is read (a missing --data is not reported).
+        (("train", "--task", "lm", "--data", missing, "--steps", 5, "-q", "--threads", -1), ["--threads", "-1"]),
+        (("extrapolate", "--task", "lm", "--data", missing, "--steps", 5, "--eval-sequences", 0),
+         ["--eval-sequences", "0"]),
         (("train", "--task", "copy", "--steps", 5, *SMALL, "--stop-after", 2), ["--stop-after", "--checkpoint"]),
         # Two outputs on one file, or an output over the training text, would destroy one of them.
         ((*T, *SMALL, "--metrics-csv", ck_out[1]), ["--metrics-csv", "--checkpoint", ck_out[1]]),

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -419,6 +420,62 @@ TEST(ModelErrors, BadConfigsNameTheField) {
   EXPECT_THROW(pm::parse_pe_kind("xpos"), posenc::Error);
   EXPECT_THROW(pm::model_config_from_json("{\"dim\": 3"), posenc::Error);
   EXPECT_EQ(pm::to_json(pm::model_config_from_json(pm::to_json(c))), pm::to_json(c));
+}
+
+TEST(ModelErrors, BadTrainConfigsNameTheField) {
+  auto expect_field = [](const pm::TrainConfig& t, const char* field) {
+    try {
+      pm::validate(t);
+      ADD_FAILURE() << field;
+    } catch (const posenc::Error& e) {
+      EXPECT_EQ(e.argument(), field) << e.what();
+    }
+  };
+  const pm::TrainConfig ok;
+  EXPECT_NO_THROW(pm::validate(ok));
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  auto with = [&](auto set) {
+    pm::TrainConfig t = ok;
+    set(t);
+    return t;
+  };
+  expect_field(with([](auto& t) { t.steps = 0; }), "steps");
+  expect_field(with([](auto& t) { t.batch = 0; }), "batch");
+  expect_field(with([](auto& t) { t.train_len = 0; }), "train_len");
+  expect_field(with([&](auto& t) { t.lr = nan; }), "lr");
+  expect_field(with([&](auto& t) { t.lr = inf; }), "lr");
+  expect_field(with([](auto& t) { t.lr = 0; }), "lr");
+  expect_field(with([](auto& t) { t.min_lr_ratio = -0.5; }), "min_lr_ratio");
+  expect_field(with([](auto& t) { t.min_lr_ratio = 1.5; }), "min_lr_ratio");
+  expect_field(with([](auto& t) { t.warmup = -2; }), "warmup");
+  expect_field(with([&](auto& t) { t.weight_decay = nan; }), "weight_decay");
+  expect_field(with([](auto& t) { t.clip = -1; }), "clip");
+  expect_field(with([&](auto& t) { t.clip = inf; }), "clip");
+  expect_field(with([](auto& t) { t.eval_every = -1; }), "eval_every");
+  expect_field(with([](auto& t) { t.eval_sequences = 0; }), "eval_sequences");
+  expect_field(with([](auto& t) { t.threads = -1; }), "threads");
+  expect_field(with([](auto& t) { t.device = "tpu"; }), "device");
+  expect_field(with([](auto& t) { t.checkpoint_every = -1; }), "checkpoint_every");
+  expect_field(with([](auto& t) { t.stop_after = -1; }), "stop_after");
+  expect_field(with([](auto& t) { t.resume = true; }), "resume");
+  expect_field(with([](auto& t) { t.stop_after = 3; }), "stop_after");
+  const std::string ck = (temp_dir() / "validate.pt").string();
+  expect_field(with([&](auto& t) { t.checkpoint = (temp_dir() / "no_such_dir" / "x.pt").string(); }),
+               "checkpoint");
+  EXPECT_THROW(pm::validate(with([&](auto& t) {
+                 t.checkpoint = ck;
+                 t.metrics_json = ck;
+               })),
+               posenc::Error);
+  EXPECT_NO_THROW(pm::validate(with([&](auto& t) {
+    t.checkpoint = ck;
+    t.resume = true;
+    t.stop_after = 3;
+    t.warmup = 0;
+    t.clip = 0;
+    t.min_lr_ratio = 1;
+  })));
+  EXPECT_FALSE(fs::exists(ck));  // validating writes nothing
 }
 
 TEST(Tasks, SequencesAreWhatTheTaskSays) {
