@@ -351,6 +351,11 @@ TEST(HfConfig, MlaModelsRotateQkRopeHeadDimInterleaved) {
   EXPECT_EQ(glm.config.head_dim, 64);
   EXPECT_EQ(glm.config.layout, PairLayout::Interleaved);
   EXPECT_EQ(glm.source_of("layout"), "rope_interleave");
+  // Glm4MoeLiteConfig: rope_interleave defaults to True (GLM-4.7-Flash's attention is DeepseekV3Attention).
+  const RopeImport glm_default = parse_rope_config(
+      R"({"model_type": "glm4_moe_lite", "hidden_size": 2048, "num_attention_heads": 20, "qk_rope_head_dim": 64, "rope_theta": 1e6})");
+  EXPECT_EQ(glm_default.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(glm_default.source_of("layout"), "model_type glm4_moe_lite (rope_interleave defaults to true)");
   // head_dim that is not the rotated part: qk_rope_head_dim wins, with a warning.
   const RopeImport both = parse_rope_config(
       R"({"model_type": "deepseek_v3", "hidden_size": 7168, "num_attention_heads": 128, "head_dim": 192, "qk_rope_head_dim": 64, "rope_theta": 10000})");
@@ -552,10 +557,11 @@ TEST(HfConfig, ModelClassesThatOverrideTheirConfig) {
       EXPECT_NEAR(f.inv_freq[i], std::pow(base, -2.0 * static_cast<double>(i) / 128.0), 1e-12 * f.inv_freq[i])
           << i;
   }
-  // The class defaults of partial_rotary_factor when a config leaves it out: HF's config classes set it.
+  // The class defaults of partial_rotary_factor when a config leaves it out: HF's config classes set it
+  // (Glm4Config's head_dim defaults to 128 and Qwen3NextConfig's to 256: int(128 * 0.5), int(256 * 0.25)).
   for (const auto& [mt, rot] :
-       {std::pair{"phi", 40}, std::pair{"nemotron", 40}, std::pair{"persimmon", 40}, std::pair{"glm4", 40},
-        std::pair{"stablelm", 20}, std::pair{"qwen3_next", 20}, std::pair{"llama", 80}}) {
+       {std::pair{"phi", 40}, std::pair{"nemotron", 40}, std::pair{"persimmon", 40}, std::pair{"glm4", 64},
+        std::pair{"stablelm", 20}, std::pair{"qwen3_next", 64}, std::pair{"llama", 80}}) {
     const RopeImport r =
         parse_rope_config(std::string(R"({"model_type": ")") + mt +
                           R"(", "hidden_size": 2560, "num_attention_heads": 32, "rope_theta": 10000})");
@@ -575,6 +581,148 @@ TEST(HfConfig, ModelClassesThatOverrideTheirConfig) {
       "max_position_embeddings": 4096, "rope_scaling": {"type": "dynamic", "alpha": 1000.0, "factor": 2.0}})")
                 .config.scaling.type,
             RopeType::Dynamic);
+}
+
+// The defaults of HF 5.x's config classes for a config.json without rope_theta / head_dim /
+// partial_rotary_factor (src/hf/class_defaults.cpp names the HF file of each): the class's default_theta
+// (RotaryEmbeddingConfigMixin's 10000 unless the class sets its own), its head_dim default (None:
+// hidden_size // num_attention_heads, here 1536 // 16 = 96) and its partial_rotary_factor. Given fields win.
+TEST(HfConfig, ConfigClassDefaults) {
+  const auto mixin = [](const std::string& cls) {
+    return "default (" + cls + ": RotaryEmbeddingConfigMixin.default_theta = 10000)";
+  };
+  const auto own = [](const std::string& cls, const std::string& v) {
+    return "default (" + cls + ".default_theta = " + v + ")";
+  };
+  const auto head = [](const std::string& cls, int v) {
+    return "default (" + cls + ".head_dim = " + std::to_string(v) + ")";
+  };
+  const std::string split = "hidden_size / num_attention_heads";
+  const auto mla = [](const std::string& cls) {
+    return "default (" + cls + ".qk_rope_head_dim = 64) (multi-head latent attention: the rotated part)";
+  };
+  struct Case {
+    const char* model_type;
+    double base;
+    std::string base_from;
+    int64_t head_dim;
+    std::string head_from;
+    int64_t rotary_dim;  // int(head_dim * the class's partial_rotary_factor)
+  };
+  const Case cases[] = {
+      {"llama", 1e4, mixin("LlamaConfig"), 96, split, 96},
+      {"mistral", 1e4, mixin("MistralConfig"), 96, split, 96},
+      {"nemotron", 1e4, mixin("NemotronConfig"), 96, split, 48},
+      {"hunyuan_v1_moe", 1e4, mixin("HunYuanMoEV1Config"), 96, split, 96},
+      {"mixtral", 1e6, own("MixtralConfig", "1000000"), 96, split, 96},
+      {"qwen2", 1e4, mixin("Qwen2Config"), 96, split, 96},
+      {"qwen2_moe", 1e4, mixin("Qwen2MoeConfig"), 96, split, 96},
+      {"qwen3_moe", 1e4, mixin("Qwen3MoeConfig"), 96, split, 96},
+      {"qwen2_vl_text", 1e6, own("Qwen2VLTextConfig", "1000000"), 96, split, 96},
+      {"phi", 1e4, mixin("PhiConfig"), 96, split, 48},
+      {"phi3", 1e4, own("Phi3Config", "10000"), 96, split, 96},
+      {"phimoe", 1e6, own("PhimoeConfig", "1000000"), 96, split, 96},
+      {"gpt_neox", 1e4, mixin("GPTNeoXConfig"), 96, split, 24},
+      {"stablelm", 1e4, mixin("StableLmConfig"), 96, split, 24},
+      {"starcoder2", 1e4, mixin("Starcoder2Config"), 96, split, 96},
+      {"olmo", 1e4, mixin("OlmoConfig"), 96, split, 96},
+      {"olmo2", 1e4, mixin("Olmo2Config"), 96, split, 96},
+      {"cohere", 5e5, own("CohereConfig", "500000"), 96, split, 96},
+      {"cohere2", 1e4, mixin("Cohere2Config"), 96, split + " (Cohere2Config ignores head_dim)", 96},
+      {"granite", 1e4, mixin("GraniteConfig"), 96, split, 96},
+      {"granitemoe", 1e4, mixin("GraniteMoeConfig"), 96, split, 96},
+      {"persimmon", 1e4, mixin("PersimmonConfig"), 96, split, 48},
+      {"smollm3", 2e6, own("SmolLM3Config", "2000000"), 96, split, 96},
+      {"glm4_moe", 1e4, mixin("Glm4MoeConfig"), 96, split, 48},
+      {"ernie4_5_moe", 5e5, own("Ernie4_5_MoeConfig", "500000"), 96, split, 96},
+      {"exaone4", 1e4, mixin("Exaone4Config"), 96, split, 96},
+      {"mllama_text_model", 5e5, own("MllamaTextConfig", "500000"), 96, split, 96},
+      {"qwen3", 1e4, mixin("Qwen3Config"), 128, head("Qwen3Config", 128), 128},
+      {"qwen3_next", 1e4, mixin("Qwen3NextConfig"), 256, head("Qwen3NextConfig", 256), 64},
+      {"gemma", 1e4, mixin("GemmaConfig"), 256, head("GemmaConfig", 256), 256},
+      {"gemma2", 1e4, mixin("Gemma2Config"), 256, head("Gemma2Config", 256), 256},
+      {"gemma3_text", 1e6, "default (Gemma3TextConfig.default_theta[\"global\"] = 1000000)", 256,
+       head("Gemma3TextConfig", 256), 256},
+      {"glm", 1e4, mixin("GlmConfig"), 128, head("GlmConfig", 128), 64},
+      {"glm4", 1e4, mixin("Glm4Config"), 128, head("Glm4Config", 128), 64},
+      {"ernie4_5", 5e5, own("Ernie4_5Config", "500000"), 128, head("Ernie4_5Config", 128), 128},
+      {"helium", 1e5, own("HeliumConfig", "100000"), 128, head("HeliumConfig", 128), 128},
+      {"llama4_text", 5e5, own("Llama4TextConfig", "500000"), 128, head("Llama4TextConfig", 128), 128},
+      {"deepseek_v2", 1e4, mixin("DeepseekV2Config"), 64, mla("DeepseekV2Config"), 64},
+      {"deepseek_v3", 1e4, mixin("DeepseekV3Config"), 64, mla("DeepseekV3Config"), 64},
+      {"glm4_moe_lite", 1e4, mixin("Glm4MoeLiteConfig"), 64, mla("Glm4MoeLiteConfig"), 64},
+  };
+  LoadOptions sliding;  // Cohere 2 and EXAONE 4: their RoPE is the sliding_attention layers'
+  sliding.layer_type = "sliding_attention";
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.model_type);
+    const std::string mt = c.model_type;
+    const LoadOptions opt = mt == "cohere2" || mt == "exaone4" ? sliding : LoadOptions{};
+    const std::string sizes = R"(", "hidden_size": 1536, "num_attention_heads": 16, "num_hidden_layers": 4)";
+    const RopeImport r = parse_rope_config(R"({"model_type": ")" + mt + sizes + "}", opt);
+    EXPECT_EQ(r.config.base, c.base);
+    EXPECT_EQ(r.source_of("base"), c.base_from);
+    EXPECT_EQ(r.config.head_dim, c.head_dim);
+    EXPECT_EQ(r.source_of("head_dim"), c.head_from);
+    EXPECT_EQ(r.config.rotary_dim, c.rotary_dim);
+    EXPECT_FALSE(warned(r, "rope_theta is absent")) << all_warnings(r);
+    // The fields, when given, win over the class defaults.
+    const RopeImport g =
+        parse_rope_config(R"({"model_type": ")" + mt + sizes +
+                              R"(, "rope_theta": 12345, "head_dim": 80, "partial_rotary_factor": 0.25})",
+                          opt);
+    EXPECT_EQ(g.config.base, 12345.0);
+    EXPECT_EQ(g.source_of("base"), "rope_theta");
+    const bool deepseek = mt == "deepseek_v2" || mt == "deepseek_v3";
+    if (deepseek) {  // head_dim = qk_rope_head_dim, whatever head_dim says
+      EXPECT_EQ(g.config.head_dim, 64);
+      EXPECT_TRUE(warned(g, "head_dim = 80 is not the rotary head")) << all_warnings(g);
+      EXPECT_EQ(g.config.rotary_dim, 16);
+      const RopeImport q =
+          parse_rope_config(R"({"model_type": ")" + mt + sizes + R"(, "qk_rope_head_dim": 32})");
+      EXPECT_EQ(q.config.head_dim, 32);
+    } else if (mt == "cohere2") {  // Cohere2Config.__post_init__ sets head_dim = hidden // heads
+      EXPECT_EQ(g.config.head_dim, 96);
+      EXPECT_TRUE(warned(g, "head_dim = 80 is not used: HF's Cohere2Config")) << all_warnings(g);
+      EXPECT_EQ(g.config.rotary_dim, 24);
+    } else {
+      EXPECT_EQ(g.config.head_dim, 80);
+      EXPECT_EQ(g.source_of("head_dim"), "head_dim");
+      EXPECT_EQ(g.config.rotary_dim, 20);
+    }
+  }
+
+  // Multimodal configs: the class of the object read. A text_config without model_type is the parent's
+  // text sub-config class (Qwen2-VL builds it from the flat top level too); one with its own model_type,
+  // that type's class.
+  const std::string text = R"({"hidden_size": 1536, "num_attention_heads": 16, "num_hidden_layers": 4})";
+  const RopeImport g3 = parse_rope_config(R"({"model_type": "gemma3", "text_config": )" + text + "}");
+  EXPECT_EQ(g3.config.base, 1e6);
+  EXPECT_EQ(g3.config.head_dim, 256);
+  EXPECT_EQ(g3.source_of("head_dim"), "default (Gemma3TextConfig.head_dim = 256)");
+  const RopeImport l4 = parse_rope_config(R"({"model_type": "llama4", "text_config": )" + text + "}");
+  EXPECT_EQ(l4.config.base, 5e5);
+  EXPECT_EQ(l4.config.head_dim, 128);
+  const RopeImport ml = parse_rope_config(R"({"model_type": "mllama", "text_config": )" + text + "}");
+  EXPECT_EQ(ml.config.base, 5e5);
+  EXPECT_EQ(ml.config.head_dim, 96);
+  const RopeImport vl =
+      parse_rope_config(R"({"model_type": "qwen2_vl", "hidden_size": 1536, "num_attention_heads": 16})");
+  EXPECT_EQ(vl.config.base, 1e6);
+  EXPECT_EQ(vl.source_of("base"), "default (Qwen2VLTextConfig.default_theta = 1000000)");
+  const RopeImport own_type = parse_rope_config(
+      R"({"model_type": "gemma3", "text_config": {"model_type": "llama", "hidden_size": 1536, "num_attention_heads": 16}})");
+  EXPECT_EQ(own_type.config.base, 1e4);
+  EXPECT_EQ(own_type.config.head_dim, 96);
+  EXPECT_EQ(own_type.source_of("base"), mixin("LlamaConfig"));
+
+  // A class posenc has not checked: 10000, with the warning.
+  const RopeImport unknown =
+      parse_rope_config(R"({"model_type": "new_model", "hidden_size": 1536, "num_attention_heads": 16})");
+  EXPECT_EQ(unknown.config.base, 1e4);
+  EXPECT_EQ(unknown.config.head_dim, 96);
+  EXPECT_EQ(unknown.source_of("base"), "default (10000, HF's default_theta)");
+  EXPECT_TRUE(warned(unknown, "rope_theta is absent")) << all_warnings(unknown);
 }
 
 // Gemma 3's 4.x config (CLI audit: the sliding-window layers were given the global RoPE): rope_theta

@@ -4,10 +4,13 @@
 // int(head_dim * partial_rotary_factor) (Python's int() truncates, so 96 * 0.33 gives 31, which no
 // model can use); GPT-NeoX names the fraction rotary_pct (0.25 by default) and the base
 // rotary_emb_base; GPT-J and CodeGen rotate the first rotary_dim dims (64 by default) with pairs
-// (x0, x1), (x2, x3), ... and a base of 10000 fixed in create_sinusoidal_positions.
+// (x0, x1), (x2, x3), ... and a base of 10000 fixed in create_sinusoidal_positions. An absent base,
+// head_dim or partial_rotary_factor takes the default of the model type's config class
+// (class_defaults.hpp); an absent base of an unlisted class, 10000 with a warning.
 #include <limits>
 #include <optional>
 
+#include "class_defaults.hpp"
 #include "posenc/error.hpp"
 #include "posenc/positions.hpp"
 #include "rope_params.hpp"
@@ -37,6 +40,11 @@ bool interleaved_model(const std::string& model_type) {
   return false;
 }
 
+// "default (GemmaConfig.head_dim = 256)": where a class default comes from.
+std::string class_default(const ClassDefaults& cls, const std::string& attr, const std::string& value) {
+  return std::string("default (") + cls.class_name + "." + attr + " = " + value + ")";
+}
+
 void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   RopeConfig& cfg = ctx.out.config;
   if (ctx.local_base) {  // Gemma 3's sliding-window layers
@@ -63,16 +71,21 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   } else if (const auto b = c.number("rotary_emb_base")) {
     cfg.base = *b;
     from = c.path("rotary_emb_base");
+  } else if (gptj) {
+    cfg.base = 10000.0;
+    from = "default (GPT-J/CodeGen fix 10000)";
+  } else if (const ClassDefaults* cls = class_defaults(ctx.out.model_type)) {
+    cfg.base = cls->rope_theta;
+    const std::string theta = std::to_string(static_cast<int64_t>(cls->rope_theta));  // all are whole
+    from = cls->theta_attr != nullptr ? class_default(*cls, cls->theta_attr, theta)
+                                      : std::string("default (") + cls->class_name +
+                                            ": RotaryEmbeddingConfigMixin.default_theta = " + theta + ")";
   } else {
     cfg.base = 10000.0;
-    if (gptj) {
-      from = "default (GPT-J/CodeGen fix 10000)";
-    } else {
-      from = "default (10000, HF's default_theta)";
-      ctx.warn(
-          "rope_theta is absent: using 10000, the default of most HF model classes (a model class "
-          "may set another default_theta; give rope_theta to be sure)");
-    }
+    from = "default (10000, HF's default_theta)";
+    ctx.warn(
+        "rope_theta is absent: using 10000, the default of most HF model classes (a model class "
+        "may set another default_theta; give rope_theta to be sure)");
   }
   if (gptj && from.rfind("default", 0) != 0)
     ctx.warn(from + " = " + num(cfg.base) + " is used, but HF's " + ctx.out.model_type +
@@ -88,6 +101,7 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
   const char* nkey = c.has("num_attention_heads") || !c.has("n_head") ? "num_attention_heads" : "n_head";
   const auto hidden = c.integer(hkey, 1, kMaxInt);  // checked even when head_dim is given
   const auto heads = c.integer(nkey, 1, kMaxDim);
+  const ClassDefaults* cls = class_defaults(ctx.out.model_type);
   // Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2, ...): only qk_rope_head_dim dims of each
   // head rotate, and HF's config classes set head_dim to it.
   if (const auto q = c.integer("qk_rope_head_dim", 1, kMaxDim)) {
@@ -97,6 +111,17 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
                std::to_string(*q) + " dims, which is used");
     ctx.source("head_dim", c.path("qk_rope_head_dim") + " (multi-head latent attention: the rotated part)");
     return *q;
+  }
+  // ... and its class default when absent (unless head_dim stands for it: Glm4MoeLiteConfig's attribute_map).
+  if (cls != nullptr && cls->qk_rope_head_dim > 0 && !(cls->head_dim_is_qk_rope && c.has("head_dim"))) {
+    const int64_t q = cls->qk_rope_head_dim;
+    if (const auto d = c.integer("head_dim", 1, kMaxDim); d && *d != q)
+      ctx.warn(c.path("head_dim") + " = " + std::to_string(*d) + " is not the rotary head: HF's " +
+               cls->class_name + " sets head_dim to qk_rope_head_dim (absent: " + std::to_string(q) +
+               "), which is used");
+    ctx.source("head_dim", class_default(*cls, "qk_rope_head_dim", std::to_string(q)) +
+                               " (multi-head latent attention: the rotated part)");
+    return q;
   }
   // JetMoeConfig maps head_dim to kv_channels (default 128); it has no num_attention_heads of its own.
   if (ctx.out.model_type == "jetmoe") {
@@ -123,9 +148,15 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
     ctx.source("head_dim", "2 * " + c.path(hkey) + " // " + c.path(nkey) + " (Zamba2's attention_head_dim)");
     return d;
   }
-  if (const auto d = c.integer("head_dim", 1, kMaxDim)) {
+  const bool from_hidden = cls != nullptr && cls->head_dim_from_hidden;
+  const auto given = c.integer("head_dim", 1, kMaxDim);
+  if (given && !from_hidden) {
     ctx.source("head_dim", c.path("head_dim"));
-    return *d;
+    return *given;
+  }
+  if (cls != nullptr && cls->head_dim > 0) {
+    ctx.source("head_dim", class_default(*cls, "head_dim", std::to_string(cls->head_dim)));
+    return cls->head_dim;
   }
   if (!hidden || !heads)
     c.fail("head_dim", "missing (and " + c.path(hidden ? nkey : hkey) + " is missing too)",
@@ -137,8 +168,13 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
         "a multiple of the number of heads, or give head_dim");
   if (*hidden / *heads > kMaxDim)
     c.fail(hkey, std::to_string(*hidden), "a head dim hidden / heads <= " + std::to_string(kMaxDim));
-  ctx.source("head_dim", c.path(hkey) + " / " + c.path(nkey));
-  return *hidden / *heads;
+  const int64_t d = *hidden / *heads;
+  if (from_hidden && given && *given != d)
+    ctx.warn(c.path("head_dim") + " = " + std::to_string(*given) + " is not used: HF's " + cls->class_name +
+             " sets head_dim to hidden_size // num_attention_heads = " + std::to_string(d));
+  ctx.source("head_dim", c.path(hkey) + " / " + c.path(nkey) +
+                             (from_hidden ? std::string(" (") + cls->class_name + " ignores head_dim)" : ""));
+  return d;
 }
 
 // The fraction of the head that rotates and where it was read; 0 if none is given.
@@ -162,19 +198,12 @@ double read_fraction(const Fields& c, const RopeFields& rp, Ctx& ctx, std::strin
       if (!(*v > 0.0 && *v <= 1.0)) f->fail(key, num(*v), "a fraction in (0, 1]");
       return *v;
     }
-  // The class defaults when the config leaves the fraction out (hub configs usually write it).
-  struct Default {
-    const char* model_type;
-    double fraction;
-  };
-  static constexpr Default kDefaults[] = {{"gpt_neox", 0.25}, {"stablelm", 0.25}, {"qwen3_next", 0.25},
-                                          {"phi", 0.5},       {"nemotron", 0.5},  {"persimmon", 0.5},
-                                          {"glm", 0.5},       {"glm4", 0.5},      {"glm4_moe", 0.5}};
-  for (const Default& d : kDefaults)
-    if (ctx.out.model_type == d.model_type) {
-      *from = std::string("default (") + d.model_type + "'s partial_rotary_factor = " + num(d.fraction) + ")";
-      return d.fraction;
-    }
+  // The class default when the config leaves the fraction out (hub configs usually write it).
+  if (const ClassDefaults* cls = class_defaults(ctx.out.model_type);
+      cls && cls->partial_rotary_factor > 0.0) {
+    *from = class_default(*cls, "partial_rotary_factor", num(cls->partial_rotary_factor));
+    return cls->partial_rotary_factor;
+  }
   return 0.0;
 }
 
@@ -232,9 +261,10 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   read_rotary_dim(c, rp, ctx);
 
   const std::string& mt = ctx.out.model_type;
-  // rope_interleave's default: true for these MLA models (LongCat-Flash's code always interleaves).
-  const bool mla_default =
-      mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2" || mt == "longcat_flash";
+  // rope_interleave's default: true for these MLA models (LongCat-Flash's code always interleaves;
+  // Glm4MoeLiteConfig's rope_interleave defaults to True and its attention is DeepseekV3Attention).
+  const bool mla_default = mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2" ||
+                           mt == "longcat_flash" || mt == "glm4_moe_lite";
   const std::optional<bool> interleave = c.boolean("rope_interleave");
   if (interleaved_model(mt)) {
     cfg.layout = PairLayout::Interleaved;
