@@ -654,10 +654,14 @@ TEST(HfConfig, ConfigClassDefaults) {
   };
   LoadOptions sliding;  // Cohere 2 and EXAONE 4: their RoPE is the sliding_attention layers'
   sliding.layer_type = "sliding_attention";
+  LoadOptions full;  // Gemma 3: two RoPEs (GemmaLocalBaseIsTheSlidingLayersRope)
+  full.layer_type = "full_attention";
   for (const Case& c : cases) {
     SCOPED_TRACE(c.model_type);
     const std::string mt = c.model_type;
-    const LoadOptions opt = mt == "cohere2" || mt == "exaone4" ? sliding : LoadOptions{};
+    const LoadOptions opt = mt == "cohere2" || mt == "exaone4" ? sliding
+                            : mt == "gemma3_text"              ? full
+                                                               : LoadOptions{};
     const std::string sizes = R"(", "hidden_size": 1536, "num_attention_heads": 16, "num_hidden_layers": 4)";
     const RopeImport r = parse_rope_config(R"({"model_type": ")" + mt + sizes + "}", opt);
     EXPECT_EQ(r.config.base, c.base);
@@ -696,7 +700,7 @@ TEST(HfConfig, ConfigClassDefaults) {
   // text sub-config class (Qwen2-VL builds it from the flat top level too); one with its own model_type,
   // that type's class.
   const std::string text = R"({"hidden_size": 1536, "num_attention_heads": 16, "num_hidden_layers": 4})";
-  const RopeImport g3 = parse_rope_config(R"({"model_type": "gemma3", "text_config": )" + text + "}");
+  const RopeImport g3 = parse_rope_config(R"({"model_type": "gemma3", "text_config": )" + text + "}", full);
   EXPECT_EQ(g3.config.base, 1e6);
   EXPECT_EQ(g3.config.head_dim, 256);
   EXPECT_EQ(g3.source_of("head_dim"), "default (Gemma3TextConfig.head_dim = 256)");
@@ -751,6 +755,26 @@ TEST(HfConfig, GemmaLocalBaseIsTheSlidingLayersRope) {
   LoadOptions other;
   other.layer_type = "global";
   expect_error(g, {"rope_local_base_freq", "'global'"}, other);
+
+  // Without rope_local_base_freq Gemma3TextConfig still builds two RoPEs, the sliding layers' of base
+  // default_theta["local"] = 10000 (and the full layers' default_theta["global"] = 1e6).
+  const std::string bare =
+      R"({"model_type": "gemma3_text", "hidden_size": 2560, "num_attention_heads": 8, "head_dim": 256})";
+  expect_error(bare, {"model_type", "gemma3_text", "two RoPEs", "10000", "--layer-type"});
+  const RopeImport bs = parse_rope_config(bare, sliding);
+  EXPECT_EQ(bs.config.base, 10000.0);
+  EXPECT_EQ(bs.source_of("base"),
+            "default (Gemma3TextConfig.default_theta[\"local\"] = 10000) (the sliding-window layers' base)");
+  const RopeImport bf = parse_rope_config(bare, full);
+  EXPECT_EQ(bf.config.base, 1e6);
+  const RopeImport mm = parse_rope_config(
+      R"({"model_type": "gemma3", "text_config": {"hidden_size": 2560, "num_attention_heads": 8}})", sliding);
+  EXPECT_EQ(mm.config.base, 10000.0);
+  EXPECT_EQ(mm.config.head_dim, 256);
+  // A type with one RoPE is not asked for a layer type.
+  EXPECT_EQ(parse_rope_config(R"({"model_type": "gemma2", "hidden_size": 2560, "num_attention_heads": 8})")
+                .config.base,
+            10000.0);
 }
 
 TEST(HfConfig, DeeplyNestedJsonIsRefused) {

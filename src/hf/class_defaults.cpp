@@ -53,7 +53,8 @@ constexpr ClassDefaults kClasses[] = {
     {"gemma", "GemmaConfig", kMixinTheta, nullptr, 256, 0.0, 0, false},
     {"gemma2", "Gemma2Config", kMixinTheta, nullptr, 256, 0.0, 0, false},
     // The full-attention layers' base; the sliding ones' is default_theta["local"] = 10000 (rope_local_base_freq).
-    {"gemma3_text", "Gemma3TextConfig", 1e6, "default_theta[\"global\"]", 256, 0.0, 0, false},
+    {"gemma3_text", "Gemma3TextConfig", 1e6, "default_theta[\"global\"]", 256, 0.0, 0, false, false,
+     /*local_rope_theta=*/1e4},
     {"glm", "GlmConfig", kMixinTheta, nullptr, 128, 0.5, 0, false},
     {"glm4", "Glm4Config", kMixinTheta, nullptr, 128, 0.5, 0, false},
     {"ernie4_5", "Ernie4_5Config", 5e5, "default_theta", 128, 0.0, 0, false},

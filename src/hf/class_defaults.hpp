@@ -29,6 +29,9 @@ struct ClassDefaults {
   bool head_dim_is_qk_rope;
   // __post_init__ sets head_dim = hidden_size // num_attention_heads whatever config.json says (Cohere2).
   bool head_dim_from_hidden = false;
+  // > 0: the class always builds two RoPEs, and this is the sliding_attention layers' base when
+  // rope_local_base_freq is absent (Gemma3TextConfig.default_theta["local"]); 0: one RoPE.
+  double local_rope_theta = 0.0;
 };
 
 // The defaults of the class HF builds for an object with this model_type. A multimodal model_type maps

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <set>
 
+#include "class_defaults.hpp"
 #include "families.hpp"
 #include "json_fields.hpp"
 #include "posenc/error.hpp"
@@ -150,18 +151,31 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   // Gemma 3's 4.x config: rope_theta and rope_scaling are the full-attention layers', the sliding-window
   // layers rotate with default RoPE of base rope_local_base_freq (HF 5.x writes the two as one dict
   // per attention type).
-  if (c.has("rope_local_base_freq") && !nested) {
+  // Gemma3TextConfig builds the two even when rope_local_base_freq is absent (the local base is then
+  // its default_theta["local"]).
+  const detail::ClassDefaults* cls = detail::class_defaults(ctx.out.model_type);
+  const bool local = c.has("rope_local_base_freq");
+  if ((local || (cls != nullptr && cls->local_rope_theta > 0)) && !nested) {
+    // The field that makes two RoPEs: rope_local_base_freq, or the model type of a class that has two.
+    const char* key = local ? "rope_local_base_freq" : "model_type";
+    const std::string value = local ? detail::describe(*c.get(key)) : "\"" + ctx.out.model_type + "\"";
     const std::string both =
-        "two RoPEs: full_attention (rope_theta, rope_scaling) and sliding_attention (default RoPE, base "
-        "rope_local_base_freq)";
+        std::string(
+            "two RoPEs: full_attention (rope_theta, rope_scaling) and sliding_attention (default "
+            "RoPE, base rope_local_base_freq") +
+        (local ? ")"
+               : std::string(", absent: ") + cls->class_name + "'s " + num(cls->local_rope_theta) + ")");
+    const auto fail = [&](const std::string& v, const std::string& allowed) {
+      if (local) c.fail(key, v, allowed);
+      throw Error(ctx.where, key, v, allowed);  // model_type may be the top level's, not c's
+    };
     if (opt.layer_type.empty())
-      c.fail("rope_local_base_freq",
-             detail::describe(*c.get("rope_local_base_freq")) + ": the config has " + both,
-             "one RoPE; choose the attention type with layer_type (CLI: --layer-type full_attention or "
-             "sliding_attention)");
+      fail(value + ": the config has " + both,
+           "one RoPE; choose the attention type with layer_type (CLI: --layer-type full_attention or "
+           "sliding_attention)");
     if (opt.layer_type != "full_attention" && opt.layer_type != "sliding_attention")
-      c.fail("rope_local_base_freq", "no layer type '" + opt.layer_type + "' (the config has " + both + ")",
-             "layer_type full_attention or sliding_attention");
+      fail("no layer type '" + opt.layer_type + "' (the config has " + both + ")",
+           "layer_type full_attention or sliding_attention");
     if (opt.layer_type == "sliding_attention") {
       ctx.local_base = true;
       RopeFields rf;

@@ -49,6 +49,13 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   RopeConfig& cfg = ctx.out.config;
   if (ctx.local_base) {  // Gemma 3's sliding-window layers
     const auto v = c.number("rope_local_base_freq");
+    const ClassDefaults* cls = class_defaults(ctx.out.model_type);
+    if (!v && cls != nullptr && cls->local_rope_theta > 0) {
+      cfg.base = cls->local_rope_theta;
+      ctx.source("base", class_default(*cls, "default_theta[\"local\"]", num(cfg.base)) +
+                             " (the sliding-window layers' base)");
+      return;
+    }
     cfg.base = v.value_or(0.0);
     if (!(cfg.base > 1.0))
       throw Error(ctx.where, c.path("rope_local_base_freq"), num(cfg.base),
