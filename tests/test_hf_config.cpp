@@ -670,6 +670,7 @@ TEST(HfConfig, ConfigClassDefaults) {
     EXPECT_EQ(r.source_of("head_dim"), c.head_from);
     EXPECT_EQ(r.config.rotary_dim, c.rotary_dim);
     EXPECT_FALSE(warned(r, "rope_theta is absent")) << all_warnings(r);
+    EXPECT_FALSE(warned(r, "not one posenc knows to use RoPE")) << all_warnings(r);
     // The fields, when given, win over the class defaults.
     const RopeImport g =
         parse_rope_config(R"({"model_type": ")" + mt + sizes +

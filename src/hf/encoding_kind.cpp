@@ -2,6 +2,7 @@
 // and the RoPE importer's refusal of models whose positions are not rotary.
 #include <string>
 
+#include "class_defaults.hpp"
 #include "families.hpp"
 #include "json_fields.hpp"
 #include "posenc/hf_config.hpp"
@@ -36,6 +37,7 @@ std::string detail::rope_doubt(const Fields& c) {
   if (mt.empty()) return "";
   for (const char* t : kRopeTypes)
     if (mt == t) return "";
+  if (class_defaults(mt) != nullptr) return "";  // a config class read in HF's source (class_defaults.cpp)
   for (const char* f : kRopeFields)
     if (c.has(f)) return "";
   return "model_type \"" + mt +
