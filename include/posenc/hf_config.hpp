@@ -7,12 +7,24 @@
 //     (4.x: the same keys, `type` for `rope_type`, rope_theta top-level); null or absent = default
 //     RoPE. Aliases as HF: "su" -> longrope, "mrope" -> default. A dict per attention type
 //     ({"full_attention": {...}, ...}) needs LoadOptions::layer_type.
-//   base: rope_parameters.rope_theta, else top-level rope_theta, GPT-NeoX rotary_emb_base, else
-//     10000.
-//   head dim D: head_dim, else hidden_size / num_attention_heads (GPT-J/CodeGen: n_embd / n_head).
-//   rotary dim r: int(D * partial_rotary_factor) as HF truncates it (GPT-NeoX: rotary_pct, 0.25 by
-//     default), or GPT-J/CodeGen rotary_dim (64 by default); else D.
-//   layout: Interleaved for model_type gptj / codegen, HalfSplit otherwise.
+//   A field config.json leaves out takes the default of the model type's HF config class, where posenc
+//   has read it in HF's source (src/hf/class_defaults.cpp; a multimodal config's text_config gets its
+//   text class): the source line then reads "default (GemmaConfig.head_dim = 256)".
+//   base: rope_parameters.rope_theta, else top-level rope_theta, GPT-NeoX rotary_emb_base, else the
+//     class's default_theta (Mixtral 1e6, Cohere 5e5, SmolLM3 2e6, ...), else 10000 with a warning.
+//   head dim D: head_dim, else the class's default (Gemma 256, Qwen3 128, GLM 128, ...), else
+//     hidden_size / num_attention_heads (GPT-J/CodeGen: n_embd / n_head). Multi-head latent attention
+//     (DeepSeek V2/V3, ...): qk_rope_head_dim (class default 64); Cohere 2: always hidden / heads, as
+//     its class sets it; JetMoE kv_channels; Zamba2 2 * hidden / heads.
+//   rotary dim r: int(D * partial_rotary_factor) as HF truncates it (GPT-NeoX: rotary_pct; absent: the
+//     class's default, 0.25 for GPT-NeoX and StableLM, 0.5 for Phi and GLM, ...), or GPT-J/CodeGen
+//     rotary_dim (64 by default); else D.
+//   layout: Interleaved for model types whose code rotates adjacent pairs (gptj, codegen, cohere,
+//     cohere2, glm, glm4, ernie4_5, ernie4_5_moe, helium, llama4, llama4_text, roformer) and with
+//     rope_interleave (default true for deepseek_v2, deepseek_v3, kimi_k2, longcat_flash,
+//     glm4_moe_lite); HalfSplit otherwise.
+//   two RoPEs: Gemma 3 (rope_local_base_freq, or Gemma3TextConfig's sliding base 10000 when absent)
+//     and 5.x dicts per attention type: LoadOptions::layer_type chooses.
 //   lengths: max_position_embeddings (or n_positions); original_max_position_embeddings top-level
 //     (Phi-3; HF gives it priority) or in the rope parameters, defaulting to max_position_embeddings
 //     for yarn, llama3 and longrope.
