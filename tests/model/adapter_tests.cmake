@@ -5,9 +5,12 @@ if(NOT POSENC_HAVE_TORCH)
   return()
 endif()
 # test_torch_adapter_audit.cpp: regressions from the adapter's audit (position ids changed after forward,
-# double backward, sparse and negated views, bias lengths, TokenEmbedding's position ids); one executable.
+# double backward, sparse and negated views, bias lengths, TokenEmbedding's position ids);
+# test_torch_double_backward.cpp: gradients of gradients (create_graph) through learned_add, embed and
+# t5_bias (gradgradcheck and float64 references); one executable.
 add_executable(test_torch_adapter ${CMAKE_CURRENT_LIST_DIR}/test_torch_adapter.cpp
-                                  ${CMAKE_CURRENT_LIST_DIR}/test_torch_adapter_audit.cpp)
+                                  ${CMAKE_CURRENT_LIST_DIR}/test_torch_adapter_audit.cpp
+                                  ${CMAKE_CURRENT_LIST_DIR}/test_torch_double_backward.cpp)
 target_compile_options(test_torch_adapter PRIVATE -Wall -Wextra)
 target_link_libraries(test_torch_adapter PRIVATE posenc::torch GTest::gtest_main)
 # Reuse posenc_torch's precompiled <torch/torch.h> (about a minute per translation unit otherwise). The

@@ -1,5 +1,9 @@
 // torch/src/functional.cpp — the autograd functions of posenc/torch/functional.hpp: for each op the
-// forward and the backward side by side, both calling the core kernels.
+// forward and the backward side by side, both calling the core kernels. Every op is linear in what gets a
+// gradient, so each backward is itself an autograd Function, the adjoint of the forward (a scatter's is
+// the gather, rope's is the inverse rotation), whose own backward is the forward again: under
+// create_graph the backward is on the tape and gradients of gradients are exact; without it apply()
+// records nothing and the backward runs the same kernels as a plain call.
 #include "posenc/torch/functional.hpp"
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
@@ -110,16 +114,13 @@ PositionArg frozen(const PositionArg& pos) {
   return {pos.offset, pos.ids.detach().clone()};
 }
 
-// The backward passes run posenc's kernels, which autograd does not record: with create_graph = true and
-// an upstream gradient that itself requires grad, their results would be constants on the tape and a
-// gradient of the gradient would silently miss this op's part. That is an error instead.
-void no_double_backward(const char* where, const variable_list& g) {
-  if (!at::GradMode::is_enabled()) return;
-  for (const at::Tensor& t : g)
-    if (t.defined() && t.requires_grad())
-      fail(where, "create_graph", "true (a gradient that requires grad flows into this op's backward)",
-           "false: posenc's backward passes are not differentiable (no double backward; the eager ops of "
-           "posenc/torch/eager.hpp are)");
+// The shape and dtype of a tensor that the adjoint of a Function allocates (its own input's).
+struct Like {
+  std::vector<int64_t> shape;
+  at::ScalarType dtype;
+};
+Like like(const at::Tensor& t) {
+  return {t.sizes().vec(), t.scalar_type()};
 }
 
 // A fresh contiguous tensor with t's values (the kernels write into it in place).
@@ -141,6 +142,49 @@ struct SinusoidalAddFn : torch::autograd::Function<SinusoidalAddFn> {
 };
 
 // ---- learned_add ----------------------------------------------------------------------------------
+// out = x + table[pos]: dx = dout, dtable = scatter of dout by pos (LearnedScatterFn). The backward of each
+// Function of the scatter / gather pair below is the other one (a row scatter and a row gather are each
+// other's adjoint). pos is frozen (frozen()) by LearnedAddFn and only read from then on.
+struct LearnedGatherFn;
+
+// dtable [P, C] = scatter-add of dout [B, T, C] by pos (zero rows where no position occurs).
+struct LearnedScatterFn : torch::autograd::Function<LearnedScatterFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& dout_in, const PositionArg& pos,
+                            const Like& table) {
+    const at::Tensor dout = dout_in.contiguous();
+    const StreamScope stream(dout);
+    at::Tensor dtable = at::zeros(table.shape, dout.options().dtype(table.dtype));
+    posenc::learned_backward(view(dtable, "dtable"), view(dout, "dout"),
+                             positions_of(pos, "posenc::libtorch::learned_add"));
+    stash(ctx, "pos", pos);
+    stash(ctx, "dout", like(dout_in));
+    return dtable;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g);
+};
+
+// out [B, T, C] = table [P, C] gathered at pos.
+struct LearnedGatherFn : torch::autograd::Function<LearnedGatherFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& table, const PositionArg& pos,
+                            const Like& out_like) {
+    at::Tensor out = at::empty(out_like.shape, table.options().dtype(out_like.dtype).requires_grad(false));
+    const StreamScope stream(out);
+    posenc::learned_forward(view(out, "out"), view(table, "table"),
+                            positions_of(pos, "posenc::libtorch::learned_add"));
+    stash(ctx, "pos", pos);
+    stash(ctx, "table", like(table));
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    return {
+        LearnedScatterFn::apply(g[0], unstash<PositionArg>(ctx, "pos"), unstash<Like>(ctx, "table")), {}, {}};
+  }
+};
+
+variable_list LearnedScatterFn::backward(AutogradContext* ctx, variable_list g) {
+  return {LearnedGatherFn::apply(g[0], unstash<PositionArg>(ctx, "pos"), unstash<Like>(ctx, "dout")), {}, {}};
+}
+
 struct LearnedAddFn : torch::autograd::Function<LearnedAddFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& table,
                             const PositionArg& pos) {
@@ -152,27 +196,30 @@ struct LearnedAddFn : torch::autograd::Function<LearnedAddFn> {
     posenc::learned_add(view(out, "x"), view(table, "table"),
                         positions_of(pos, "posenc::libtorch::learned_add"));
     stash(ctx, "pos", frozen(pos));
-    stash(ctx, "table_shape", table.sizes().vec());
-    ctx->saved_data["table_dtype"] = static_cast<int64_t>(table.scalar_type());
+    stash(ctx, "table", like(table));
     return out;
   }
   static variable_list backward(AutogradContext* ctx, variable_list g) {
-    const at::Tensor dout = g[0].contiguous();
-    const StreamScope stream(dout);
     at::Tensor dtable;
-    if (ctx->needs_input_grad(1)) {  // dx = dout is differentiable; dtable is not
-      no_double_backward("posenc::libtorch::learned_add", g);
-      const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["table_dtype"].toInt());
-      dtable = at::zeros(unstash<std::vector<int64_t>>(ctx, "table_shape"), dout.options().dtype(dtype));
-      posenc::learned_backward(
-          view(dtable, "dtable"), view(dout, "dout"),
-          positions_of(unstash<PositionArg>(ctx, "pos"), "posenc::libtorch::learned_add"));
-    }
+    if (ctx->needs_input_grad(1))
+      dtable = LearnedScatterFn::apply(g[0], unstash<PositionArg>(ctx, "pos"), unstash<Like>(ctx, "table"));
     return {g[0], dtable, {}};
   }
 };
 
 // ---- embed (fused token embedding + PE) ---------------------------------------------------------------
+// out = scale * E[ids] + PE(pos): linear in (E, table) but for the sinusoidal constant. Its backward,
+// (dE, dtable) = (scale * scatter of dout by ids, scatter of dout by pos), is EmbedBackwardFn, whose adjoint
+// is EmbedFn again with the sinusoidal PE left out: ddout = scale * ddE[ids] + ddtable[pos].
+struct EmbedArgs {
+  PositionArg pos;  // frozen
+  double scale;
+  Like E;
+  std::optional<Like> table;  // the learned table, when it gets a gradient
+};
+
+struct EmbedBackwardFn;
+
 struct EmbedFn : torch::autograd::Function<EmbedFn> {
   // table is an optional tensor: LibTorch 1.13 cannot take an undefined at::Tensor as a Function input.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& ids, const at::Tensor& E,
@@ -208,42 +255,53 @@ struct EmbedFn : torch::autograd::Function<EmbedFn> {
                             positions, s);
     }
     ctx->save_for_backward({ids});
-    stash(ctx, "pos", frozen(pos));
-    stash(ctx, "E_shape", E.sizes().vec());
-    ctx->saved_data["E_dtype"] = static_cast<int64_t>(E.scalar_type());
-    ctx->saved_data["has_table"] = table.defined();
-    if (table.defined()) {
-      stash(ctx, "table_shape", table.sizes().vec());
-      ctx->saved_data["table_dtype"] = static_cast<int64_t>(table.scalar_type());
-    }
-    ctx->saved_data["scale"] = scale;
+    stash(ctx, "args",
+          EmbedArgs{frozen(pos), scale, like(E),
+                    table.defined() ? std::optional<Like>(like(table)) : std::nullopt});
     return out;
   }
-  static variable_list backward(AutogradContext* ctx, variable_list g) {
-    const at::Tensor dout = g[0].contiguous();
+  static variable_list backward(AutogradContext* ctx, variable_list g);
+};
+
+// (dE [V, C], dtable [P, C]) from dout [B, T, C]; dtable only when args.table is set.
+struct EmbedBackwardFn : torch::autograd::Function<EmbedBackwardFn> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& dout_in, const at::Tensor& ids,
+                               const EmbedArgs& a) {
+    const at::Tensor dout = dout_in.contiguous();
     const StreamScope stream(dout);
-    const at::Tensor ids = ctx->get_saved_variables()[0];
-    const bool has_table = ctx->saved_data["has_table"].toBool();
-    const bool need_E = ctx->needs_input_grad(1), need_table = has_table && ctx->needs_input_grad(2);
-    at::Tensor dE, dtable;
-    if (!need_E && !need_table) return {{}, {}, {}, {}, {}, {}};
-    no_double_backward("posenc::libtorch::embed", g);
-    // embed_backward always accumulates dE; a scratch one is used when E needs no gradient.
-    dE = at::zeros(unstash<std::vector<int64_t>>(ctx, "E_shape"),
-                   dout.options().dtype(static_cast<at::ScalarType>(ctx->saved_data["E_dtype"].toInt())));
+    // embed_backward always accumulates dE: EmbedFn drops it when E needs no gradient.
+    at::Tensor dE = at::zeros(a.E.shape, dout.options().dtype(a.E.dtype));
+    at::Tensor dtable;
     TensorView dPE{};
-    if (need_table) {
-      dtable = at::zeros(
-          unstash<std::vector<int64_t>>(ctx, "table_shape"),
-          dout.options().dtype(static_cast<at::ScalarType>(ctx->saved_data["table_dtype"].toInt())));
+    if (a.table) {
+      dtable = at::zeros(a.table->shape, dout.options().dtype(a.table->dtype));
       dPE = view(dtable, "dtable");
     }
     posenc::embed_backward(view(dE, "dE"), dPE, view(dout, "dout"), view(ids, "ids"),
-                           positions_of(unstash<PositionArg>(ctx, "pos"), "posenc::libtorch::embed"),
-                           static_cast<float>(ctx->saved_data["scale"].toDouble()));
-    return {{}, need_E ? dE : at::Tensor(), dtable, {}, {}, {}};
+                           positions_of(a.pos, "posenc::libtorch::embed"), static_cast<float>(a.scale));
+    ctx->save_for_backward({ids});
+    stash(ctx, "args", a);
+    if (a.table) return {dE, dtable};
+    return {dE};
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    const EmbedArgs& a = unstash<EmbedArgs>(ctx, "args");
+    const c10::optional<at::Tensor> ddtable = a.table ? c10::optional<at::Tensor>(g[1]) : c10::nullopt;
+    return {EmbedFn::apply(ctx->get_saved_variables()[0], g[0], ddtable, std::optional<SinusoidalConfig>(),
+                           a.scale, a.pos),
+            {},
+            {}};
   }
 };
+
+variable_list EmbedFn::backward(AutogradContext* ctx, variable_list g) {
+  EmbedArgs a = unstash<EmbedArgs>(ctx, "args");
+  const bool need_E = ctx->needs_input_grad(1), need_table = a.table && ctx->needs_input_grad(2);
+  if (!need_E && !need_table) return {{}, {}, {}, {}, {}, {}};
+  if (!need_table) a.table.reset();
+  const variable_list d = EmbedBackwardFn::apply(g[0], ctx->get_saved_variables()[0], a);
+  return {{}, need_E ? d[0] : at::Tensor(), need_table ? d[1] : at::Tensor(), {}, {}, {}};
+}
 
 // ---- rope -----------------------------------------------------------------------------------------------
 struct RopeArgs {
@@ -333,40 +391,51 @@ void check_lengths(const char* where, int64_t Tq, int64_t Tk, int64_t q_offset) 
              " (q_offset + Tq - 1 <= " + std::to_string(kMaxPosition) + ")");
 }
 
+// out = table[bucket] is linear in table; its backward (the sum by bucket) is T5BiasBackwardFn, whose
+// adjoint is T5BiasFn again.
+struct T5Args {
+  T5BiasConfig cfg;
+  int64_t Tq, Tk, q_offset;
+};
+
 struct T5BiasFn : torch::autograd::Function<T5BiasFn> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& table, const T5BiasConfig& cfg,
-                            int64_t Tq, int64_t Tk, int64_t q_offset) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& table, const T5Args& a) {
     const char* where = "posenc::libtorch::t5_bias";
     if (!table.defined()) fail(where, "table", "undefined", "a [num_buckets, H] float tensor");
-    check_lengths(where, Tq, Tk, q_offset);
+    check_lengths(where, a.Tq, a.Tk, a.q_offset);
     check_dense(where, table, "table");
     if (table.dim() != 2) fail(where, "table.dim()", std::to_string(table.dim()), "2 ([num_buckets, H])");
-    at::Tensor out = at::empty({table.size(1), Tq, Tk}, table.options().requires_grad(false));
+    at::Tensor out = at::empty({table.size(1), a.Tq, a.Tk}, table.options().requires_grad(false));
     const StreamScope stream(out);
-    const auto qp = iota(q_offset, Tq), kp = iota(0, Tk);
-    posenc::t5_bias_forward(view(out, "out"), view(table, "table"), cfg, qp, kp);
-    stash(ctx, "cfg", cfg);
-    stash(ctx, "table_shape", table.sizes().vec());
-    ctx->saved_data["table_dtype"] = static_cast<int64_t>(table.scalar_type());
-    ctx->saved_data["Tq"] = Tq;
-    ctx->saved_data["Tk"] = Tk;
-    ctx->saved_data["q_offset"] = q_offset;
+    posenc::t5_bias_forward(view(out, "out"), view(table, "table"), a.cfg, iota(a.q_offset, a.Tq),
+                            iota(0, a.Tk));
+    stash(ctx, "args", a);
+    stash(ctx, "table", like(table));
     return out;
   }
-  static variable_list backward(AutogradContext* ctx, variable_list g) {
-    no_double_backward("posenc::libtorch::t5_bias", g);
-    const at::Tensor dout = g[0].contiguous();
+  static variable_list backward(AutogradContext* ctx, variable_list g);
+};
+
+// dtable [num_buckets, H] = dout [H, Tq, Tk] summed by bucket.
+struct T5BiasBackwardFn : torch::autograd::Function<T5BiasBackwardFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& dout_in, const T5Args& a,
+                            const Like& table) {
+    const at::Tensor dout = dout_in.contiguous();
     const StreamScope stream(dout);
-    const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["table_dtype"].toInt());
-    at::Tensor dtable =
-        at::zeros(unstash<std::vector<int64_t>>(ctx, "table_shape"), dout.options().dtype(dtype));
-    const auto qp = iota(ctx->saved_data["q_offset"].toInt(), ctx->saved_data["Tq"].toInt());
-    const auto kp = iota(0, ctx->saved_data["Tk"].toInt());
-    posenc::t5_bias_backward(view(dtable, "dtable"), view(dout, "dout"), unstash<T5BiasConfig>(ctx, "cfg"),
-                             qp, kp);
-    return {dtable, {}, {}, {}, {}};
+    at::Tensor dtable = at::zeros(table.shape, dout.options().dtype(table.dtype));
+    posenc::t5_bias_backward(view(dtable, "dtable"), view(dout, "dout"), a.cfg, iota(a.q_offset, a.Tq),
+                             iota(0, a.Tk));
+    stash(ctx, "args", a);
+    return dtable;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    return {T5BiasFn::apply(g[0], unstash<T5Args>(ctx, "args")), {}, {}};
   }
 };
+
+variable_list T5BiasFn::backward(AutogradContext* ctx, variable_list g) {
+  return {T5BiasBackwardFn::apply(g[0], unstash<T5Args>(ctx, "args"), unstash<Like>(ctx, "table")), {}};
+}
 
 }  // namespace
 
@@ -456,7 +525,7 @@ at::Tensor t5_bias(const at::Tensor& table, const T5BiasConfig& cfg, int64_t Tq,
   // Checked before apply(): LibTorch 1.13 throws a c10::Error for an undefined Function input.
   if (!table.defined())
     fail("posenc::libtorch::t5_bias", "table", "undefined", "a [num_buckets, H] float tensor");
-  return T5BiasFn::apply(table, cfg, Tq, Tk, q_offset);
+  return T5BiasFn::apply(table, T5Args{cfg, Tq, Tk, q_offset});
 }
 
 at::Tensor alibi_bias(const AlibiConfig& cfg, int64_t Tq, int64_t Tk, int64_t q_offset) {

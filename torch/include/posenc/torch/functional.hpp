@@ -17,7 +17,9 @@
 // Tensors: CPU, float32 / float16 / bfloat16 storage (math in fp32, as the core), any strides; the
 // formulas, layouts and numeric bounds are those of the core headers (posenc/sinusoidal.hpp, learned.hpp,
 // embed.hpp, rope.hpp, alibi.hpp, t5_bias.hpp). Other dtypes or devices are a posenc::Error naming the
-// argument, never a silent conversion. The backward passes are deterministic (fixed summation order).
+// argument, never a silent conversion. The backward passes are deterministic (fixed summation order) and
+// differentiable: each is an autograd Function too (the adjoint: gather for scatter, the forward rotation
+// for the inverse one), so double backward (create_graph = true) is exact.
 // Only this directory and model/ include torch; the core stays torch-free.
 #pragma once
 
