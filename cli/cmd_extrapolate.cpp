@@ -34,8 +34,10 @@ void run_extrapolate(const ExtrapolateArgs& a) {
   const std::vector<std::string> pes = parse_name_list(a.pes);
   if (pes.empty()) throw CliError("--pes: empty list");
   for (const auto& p : pes) model::parse_pe_kind(p);  // unknown names fail before any training
+  // Before make_train_config, which would check these options' paths and pairing first.
+  if (!a.train.checkpoint.empty() || a.train.resume || a.train.stop_after != 0)
+    throw CliError("--checkpoint/--resume/--stop-after: not used by extrapolate");
   const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);
-  if (!tc.checkpoint.empty() || tc.resume) throw CliError("--checkpoint/--resume: not used by extrapolate");
   const int64_t L = a.task.len;
   const std::vector<int64_t> lens = a.eval_lens.empty() ? std::vector<int64_t>{L, 2 * L, 4 * L, 8 * L}
                                                         : parse_int_list(a.eval_lens, "--eval-lens");

@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -27,6 +28,13 @@ constexpr int kVersion = 1;
 
 [[noreturn]] void fail(const std::string& arg, const std::string& value, const std::string& allowed) {
   throw Error("posenc::model::train", arg, value, allowed);
+}
+
+// The shortest text that reads back as v ("1e-09", "nan"; std::to_string would print 1e-9 as 0.000000).
+std::string num(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 json train_config_json(const TrainConfig& t) {
@@ -329,14 +337,12 @@ void validate(const TrainConfig& t) {
   if (t.steps < 1) fail("steps", std::to_string(t.steps), "an integer >= 1");
   if (t.batch < 1) fail("batch", std::to_string(t.batch), "an integer >= 1");
   if (t.train_len < 1) fail("train_len", std::to_string(t.train_len), "an integer >= 1");
-  if (!(t.lr > 0 && std::isfinite(t.lr))) fail("lr", std::to_string(t.lr), "a finite number > 0");
-  if (!(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1))
-    fail("min_lr_ratio", std::to_string(t.min_lr_ratio), "0 .. 1");
+  if (!(t.lr > 0 && std::isfinite(t.lr))) fail("lr", num(t.lr), "a finite number > 0");
+  if (!(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1)) fail("min_lr_ratio", num(t.min_lr_ratio), "0 .. 1");
   if (t.warmup < -1) fail("warmup", std::to_string(t.warmup), ">= 0, or -1 for 5% of the steps");
   if (!(t.weight_decay >= 0 && std::isfinite(t.weight_decay)))
-    fail("weight_decay", std::to_string(t.weight_decay), "a finite number >= 0");
-  if (!(t.clip >= 0 && std::isfinite(t.clip)))
-    fail("clip", std::to_string(t.clip), "a finite number >= 0 (0: off)");
+    fail("weight_decay", num(t.weight_decay), "a finite number >= 0");
+  if (!(t.clip >= 0 && std::isfinite(t.clip))) fail("clip", num(t.clip), "a finite number >= 0 (0: off)");
   if (t.eval_every < 0) fail("eval_every", std::to_string(t.eval_every), ">= 0 (0: only at the end)");
   if (t.eval_sequences < 1) fail("eval_sequences", std::to_string(t.eval_sequences), "an integer >= 1");
   if (t.threads < 0) fail("threads", std::to_string(t.threads), ">= 0");
@@ -458,7 +464,7 @@ TrainResult train(Transformer& model, const Task& task, const TrainConfig& t, co
     r.tokens_per_s = secs > 0 ? static_cast<double>(tokens) / secs : 0.0;
     r.elapsed_s = elapsed_before + secs;
     if (!std::isfinite(r.loss))
-      fail("lr", std::to_string(t.lr),
+      fail("lr", num(t.lr),
            "a smaller learning rate (the loss became " + std::to_string(r.loss) + " at step " +
                std::to_string(step) + ")");
     const bool do_eval = (t.eval_every > 0 && step % t.eval_every == 0) || step == t.steps;

@@ -631,7 +631,7 @@ TEST(HfConfig, ConfigClassDefaults) {
       {"cohere2", 1e4, mixin("Cohere2Config"), 96, split + " (Cohere2Config ignores head_dim)", 96},
       {"granite", 1e4, mixin("GraniteConfig"), 96, split, 96},
       {"granitemoe", 1e4, mixin("GraniteMoeConfig"), 96, split, 96},
-      {"persimmon", 1e4, mixin("PersimmonConfig"), 96, split, 48},
+      {"persimmon", 1e4, "default (10000, HF's default_theta)", 96, split, 48},  // base not listed
       {"smollm3", 2e6, own("SmolLM3Config", "2000000"), 96, split, 96},
       {"glm4_moe", 1e4, mixin("Glm4MoeConfig"), 96, split, 48},
       {"ernie4_5_moe", 5e5, own("Ernie4_5_MoeConfig", "500000"), 96, split, 96},
@@ -669,7 +669,7 @@ TEST(HfConfig, ConfigClassDefaults) {
     EXPECT_EQ(r.config.head_dim, c.head_dim);
     EXPECT_EQ(r.source_of("head_dim"), c.head_from);
     EXPECT_EQ(r.config.rotary_dim, c.rotary_dim);
-    EXPECT_FALSE(warned(r, "rope_theta is absent")) << all_warnings(r);
+    EXPECT_EQ(warned(r, "rope_theta is absent"), mt == "persimmon") << all_warnings(r);
     EXPECT_FALSE(warned(r, "not one posenc knows to use RoPE")) << all_warnings(r);
     // The fields, when given, win over the class defaults.
     const RopeImport g =
@@ -688,6 +688,17 @@ TEST(HfConfig, ConfigClassDefaults) {
       EXPECT_EQ(q.config.head_dim, 32);
     } else if (mt == "cohere2") {  // Cohere2Config.__post_init__ sets head_dim = hidden // heads
       EXPECT_EQ(g.config.head_dim, 96);
+      // ... floor-divided, and head_dim is no way out of missing sizes.
+      EXPECT_EQ(
+          parse_rope_config(
+              R"({"model_type": "cohere2", "hidden_size": 104, "num_attention_heads": 3, "head_dim": 32})",
+              opt)
+              .config.head_dim,
+          34);  // 104 // 3
+      expect_error(R"({"model_type": "cohere2", "num_attention_heads": 3, "head_dim": 32})",
+                   {"hidden_size", "missing", "Cohere2Config sets head_dim"}, opt);
+      expect_error(R"({"model_type": "cohere2", "hidden_size": 2, "num_attention_heads": 4})",
+                   {"hidden_size", "less than", "num_attention_heads"}, opt);
       EXPECT_TRUE(warned(g, "head_dim = 80 is not used: HF's Cohere2Config")) << all_warnings(g);
       EXPECT_EQ(g.config.rotary_dim, 24);
     } else {
@@ -715,11 +726,23 @@ TEST(HfConfig, ConfigClassDefaults) {
       parse_rope_config(R"({"model_type": "qwen2_vl", "hidden_size": 1536, "num_attention_heads": 16})");
   EXPECT_EQ(vl.config.base, 1e6);
   EXPECT_EQ(vl.source_of("base"), "default (Qwen2VLTextConfig.default_theta = 1000000)");
+  // HF's multimodal configs build their own text class: a text_config.model_type naming another is
+  // not used (a warning), one naming that class is the usual form.
   const RopeImport own_type = parse_rope_config(
-      R"({"model_type": "gemma3", "text_config": {"model_type": "llama", "hidden_size": 1536, "num_attention_heads": 16}})");
-  EXPECT_EQ(own_type.config.base, 1e4);
-  EXPECT_EQ(own_type.config.head_dim, 96);
-  EXPECT_EQ(own_type.source_of("base"), mixin("LlamaConfig"));
+      R"({"model_type": "gemma3", "text_config": {"model_type": "llama", "hidden_size": 1536, "num_attention_heads": 16}})",
+      full);
+  EXPECT_EQ(own_type.config.base, 1e6);
+  EXPECT_EQ(own_type.config.head_dim, 256);
+  EXPECT_TRUE(warned(own_type, "text_config.model_type = \"llama\" is not used")) << all_warnings(own_type);
+  const RopeImport usual = parse_rope_config(
+      R"({"model_type": "llama4", "text_config": {"model_type": "llama4_text", "hidden_size": 1536, "num_attention_heads": 16}})");
+  EXPECT_EQ(usual.config.base, 5e5);
+  EXPECT_FALSE(warned(usual, "is not used")) << all_warnings(usual);
+  // Another model's text_config keeps its own model type.
+  const RopeImport llava = parse_rope_config(
+      R"({"model_type": "llava", "text_config": {"model_type": "mixtral", "hidden_size": 1536, "num_attention_heads": 16}})");
+  EXPECT_EQ(llava.config.base, 1e6);
+  EXPECT_EQ(llava.source_of("base"), "default (MixtralConfig.default_theta = 1000000)");
 
   // A class posenc has not checked: 10000, with the warning.
   const RopeImport unknown =

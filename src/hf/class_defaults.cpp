@@ -40,8 +40,9 @@ constexpr ClassDefaults kClasses[] = {
     {"cohere2", "Cohere2Config", kMixinTheta, nullptr, 0, 0.0, 0, false, /*head_dim_from_hidden=*/true},
     {"granite", "GraniteConfig", kMixinTheta, nullptr, 0, 0.0, 0, false},
     {"granitemoe", "GraniteMoeConfig", kMixinTheta, nullptr, 0, 0.0, 0, false},
-    // 5.x sets no default_theta for Persimmon (4.x's __init__ had rope_theta=25000.0).
-    {"persimmon", "PersimmonConfig", kMixinTheta, nullptr, 0, 0.5, 0, false},
+    // The base is not listed (0: 10000 with the warning): 4.x and early 5.x default to 25000, the later
+    // 5.x dataclass to the mixin's 10000. Hub configs write rope_theta.
+    {"persimmon", "PersimmonConfig", 0.0, nullptr, 0, 0.5, 0, false},
     {"smollm3", "SmolLM3Config", 2e6, "default_theta", 0, 0.0, 0, false},
     {"glm4_moe", "Glm4MoeConfig", kMixinTheta, nullptr, 0, 0.5, 0, false},
     {"ernie4_5_moe", "Ernie4_5_MoeConfig", 5e5, "default_theta", 0, 0.0, 0, false},
@@ -80,9 +81,14 @@ constexpr TextClass kTextClasses[] = {
 
 }  // namespace
 
-const ClassDefaults* class_defaults(std::string_view model_type) {
+const char* text_model_type(std::string_view model_type) {
   for (const TextClass& t : kTextClasses)
-    if (model_type == t.model_type) model_type = t.text_model_type;
+    if (model_type == t.model_type) return t.text_model_type;
+  return nullptr;
+}
+
+const ClassDefaults* class_defaults(std::string_view model_type) {
+  if (const char* text = text_model_type(model_type)) model_type = text;
   for (const ClassDefaults& d : kClasses)
     if (model_type == d.model_type) return &d;
   return nullptr;

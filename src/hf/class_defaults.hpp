@@ -18,7 +18,8 @@ struct ClassDefaults {
   const char* model_type;  // the config class's model_type
   const char* class_name;  // "GemmaConfig"
   // The base when rope_theta is absent, and the class attribute it comes from: nullptr when the class
-  // keeps RotaryEmbeddingConfigMixin.default_theta (10000).
+  // keeps RotaryEmbeddingConfigMixin.default_theta (10000). 0: not known across HF versions (10000 with
+  // the importer's warning).
   double rope_theta;
   const char* theta_attr;
   int64_t head_dim;              // the class's head_dim default; 0: hidden_size // num_attention_heads
@@ -39,5 +40,8 @@ struct ClassDefaults {
 // level), so a text_config without its own model_type gets the right class. nullptr for a model type
 // whose class posenc has not checked against HF's source.
 const ClassDefaults* class_defaults(std::string_view model_type);
+// The text sub-config's model_type of a multimodal model_type ("gemma3" -> "gemma3_text"), which HF
+// builds from text_config whatever model_type text_config names; nullptr for other model types.
+const char* text_model_type(std::string_view model_type);
 
 }  // namespace posenc::hf::detail

@@ -174,7 +174,7 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
            "one RoPE; choose the attention type with layer_type (CLI: --layer-type full_attention or "
            "sliding_attention)");
     if (opt.layer_type != "full_attention" && opt.layer_type != "sliding_attention")
-      fail("no layer type '" + opt.layer_type + "' (the config has " + both + ")",
+      fail(value + ": no layer type '" + opt.layer_type + "' (the config has " + both + ")",
            "layer_type full_attention or sliding_attention");
     if (opt.layer_type == "sliding_attention") {
       ctx.local_base = true;
@@ -265,8 +265,16 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
   ctx.where = std::string(function) + "(" + std::string(origin) + ")";
   const Json root = detail::parse_object(json_text, ctx.where, std::string(origin));
   const Fields c = detail::model_fields(root, ctx.where);
-  ctx.out.model_type =
-      c.string("model_type").value_or(Fields(root, "", ctx.where).string("model_type").value_or(""));
+  const std::string top_type = Fields(root, "", ctx.where).string("model_type").value_or("");
+  ctx.out.model_type = c.string("model_type").value_or(top_type);
+  // Gemma3Config, Llama4Config, MllamaConfig and Qwen2VLConfig build their own text class from
+  // text_config: a model_type written there does not choose another.
+  if (const char* text = detail::text_model_type(top_type);
+      text != nullptr && ctx.out.model_type != top_type && ctx.out.model_type != text) {
+    ctx.warn(c.path("model_type") + " = \"" + ctx.out.model_type + "\" is not used: HF's " + top_type +
+             " config builds its text model as " + text + " whatever text_config says");
+    ctx.out.model_type = top_type;
+  }
   // An ALiBi, T5 or absolute-position model has no RoPE to describe.
   detail::refuse_unless_rope(c);
   detail::refuse_nope_models(c, ctx);

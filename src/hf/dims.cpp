@@ -81,7 +81,7 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   } else if (gptj) {
     cfg.base = 10000.0;
     from = "default (GPT-J/CodeGen fix 10000)";
-  } else if (const ClassDefaults* cls = class_defaults(ctx.out.model_type)) {
+  } else if (const ClassDefaults* cls = class_defaults(ctx.out.model_type); cls && cls->rope_theta > 0) {
     cfg.base = cls->rope_theta;
     const std::string theta = std::to_string(static_cast<int64_t>(cls->rope_theta));  // all are whole
     from = cls->theta_attr != nullptr ? class_default(*cls, cls->theta_attr, theta)
@@ -165,10 +165,20 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
     ctx.source("head_dim", class_default(*cls, "head_dim", std::to_string(cls->head_dim)));
     return cls->head_dim;
   }
-  if (!hidden || !heads)
+  if (!hidden || !heads) {
+    if (from_hidden)  // head_dim would not help: the class replaces it
+      c.fail(hidden ? nkey : hkey, "missing",
+             std::string("hidden_size and num_attention_heads (") + cls->class_name +
+                 " sets head_dim = hidden_size // num_attention_heads)");
     c.fail("head_dim", "missing (and " + c.path(hidden ? nkey : hkey) + " is missing too)",
            "head_dim, or hidden_size and num_attention_heads");
-  if (*hidden % *heads != 0)
+  }
+  // HF's classes that replace head_dim floor-divide (the projections are heads * head_dim wide).
+  if (from_hidden && *hidden < *heads)
+    c.fail(hkey,
+           std::to_string(*hidden) + " (less than " + c.path(nkey) + " = " + std::to_string(*heads) + ")",
+           "at least the number of heads (head_dim = hidden_size // num_attention_heads >= 1)");
+  if (*hidden % *heads != 0 && !from_hidden)
     c.fail(
         hkey,
         std::to_string(*hidden) + " (not divisible by " + c.path(nkey) + " = " + std::to_string(*heads) + ")",

@@ -606,6 +606,8 @@ def case_errors(cli):
         (("train", "--task", "lm", "--data", missing, "--steps", 5, "-q", "--threads", -1), ["--threads", "-1"]),
         (("extrapolate", "--task", "lm", "--data", missing, "--steps", 5, "--eval-sequences", 0),
          ["--eval-sequences", "0"]),
+        (("extrapolate", "--task", "copy", "--steps", 5, "--checkpoint", os.path.join(bad, "nodir", "x.pt")),
+         ["--checkpoint", "not used by extrapolate"]),
         (("train", "--task", "copy", "--steps", 5, *SMALL, "--stop-after", 2), ["--stop-after", "--checkpoint"]),
         # Two outputs on one file, or an output over the training text, would destroy one of them.
         ((*T, *SMALL, "--metrics-csv", ck_out[1]), ["--metrics-csv", "--checkpoint", ck_out[1]]),

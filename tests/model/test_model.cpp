@@ -449,6 +449,8 @@ TEST(ModelErrors, BadTrainConfigsNameTheField) {
   expect_field(with([](auto& t) { t.min_lr_ratio = 1.5; }), "min_lr_ratio");
   expect_field(with([](auto& t) { t.warmup = -2; }), "warmup");
   expect_field(with([&](auto& t) { t.weight_decay = nan; }), "weight_decay");
+  expect_field(with([&](auto& t) { t.weight_decay = inf; }), "weight_decay");
+  expect_field(with([&](auto& t) { t.clip = nan; }), "clip");
   expect_field(with([](auto& t) { t.clip = -1; }), "clip");
   expect_field(with([&](auto& t) { t.clip = inf; }), "clip");
   expect_field(with([](auto& t) { t.eval_every = -1; }), "eval_every");
@@ -476,6 +478,12 @@ TEST(ModelErrors, BadTrainConfigsNameTheField) {
     t.min_lr_ratio = 1;
   })));
   EXPECT_FALSE(fs::exists(ck));  // validating writes nothing
+  try {                          // the value as given, not std::to_string's 0.000000
+    pm::validate(with([](auto& t) { t.lr = -1e-9; }));
+    ADD_FAILURE();
+  } catch (const posenc::Error& e) {
+    EXPECT_EQ(e.value(), "-1e-09");
+  }
 }
 
 TEST(Tasks, SequencesAreWhatTheTaskSays) {
