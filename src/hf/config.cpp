@@ -153,7 +153,7 @@ RopeFields merge_rope_dicts(const Fields& c, const LoadOptions& opt, Ctx& ctx) {
   // per attention type).
   // Gemma3TextConfig builds the two even when rope_local_base_freq is absent (the local base is then
   // its default_theta["local"]).
-  const detail::ClassDefaults* cls = detail::class_defaults(ctx.out.model_type);
+  const detail::ClassDefaults* cls = ctx.cls;
   const bool local = c.has("rope_local_base_freq");
   if ((local || (cls != nullptr && cls->local_rope_theta > 0)) && !nested) {
     // The field that makes two RoPEs: rope_local_base_freq, or the model type of a class that has two.
@@ -275,6 +275,7 @@ RopeImport parse(std::string_view json_text, const LoadOptions& options, std::st
              " config builds its text model as " + text + " whatever text_config says");
     ctx.out.model_type = top_type;
   }
+  ctx.cls = detail::class_defaults(ctx.out.model_type);
   // An ALiBi, T5 or absolute-position model has no RoPE to describe.
   detail::refuse_unless_rope(c);
   detail::refuse_nope_models(c, ctx);

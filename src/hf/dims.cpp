@@ -49,7 +49,7 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   RopeConfig& cfg = ctx.out.config;
   if (ctx.local_base) {  // Gemma 3's sliding-window layers
     const auto v = c.number("rope_local_base_freq");
-    const ClassDefaults* cls = class_defaults(ctx.out.model_type);
+    const ClassDefaults* cls = ctx.cls;
     if (!v && cls != nullptr && cls->local_rope_theta > 0) {
       cfg.base = cls->local_rope_theta;
       ctx.source("base", class_default(*cls, "default_theta[\"local\"]", num(cfg.base)) +
@@ -81,7 +81,7 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   } else if (gptj) {
     cfg.base = 10000.0;
     from = "default (GPT-J/CodeGen fix 10000)";
-  } else if (const ClassDefaults* cls = class_defaults(ctx.out.model_type); cls && cls->rope_theta > 0) {
+  } else if (const ClassDefaults* cls = ctx.cls; cls && cls->rope_theta > 0) {
     cfg.base = cls->rope_theta;
     const std::string theta = std::to_string(static_cast<int64_t>(cls->rope_theta));  // all are whole
     from = cls->theta_attr != nullptr ? class_default(*cls, cls->theta_attr, theta)
@@ -108,7 +108,7 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
   const char* nkey = c.has("num_attention_heads") || !c.has("n_head") ? "num_attention_heads" : "n_head";
   const auto hidden = c.integer(hkey, 1, kMaxInt);  // checked even when head_dim is given
   const auto heads = c.integer(nkey, 1, kMaxDim);
-  const ClassDefaults* cls = class_defaults(ctx.out.model_type);
+  const ClassDefaults* cls = ctx.cls;
   // Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2, ...): only qk_rope_head_dim dims of each
   // head rotate, and HF's config classes set head_dim to it.
   if (const auto q = c.integer("qk_rope_head_dim", 1, kMaxDim)) {
@@ -216,8 +216,7 @@ double read_fraction(const Fields& c, const RopeFields& rp, Ctx& ctx, std::strin
       return *v;
     }
   // The class default when the config leaves the fraction out (hub configs usually write it).
-  if (const ClassDefaults* cls = class_defaults(ctx.out.model_type);
-      cls && cls->partial_rotary_factor > 0.0) {
+  if (const ClassDefaults* cls = ctx.cls; cls && cls->partial_rotary_factor > 0.0) {
     *from = class_default(*cls, "partial_rotary_factor", num(cls->partial_rotary_factor));
     return cls->partial_rotary_factor;
   }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "class_defaults.hpp"
 #include "json_fields.hpp"
 #include "posenc/hf_config.hpp"
 
@@ -17,6 +18,9 @@ struct Ctx {
   std::string where;
   std::string model_prefix;  // "" or "text_config.": where the model's fields are
   RopeImport out;
+  // The HF config class of out.model_type (class_defaults.hpp), looked up once by parse(); nullptr when
+  // posenc has not read that class.
+  const ClassDefaults* cls = nullptr;
   // Gemma 3 (4.x config): the sliding-window layers' RoPE, default with base rope_local_base_freq.
   bool local_base = false;
 
