@@ -84,7 +84,10 @@ void add_train_options(CLI::App* sub, TrainArgs& t) {
   sub->add_option("--steps", t.steps, "Optimizer steps")
       ->capture_default_str()
       ->transform(decimal_integer<int64_t>());
-  sub->add_option("--lr", t.lr, "Peak learning rate (AdamW; linear warm-up, cosine decay to 10%)")
+  sub->add_option("--lr", t.lr, "Peak learning rate (AdamW; linear warm-up, cosine decay to --min-lr-ratio)")
+      ->capture_default_str();
+  sub->add_option("--min-lr-ratio", t.min_lr_ratio,
+                  "Learning rate at the end of the cosine decay, as a fraction of --lr")
       ->capture_default_str();
   sub->add_option("--warmup", t.warmup, "Warm-up steps (-1: 5% of --steps)")->capture_default_str();
   sub->add_option("--weight-decay", t.weight_decay, "AdamW weight decay on matrices")->capture_default_str();
@@ -228,6 +231,7 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
   c.batch = a.batch;
   c.train_len = t.len;
   c.lr = a.lr;
+  c.min_lr_ratio = a.min_lr_ratio;
   c.warmup = a.warmup;
   c.weight_decay = a.weight_decay;
   c.clip = a.clip;
@@ -250,6 +254,7 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
       {"batch", "--batch"},
       {"train_len", "--len"},
       {"lr", "--lr"},
+      {"min_lr_ratio", "--min-lr-ratio"},
       {"warmup", "--warmup"},
       {"weight_decay", "--weight-decay"},
       {"clip", "--clip"},
@@ -267,7 +272,9 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
     model::validate(c);
   } catch (const posenc::Error& e) {
     for (const auto& [field, option] : kOptions)
-      if (e.argument() == field) throw CliError(option + ": " + e.what());
+      if (e.argument() == field)
+        // "--lr: nan is invalid (allowed: ...)": the library's message in the option's words.
+        throw CliError(option + ": " + e.value() + " is invalid (allowed: " + e.allowed() + ")");
     throw;
   }
   return c;

@@ -35,7 +35,7 @@ struct TaskArgs {
 
 struct TrainArgs {
   int64_t batch = 32, steps = 500, warmup = -1, eval_every = 0, eval_sequences = 256;
-  double lr = 3e-3, weight_decay = 0.01, clip = 1.0;
+  double lr = 3e-3, min_lr_ratio = 0.1, weight_decay = 0.01, clip = 1.0;
   int threads = 0;
   std::string device = "cpu", checkpoint, metrics_csv, metrics_json;
   int64_t checkpoint_every = 0, stop_after = 0;

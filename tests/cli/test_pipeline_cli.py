@@ -380,6 +380,15 @@ def case_resume_equality(cli):
     cli.run("train", "--task", "copy", "--steps", 3, *SMALL, "--threads", 1, "--metrics-csv", d_csv)
     check([x["loss"] for x in read_csv(d_csv)][1:3] != [x["loss"] for x in u][1:3],
           "losses with --dropout 0.1 equal those without dropout")
+    # --min-lr-ratio: the cosine decay ends at lr * ratio (no warm-up here: step k of n has p = k / n).
+    s_csv = cli.path("sched.csv")
+    cli.run("train", "--task", "copy", "--steps", 6, *SMALL, "--threads", 1, "--warmup", 0, "--lr", 0.01,
+            "--min-lr-ratio", 0.25, "--metrics-csv", s_csv)
+    lo = 0.01 * 0.25
+    want = [lo + 0.5 * (0.01 - lo) * (1 + math.cos(math.pi * k / 6)) for k in range(1, 7)]
+    got = [float(x["lr"]) for x in read_csv(s_csv)]
+    check(len(got) == 6 and all(abs(g - w) <= 1e-8 * w for g, w in zip(got, want)),
+          f"--min-lr-ratio 0.25: learning rates {got}, want {want}")
 
 
 # ---- 5. kill_never_half_written -------------------------------------------------------------------------
@@ -602,6 +611,9 @@ def case_errors(cli):
         ((*T, *SMALL, "--clip", "inf"), ["--clip", "inf"]),
         ((*T, *SMALL, "--checkpoint-every", -1), ["--checkpoint-every", "-1"]),
         ((*T, *SMALL, "--stop-after", -1), ["--stop-after", "-1"]),
+        ((*T, *SMALL, "--min-lr-ratio", 1.5), ["--min-lr-ratio", "1.5", "0 .. 1"]),
+        ((*T, *SMALL, "--lr", 0), ["--lr", "0", "> 0"]),
+        ((*T, *SMALL, "--batch", 0), ["--batch", "0", ">= 1"]),
         # The training options are checked before the text is read (a missing --data is not reported).
         (("train", "--task", "lm", "--data", missing, "--steps", 5, "-q", "--threads", -1), ["--threads", "-1"]),
         (("extrapolate", "--task", "lm", "--data", missing, "--steps", 5, "--eval-sequences", 0),
@@ -619,6 +631,9 @@ def case_errors(cli):
         (("train", "--task", "copy", "--steps", 3, *SMALL, "--checkpoint", copy_ck, "--resume"),
          ["steps", "3", ">= 5"]),
     ]
+    # The trainer's message in the option's words, without the library's "posenc::model::train: lr =".
+    msg = expect_fail(cli, (*T, *SMALL, "--lr", "nan"), [], where=bad)
+    check(msg == "posenc: error: --lr: nan is invalid (allowed: a finite number > 0)", f"--lr nan: {msg!r}")
     failed = []
     for args, names in cases:
         try:
