@@ -753,6 +753,64 @@ TEST(HfConfig, ConfigClassDefaults) {
   EXPECT_TRUE(warned(unknown, "rope_theta is absent")) << all_warnings(unknown);
 }
 
+// The config classes of hybrid, MoE and encoder models whose head_dim, rotary fraction or RoPE switch
+// follow rules of their own (tested above): the base they default to, read in HF 5.x's sources.
+TEST(HfConfig, ClassDefaultsOfHybridAndEncoderModels) {
+  const auto mixin = [](const std::string& cls) {
+    return "default (" + cls + ": RotaryEmbeddingConfigMixin.default_theta = 10000)";
+  };
+  struct Case {
+    std::string fields;  // after "model_type"
+    double base;
+    std::string base_from;
+    int64_t head_dim, rotary_dim;
+  };
+  const std::string sizes = R"(, "hidden_size": 1536, "num_attention_heads": 16)";
+  const Case cases[] = {
+      {R"("falcon")" + sizes, 1e4, mixin("FalconConfig"), 96, 96},
+      {R"("jetmoe", "hidden_size": 2048)", 1e4, mixin("JetMoeConfig"), 128, 128},
+      {R"("zamba2", "use_mem_rope": true)" + sizes, 1e4, mixin("Zamba2Config"), 192, 192},
+      {R"("bamba")" + sizes, 1e4, mixin("BambaConfig"), 96, 48},
+      {R"("granitemoehybrid", "position_embedding_type": "rope")" + sizes, 1e4,
+       mixin("GraniteMoeHybridConfig"), 96, 96},
+      {R"("hunyuan_v1_dense")" + sizes, 1e4, mixin("HunYuanDenseV1Config"), 96, 96},
+      {R"("esm", "position_embedding_type": "rotary")" + sizes, 1e4, "default (EsmConfig.rope_theta = 10000)",
+       96, 96},
+      {R"("longcat_flash")" + sizes, 1e7, "default (LongcatFlashConfig.default_theta = 10000000)", 64, 64},
+      {R"("roformer")" + sizes, 1e4, "default (GPT-J/CodeGen/RoFormer fix 10000)", 96, 96},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.fields);
+    const RopeImport r = parse_rope_config(R"({"model_type": )" + c.fields + "}");
+    EXPECT_EQ(r.config.base, c.base);
+    EXPECT_EQ(r.source_of("base"), c.base_from);
+    EXPECT_EQ(r.config.head_dim, c.head_dim);
+    EXPECT_EQ(r.config.rotary_dim, c.rotary_dim);
+    EXPECT_FALSE(warned(r, "rope_theta is absent")) << all_warnings(r);
+    EXPECT_FALSE(warned(r, "not one posenc knows to use RoPE")) << all_warnings(r);
+    // A rope_theta in the config wins (RoFormer's code ignores it: a warning says so).
+    const RopeImport g = parse_rope_config(R"({"model_type": )" + c.fields + R"(, "rope_theta": 12345})");
+    EXPECT_EQ(g.config.base, 12345.0);
+    EXPECT_EQ(warned(g, "RoFormerSinusoidalPositionalEmbedding fixes the base at 10000"),
+              c.fields.rfind(R"("roformer")", 0) == 0)
+        << all_warnings(g);
+  }
+  // LongcatFlashMLA rotates interleaved pairs whatever rope_interleave says.
+  const RopeImport lc =
+      parse_rope_config(R"({"model_type": "longcat_flash", "rope_interleave": false)" + sizes + "}");
+  EXPECT_EQ(lc.config.layout, PairLayout::Interleaved);
+  EXPECT_EQ(lc.source_of("layout"), "model_type longcat_flash (always interleaved)");
+  EXPECT_TRUE(warned(lc, "rope_interleave = false is not used")) << all_warnings(lc);
+  // ESM rotates only with position_embedding_type "rotary" (ESM-2); HF's default "absolute" (ESM-1b)
+  // is a learned table.
+  expect_error(R"({"model_type": "esm")" + sizes + "}", {"position_embedding_type", "absent", "absolute"});
+  expect_error(R"({"model_type": "esm", "position_embedding_type": "absolute")" + sizes + "}",
+               {"position_embedding_type", "\"absolute\"", "rotary"});
+  // RoFormer with rotary_value rotates v too: said.
+  EXPECT_TRUE(warned(parse_rope_config(R"({"model_type": "roformer", "rotary_value": true)" + sizes + "}"),
+                     "rotates the values too"));
+}
+
 // Gemma 3's 4.x config (CLI audit: the sliding-window layers were given the global RoPE): rope_theta
 // and rope_scaling are the full-attention layers', rope_local_base_freq the sliding-window layers'
 // default RoPE. As with HF 5.x's dict per attention type, layer_type chooses.

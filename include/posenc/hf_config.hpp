@@ -11,7 +11,9 @@
 //   has read it in HF's source (src/hf/class_defaults.cpp; a multimodal config's text_config gets its
 //   text class): the source line then reads "default (GemmaConfig.head_dim = 256)".
 //   base: rope_parameters.rope_theta, else top-level rope_theta, GPT-NeoX rotary_emb_base, else the
-//     class's default_theta (Mixtral 1e6, Cohere 5e5, SmolLM3 2e6, ...), else 10000 with a warning.
+//     class's default_theta (Mixtral 1e6, Cohere 5e5, SmolLM3 2e6, LongCat-Flash 1e7, ...), else 10000
+//     with a warning. GPT-J, CodeGen and RoFormer: 10000, which their HF code fixes (a rope_theta given
+//     is used, with a warning that HF ignores it).
 //   head dim D: head_dim, else the class's default (Gemma 256, Qwen3 128, GLM 128, ...), else
 //     hidden_size / num_attention_heads (GPT-J/CodeGen: n_embd / n_head). Multi-head latent attention
 //     (DeepSeek V2/V3, ...): qk_rope_head_dim (class default 64); Cohere 2: always hidden / heads, as
@@ -21,8 +23,8 @@
 //     rotary_dim (64 by default); else D.
 //   layout: Interleaved for model types whose code rotates adjacent pairs (gptj, codegen, cohere,
 //     cohere2, glm, glm4, ernie4_5, ernie4_5_moe, helium, llama4, llama4_text, roformer) and with
-//     rope_interleave (default true for deepseek_v2, deepseek_v3, kimi_k2, longcat_flash,
-//     glm4_moe_lite); HalfSplit otherwise.
+//     rope_interleave (default true for deepseek_v2, deepseek_v3, kimi_k2, glm4_moe_lite; always for
+//     longcat_flash, whose attention ignores it); HalfSplit otherwise.
 //   two RoPEs: Gemma 3 (rope_local_base_freq, or Gemma3TextConfig's sliding base 10000 when absent)
 //     and 5.x dicts per attention type: LoadOptions::layer_type chooses.
 //   lengths: max_position_embeddings (or n_positions); original_max_position_embeddings top-level
@@ -89,7 +91,8 @@ struct RopeImport : ImportReport {
   // EXAONE 4 with sliding_window null rotates every layer). `config` is the RoPE of the other layers; a
   // warning lists these. Empty when every layer rotates (or the plan is unknown, with a warning).
   // Models with no RoPE in any layer unless a field says so are refused naming it: granitemoehybrid
-  // (position_embedding_type other than "rope"; Granite 4.0 ships "nope"), zamba2 (use_mem_rope false).
+  // (position_embedding_type other than "rope"; Granite 4.0 ships "nope"), zamba2 (use_mem_rope false),
+  // esm (position_embedding_type other than "rotary": ESM-1b's learned absolute table).
   std::vector<int64_t> nope_layers;
 };
 

@@ -20,6 +20,7 @@ constexpr ClassDefaults kClasses[] = {
     {"hunyuan_v1_moe", "HunYuanMoEV1Config", kMixinTheta, nullptr, 0, 0.0, 0, false},
     // head_dim: int | None = None, not filled in (the modeling code uses hidden_size // num_attention_heads).
     {"mixtral", "MixtralConfig", 1e6, "default_theta", 0, 0.0, 0, false},
+    {"hunyuan_v1_dense", "HunYuanDenseV1Config", kMixinTheta, nullptr, 0, 0.0, 0, false},
     // No head_dim field (the modeling code uses hidden_size // num_attention_heads).
     {"qwen2", "Qwen2Config", kMixinTheta, nullptr, 0, 0.0, 0, false},
     {"qwen2_moe", "Qwen2MoeConfig", kMixinTheta, nullptr, 0, 0.0, 0, false},
@@ -48,6 +49,18 @@ constexpr ClassDefaults kClasses[] = {
     {"ernie4_5_moe", "Ernie4_5_MoeConfig", 5e5, "default_theta", 0, 0.0, 0, false},
     {"exaone4", "Exaone4Config", kMixinTheta, nullptr, 0, 0.0, 0, false},
     {"mllama_text_model", "MllamaTextConfig", 5e5, "default_theta", 0, 0.0, 0, false},
+    // Hybrid and MoE models whose head_dim or rotary fraction follows a rule of its own (dims.cpp):
+    // FalconConfig.head_dim is a property, hidden_size // num_attention_heads; JetMoeConfig maps head_dim
+    // to kv_channels (default 128); Zamba2Config to attention_head_dim = 2 * hidden_size //
+    // num_attention_heads; BambaConfig sets partial_rotary_factor 0.5. Granite 4.0 hybrids and Zamba2
+    // rotate only when position_embedding_type / use_mem_rope say so (layers.cpp).
+    {"falcon", "FalconConfig", kMixinTheta, nullptr, 0, 0.0, 0, false},
+    {"jetmoe", "JetMoeConfig", kMixinTheta, nullptr, 0, 0.0, 0, false},
+    {"zamba2", "Zamba2Config", kMixinTheta, nullptr, 0, 0.0, 0, false},
+    {"bamba", "BambaConfig", kMixinTheta, nullptr, 0, 0.0, 0, false},
+    {"granitemoehybrid", "GraniteMoeHybridConfig", kMixinTheta, nullptr, 0, 0.0, 0, false},
+    // EsmConfig has no rope_parameters: a plain field rope_theta = 10000.0, read by the modeling code.
+    {"esm", "EsmConfig", 1e4, "rope_theta", 0, 0.0, 0, false},
     // head_dim with a number for its default.
     {"qwen3", "Qwen3Config", kMixinTheta, nullptr, 128, 0.0, 0, false},
     {"qwen3_next", "Qwen3NextConfig", kMixinTheta, nullptr, 256, 0.25, 0, false},
@@ -65,6 +78,9 @@ constexpr ClassDefaults kClasses[] = {
     {"deepseek_v2", "DeepseekV2Config", kMixinTheta, nullptr, 0, 0.0, 64, false},
     {"deepseek_v3", "DeepseekV3Config", kMixinTheta, nullptr, 0, 0.0, 64, false},
     {"glm4_moe_lite", "Glm4MoeLiteConfig", kMixinTheta, nullptr, 0, 0.0, 64, true},
+    // LongcatFlashConfig: default_theta 1e7; its head_dim field (64) sizes the rotary table, and the
+    // attention rotates qk_rope_head_dim (64) dims (not linked as in DeepseekV3Config: both must agree).
+    {"longcat_flash", "LongcatFlashConfig", 1e7, "default_theta", 0, 0.0, 64, false},
 };
 
 // Multimodal configs: the class of their text_config (sub_configs["text_config"]).

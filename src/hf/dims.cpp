@@ -27,6 +27,12 @@ bool gptj_family(const std::string& model_type) {
   return model_type == "gptj" || model_type == "codegen";
 }
 
+// Models whose HF code fixes the base at 10000 whatever the config says: GPT-J and CodeGen
+// (create_sinusoidal_positions) and RoFormer (RoFormerSinusoidalPositionalEmbedding).
+bool fixed_base_model(const std::string& model_type) {
+  return gptj_family(model_type) || model_type == "roformer";
+}
+
 // Model types whose HF code rotates pairs (x0, x1), (x2, x3), ... and returns them in place: GPT-J and
 // CodeGen (rotate_every_two), Cohere, GLM, ERNIE 4.5 and Helium (rotate_half of x[..., 0::2] and x[..., 1::2] with
 // repeat_interleave'd cos/sin), Llama 4 (view_as_complex of (x0, x1) pairs) and RoFormer (stacked
@@ -67,7 +73,7 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   agree(ft, "rope_theta", c, "rope_theta", ctx);
   agree(c, "rotary_emb_base", c, "rope_theta", ctx);
   agree(ft, "rope_theta", c, "rotary_emb_base", ctx);
-  const bool gptj = gptj_family(ctx.out.model_type);
+  const bool fixed = fixed_base_model(ctx.out.model_type);
   std::string from;
   if (const auto v = ft.number("rope_theta")) {
     cfg.base = *v;
@@ -78,9 +84,9 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   } else if (const auto b = c.number("rotary_emb_base")) {
     cfg.base = *b;
     from = c.path("rotary_emb_base");
-  } else if (gptj) {
+  } else if (fixed) {
     cfg.base = 10000.0;
-    from = "default (GPT-J/CodeGen fix 10000)";
+    from = "default (GPT-J/CodeGen/RoFormer fix 10000)";
   } else if (const ClassDefaults* cls = ctx.cls; cls && cls->rope_theta > 0) {
     cfg.base = cls->rope_theta;
     const std::string theta = std::to_string(static_cast<int64_t>(cls->rope_theta));  // all are whole
@@ -94,9 +100,11 @@ void read_base(const Fields& c, const RopeFields& rp, Ctx& ctx) {
         "rope_theta is absent: using 10000, the default of most HF model classes (a model class "
         "may set another default_theta; give rope_theta to be sure)");
   }
-  if (gptj && from.rfind("default", 0) != 0)
-    ctx.warn(from + " = " + num(cfg.base) + " is used, but HF's " + ctx.out.model_type +
-             " ignores it: create_sinusoidal_positions fixes the base at 10000");
+  if (fixed && from.rfind("default", 0) != 0)
+    ctx.warn(from + " = " + num(cfg.base) + " is used, but HF's " + ctx.out.model_type + " ignores it: " +
+             (ctx.out.model_type == "roformer" ? "RoFormerSinusoidalPositionalEmbedding"
+                                               : "create_sinusoidal_positions") +
+             " fixes the base at 10000");
   if (!(cfg.base > 1.0)) throw Error(ctx.where, from, num(cfg.base), "a number > 1 (the RoPE base theta)");
   ctx.source("base", from);
 }
@@ -124,8 +132,8 @@ int64_t read_head_dim(const Fields& c, Ctx& ctx) {
     const int64_t q = cls->qk_rope_head_dim;
     if (const auto d = c.integer("head_dim", 1, kMaxDim); d && *d != q)
       ctx.warn(c.path("head_dim") + " = " + std::to_string(*d) + " is not the rotary head: HF's " +
-               cls->class_name + " sets head_dim to qk_rope_head_dim (absent: " + std::to_string(q) +
-               "), which is used");
+               cls->class_name + " rotates qk_rope_head_dim (absent: " + std::to_string(q) +
+               ") dims of each head, which is used");
     ctx.source("head_dim", class_default(*cls, "qk_rope_head_dim", std::to_string(q)) +
                                " (multi-head latent attention: the rotated part)");
     return q;
@@ -282,15 +290,20 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   const bool mla_default = mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2" ||
                            mt == "longcat_flash" || mt == "glm4_moe_lite";
   const std::optional<bool> interleave = c.boolean("rope_interleave");
+  // LongcatFlashMLA calls apply_rotary_pos_emb_interleave whatever rope_interleave says.
+  if (mt == "longcat_flash" && interleave == false)
+    ctx.warn(c.path("rope_interleave") +
+             " = false is not used: HF's LongCat-Flash attention always rotates interleaved pairs");
   if (interleaved_model(mt)) {
     cfg.layout = PairLayout::Interleaved;
     ctx.source("layout", "model_type " + mt + " (pairs (x0, x1), (x2, x3), ...)");
-  } else if (interleave.value_or(mla_default)) {
+  } else if (interleave.value_or(mla_default) || mt == "longcat_flash") {
     // DeepSeek-style MLA and GLM: pairs (x0, x1), (x2, x3), ...; HF's apply_rotary_pos_emb_interleave
     // de-interleaves them and rotates with rotate_half, returning the dims in [even | odd] order.
     cfg.layout = PairLayout::Interleaved;
-    ctx.source("layout", interleave ? c.path("rope_interleave")
-                                    : "model_type " + mt + " (rope_interleave defaults to true)");
+    ctx.source("layout", mt == "longcat_flash" ? "model_type longcat_flash (always interleaved)"
+                         : interleave          ? c.path("rope_interleave")
+                                               : "model_type " + mt + " (rope_interleave defaults to true)");
     if (mt != "deepseek_v2")
       ctx.warn(
           "interleaved pairs (x0, x1), (x2, x3), ...: HF's apply_rotary_pos_emb_interleave returns the "
@@ -302,6 +315,10 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
                              ? c.path("rope_interleave") + " (false: HF rotate_half, pairs (i, i + r/2))"
                              : "default (HF rotate_half: pairs (i, i + r/2))");
   }
+
+  if (mt == "roformer" && c.boolean("rotary_value").value_or(false))
+    ctx.warn(c.path("rotary_value") +
+             " = true: HF's RoFormer rotates the values too (apply the same rotation to v as to q and k)");
 
   agree(c, "max_position_embeddings", c, "n_positions", ctx);
   const char* mkey =

@@ -14,6 +14,8 @@
 // And models that apply no positional encoding at all unless a field says so (refuse_nope_models):
 //   granitemoehybrid               position_embedding_type (default None; Granite 4.0 ships "nope")
 //   zamba2                         use_mem_rope (default false)
+//   esm                            position_embedding_type (default "absolute": learned absolute
+//                                  positions; ESM-2 ships "rotary")
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,14 +118,22 @@ bool layer_type_nope(const Fields& c, Ctx& ctx, std::optional<int64_t> n_layers,
 
 void refuse_nope_models(const Fields& c, const Ctx& ctx) {
   const std::string& mt = ctx.out.model_type;
-  if (mt == "granitemoehybrid") {
+  // position_embedding_type must be `rope` ("absent (HF's default ...)" otherwise).
+  const auto need_type = [&](const char* rope, const char* absent, const std::string& otherwise) {
     const std::optional<std::string> pe = c.string("position_embedding_type");
-    if (pe != "rope")
+    if (pe != rope)
       throw Error(ctx.where, c.path("position_embedding_type"),
-                  pe ? "\"" + *pe + "\"" : std::string("absent (HF's default None)"),
-                  "\"rope\": otherwise granitemoehybrid applies no positional encoding in any layer (NoPE), "
-                  "so there is no RoPE to describe");
-  }
+                  pe ? "\"" + *pe + "\"" : "absent (HF's default " + std::string(absent) + ")",
+                  "\"" + std::string(rope) + "\"" + otherwise);
+  };
+  if (mt == "granitemoehybrid")
+    need_type("rope", "None",
+              ": otherwise granitemoehybrid applies no positional encoding in any layer (NoPE), so there is "
+              "no RoPE to describe");
+  if (mt == "esm")
+    need_type("rotary", "\"absolute\"",
+              " (ESM-2): otherwise ESM adds learned absolute position embeddings (ESM-1b), which posenc does "
+              "not import, and applies no RoPE");
   if (mt == "zamba2" && !c.boolean("use_mem_rope").value_or(false))
     throw Error(ctx.where, c.path("use_mem_rope"),
                 c.has("use_mem_rope") ? "false" : "absent (HF's default false)",
