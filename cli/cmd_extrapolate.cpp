@@ -103,6 +103,7 @@ void run_extrapolate(const ExtrapolateArgs& a) {
         j["reason"] = c.reason;
       }
       j["status"] = c.status;
+      j["order"] = order_json(c);
       results.push_back(j);
       line.x.push_back(static_cast<double>(c.len));
       line.y.push_back(c.status != "ok" ? NAN : lm ? c.eval.loss : c.eval.accuracy);
@@ -149,6 +150,31 @@ void run_extrapolate(const ExtrapolateArgs& a) {
         md += buf;
       } else {
         std::snprintf(buf, sizeof buf, " %.3f |", c.eval.accuracy);
+        md += buf;
+      }
+    }
+    md += "\n";
+  }
+  // The same cells' order sensitivity (model/order.hpp).
+  md +=
+      "\nOrder sensitivity: the mean total variation distance between the model's next-token "
+      "distributions with the " +
+      std::string(lm ? "first half of each window" : "source tokens x1 .. xn") +
+      " in order and randomly shuffled, at the " + std::string(lm ? "second half's" : "output") +
+      " positions (0: the order is ignored; 1: the predictions change completely). In parentheses: the " +
+      std::string(lm ? "perplexity" : "accuracy") + " with the shuffled input (same targets).\n\n| pe |";
+  for (int64_t len : lens) md += " " + std::to_string(len) + (len == L ? " (train)" : "") + " |";
+  md += "\n|---|";
+  for (size_t i = 0; i < lens.size(); ++i) md += "---:|";
+  md += "\n";
+  for (size_t k = 0; k < pes.size(); ++k) {
+    md += "| " + pes[k] + " |";
+    for (const auto& c : table[k]) {
+      if (c.status != "ok" || c.order.tokens == 0) {
+        md += " n/a |";
+      } else {
+        std::snprintf(buf, sizeof buf, lm ? " %.3f (%.1f) |" : " %.3f (%.3f) |", c.order.sensitivity,
+                      lm ? std::exp(c.order.shuffled_loss) : c.order.shuffled_accuracy);
         md += buf;
       }
     }

@@ -93,7 +93,9 @@ void run_eval(const EvalCmd& a) {
   const bool lm = s.task->kind() == model::TaskKind::Lm;
   std::printf("%s (step %lld), task %s\n", describe_model(m).c_str(), static_cast<long long>(meta.step),
               t.task.c_str());
-  std::printf("%8s %10s %12s\n", "length", "loss", lm ? "perplexity" : "accuracy");
+  // order: the order sensitivity (model/order.hpp); shuffled: the metric with the context shuffled.
+  std::printf("%8s %10s %12s %8s %12s\n", "length", "loss", lm ? "perplexity" : "accuracy", "order",
+              lm ? "shuffled ppl" : "shuffled acc");
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (const auto& r : results) {
     nlohmann::ordered_json j;
@@ -101,7 +103,12 @@ void run_eval(const EvalCmd& a) {
     j["status"] = r.status;
     if (r.status == "ok") {
       const double metric = lm ? std::exp(r.eval.loss) : r.eval.accuracy;
-      std::printf("%8lld %10.4f %12.4f\n", static_cast<long long>(r.len), r.eval.loss, metric);
+      std::printf("%8lld %10.4f %12.4f", static_cast<long long>(r.len), r.eval.loss, metric);
+      if (r.order.tokens > 0)
+        std::printf(" %8.4f %12.4f\n", r.order.sensitivity,
+                    lm ? std::exp(r.order.shuffled_loss) : r.order.shuffled_accuracy);
+      else
+        std::printf(" %8s %12s\n", "n/a", "n/a");
       j["loss"] = r.eval.loss;
       j[lm ? "ppl" : "accuracy"] = metric;
     } else {
@@ -110,6 +117,7 @@ void run_eval(const EvalCmd& a) {
       j[lm ? "ppl" : "accuracy"] = nullptr;
       j["reason"] = r.reason;
     }
+    j["order"] = order_json(r);
     rows.push_back(j);
   }
   if (!a.json.empty()) {

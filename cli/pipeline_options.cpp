@@ -334,10 +334,23 @@ std::vector<LengthResult> evaluate_lengths(model::Transformer& m, const model::T
                  " positions; the learned table has " + std::to_string(m->max_length()) + " rows";
     } else {
       r.eval = model::evaluate(m, task, len, batch, sequences, seed);
+      r.order = model::order_sensitivity(m, task, len, batch, sequences, seed);
     }
     out.push_back(r);
   }
   return out;
+}
+
+nlohmann::ordered_json order_json(const LengthResult& r) {
+  if (r.status != "ok" || r.order.tokens == 0) return nullptr;
+  nlohmann::ordered_json j;
+  j["sensitivity"] = r.order.sensitivity;
+  j["compared_tokens"] = r.order.tokens;
+  j["loss"] = r.order.loss;
+  j["shuffled_loss"] = r.order.shuffled_loss;
+  j["accuracy"] = r.order.accuracy;
+  j["shuffled_accuracy"] = r.order.shuffled_accuracy;
+  return j;
 }
 
 std::string describe_model(model::Transformer& m) {

@@ -10,8 +10,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "model/order.hpp"
 #include "model/tasks.hpp"
 #include "model/tokenizer.hpp"
 #include "model/trainer.hpp"
@@ -81,10 +83,14 @@ struct LengthResult {
   int64_t len = 0, input_tokens = 0;
   std::string status = "ok", reason;
   model::EvalResult eval;
+  model::OrderResult order;  // order sensitivity (model/order.hpp); order.tokens == 0: not measured
 };
 std::vector<LengthResult> evaluate_lengths(model::Transformer& m, const model::Task& task,
                                            const std::vector<int64_t>& lens, int64_t batch, int64_t sequences,
                                            uint64_t seed);
+// {"sensitivity", "compared_tokens", "loss", "shuffled_loss", "accuracy", "shuffled_accuracy"} of a
+// cell, or null when nothing was measured (not applicable, or no order to shuffle at that length).
+nlohmann::ordered_json order_json(const LengthResult& r);
 // "decoder, 2 layers, dim 64, 4 heads (2 kv), pe rope, 103,424 parameters"
 std::string describe_model(model::Transformer& m);
 

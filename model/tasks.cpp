@@ -39,6 +39,8 @@ class SyntheticTask final : public Task {
     return out;
   }
 
+  std::pair<int64_t, int64_t> order_span(int64_t len) const override { return {1, 1 + len}; }
+
   std::string describe(const at::Tensor& ids) const override {
     std::string s;
     const auto a = ids.accessor<int64_t, 1>();
@@ -115,6 +117,8 @@ class LmTask final : public Task {
     }
     return {input, target};
   }
+
+  std::pair<int64_t, int64_t> order_span(int64_t len) const override { return {0, len / 2}; }
 
   std::vector<Batch> eval_batches(int64_t len, int64_t batch, int64_t max_sequences,
                                   uint64_t) const override {

@@ -18,6 +18,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace posenc::model {
@@ -45,6 +46,10 @@ class Task {
   // for one window is a posenc::Error.
   virtual std::vector<Batch> eval_batches(int64_t len, int64_t batch, int64_t max_sequences,
                                           uint64_t seed) const = 0;
+  // The input positions [first, last) whose order an order-sensitivity measurement shuffles in the
+  // evaluation batches at length len (model/order.hpp): the source x1 .. xn of a synthetic task
+  // (positions 1 .. n), the first half of an lm window. The predictions after it are compared.
+  virtual std::pair<int64_t, int64_t> order_span(int64_t len) const = 0;
   // A readable form of one sequence of a batch (for logs).
   virtual std::string describe(const at::Tensor& ids) const;
 };

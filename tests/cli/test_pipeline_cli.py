@@ -97,6 +97,18 @@ def t5_bucket(rel, num_buckets=32, max_distance=128, bidirectional=True):
     return ret + min(val, num_buckets - 1)
 
 
+def check_order(o, compared, where):
+    """An evaluation cell's "order" object (model/order.hpp): compared positions, sensitivity in [0, 1]
+    (a trained model's is above 0), and the metrics in order and shuffled."""
+    check(isinstance(o, dict), f"order: want an object, got {o!r} in {where}")
+    check(o["compared_tokens"] == compared, f"order: {o['compared_tokens']} compared tokens, want {compared}")
+    check(finite(o["sensitivity"]) and 0 < o["sensitivity"] <= 1, f"order sensitivity {o}")
+    for k in ("loss", "shuffled_loss"):
+        check(finite(o[k]) and o[k] > 0, f"order {k} {o}")
+    for k in ("accuracy", "shuffled_accuracy"):
+        check(finite(o[k]) and 0 <= o[k] <= 1, f"order {k} {o}")
+
+
 def expect_fail(cli, args, names, where=None, timeout=60):
     """posenc args must fail with exit status 1..127 (never a signal or a crash), one line
     'posenc: error: ...' naming every string of names as the last line of stderr, and leave `where`
@@ -325,6 +337,7 @@ def case_train_eval(cli):
         check(r["status"] == "ok", f"eval {r}")
         check(finite(r["accuracy"]) and 0 <= r["accuracy"] <= 1, f"accuracy {r}")
         check(finite(r["loss"]) and r["loss"] > 0, f"loss {r}")
+        check_order(r["order"], 256 * r["eval_len"], r)
     # Same held-out batches as training's final evaluation: the same loss and accuracy.
     check(math.isclose(res[0]["loss"], float(rows[-1]["eval_loss"]), rel_tol=1e-6),
           f"eval at 4: loss {res[0]['loss']} vs training's final eval {rows[-1]['eval_loss']}")
@@ -348,6 +361,7 @@ def case_train_eval(cli):
     # Like extrapolate's results.json: the metric keys are present with null values.
     check("accuracy" in r8 and r8["accuracy"] is None and "loss" in r8 and r8["loss"] is None,
           f"learned at 8: want \"accuracy\": null and \"loss\": null (as in extrapolate), got {r8}")
+    check("order" in r8 and r8["order"] is None, f"learned at 8: want \"order\": null, got {r8}")
 
 
 # ---- 4. resume_equality ---------------------------------------------------------------------------------
@@ -485,6 +499,10 @@ def case_lm_tokenizers(cli):
         ppl, loss = res[0].get("ppl"), res[0].get("loss")
         check(finite(ppl) and ppl > 1, f"{tok}: perplexity {ppl}")
         check(finite(loss) and math.isclose(ppl, math.exp(loss), rel_tol=1e-9), f"{tok}: ppl {ppl} loss {loss}")
+        # lm: the first half of each 16-token window shuffled, the second half compared.
+        windows = res[0]["order"]["compared_tokens"] // 8 if res[0]["order"] else 0
+        check(1 <= windows <= 64, f"{tok}: order {res[0]['order']}")
+        check_order(res[0]["order"], windows * 8, res[0])
     # A character outside the char vocabulary; a word outside the word vocabulary.
     where = cli.path("bad")
     os.makedirs(where)
@@ -525,31 +543,41 @@ def case_extrapolate_small(cli):
     check([(r["pe"], r["eval_len"]) for r in res] == [(p, n) for p in pes for n in (4, 8)],
           f"results order {[(r['pe'], r['eval_len']) for r in res]}")
     for r in res:
-        keys = {"pe", "eval_len", "loss", "accuracy", "status"}
+        keys = {"pe", "eval_len", "loss", "accuracy", "status", "order"}
         check(keys <= set(r.keys()) and set(r.keys()) - keys <= {"reason"}, f"result keys {sorted(r)}")
         if r["pe"] == "learned" and r["eval_len"] == 8:
             check(r["status"] == "not_applicable" and r["loss"] is None and r["accuracy"] is None,
                   f"learned at 8: {r}")
             check(isinstance(r.get("reason"), str) and r["reason"], f"learned at 8: no reason {r}")
+            check(r["order"] is None, f"learned at 8: order {r}")
         else:
+            check_order(r["order"], cfg["eval_sequences"] * r["eval_len"], r)
             check(r["status"] == "ok", f"{r}")
             check(finite(r["loss"]) and r["loss"] > 0, f"loss {r}")
             check(finite(r["accuracy"]) and 0 <= r["accuracy"] <= 1, f"accuracy {r}")
     # results.md: a table row per pe; cells = accuracy to 3 decimals, n/a for learned at 8.
     with open(os.path.join(out_dir, "results.md")) as f:
         md = f.read()
-    table = {}
-    for line in md.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and cells[0] in pes:
-            table[cells[0]] = cells[1:]
-    check(sorted(table) == sorted(pes), f"results.md rows {sorted(table)}:\n{md}")
+    # Then the order-sensitivity table: "sensitivity (shuffled accuracy)".
+    check(md.count("Order sensitivity") == 1, f"results.md has no order-sensitivity table:\n{md}")
+    tables = []
+    for part in md.split("Order sensitivity"):
+        table = {}
+        for line in part.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if line.startswith("|") and cells[0] in pes:
+                table[cells[0]] = cells[1:]
+        check(sorted(table) == sorted(pes), f"results.md rows {sorted(table)}:\n{md}")
+        tables.append(table)
     for r in res:
-        cell = table[r["pe"]][[4, 8].index(r["eval_len"])]
+        cell, ocell = (t[r["pe"]][[4, 8].index(r["eval_len"])] for t in tables)
         if r["status"] == "ok":
             check(cell == f"{r['accuracy']:.3f}", f"results.md {r['pe']} at {r['eval_len']}: {cell!r} vs {r}")
+            o = r["order"]
+            want = f"{o['sensitivity']:.3f} ({o['shuffled_accuracy']:.3f})"
+            check(ocell == want, f"results.md order {r['pe']} at {r['eval_len']}: {ocell!r}, want {want!r}")
         else:
-            check(cell == "n/a", f"results.md learned at 8: {cell!r}")
+            check(cell == "n/a" and ocell == "n/a", f"results.md learned at 8: {cell!r} {ocell!r}")
     check_png(os.path.join(out_dir, "extrapolation.png"))
 
 

@@ -11,6 +11,7 @@
 
 #include "io/paths.hpp"
 #include "model/checkpoint_file.hpp"
+#include "model/order.hpp"
 #include "model/trainer.hpp"
 #include "posenc/error.hpp"
 #include "posenc/threads.hpp"
@@ -183,6 +184,57 @@ TEST(Model, LearnsTheCopyTaskInDistribution) {
   t.eval_sequences = 128;
   const auto r = pm::train(m, *task, t, {}, nullptr);
   EXPECT_GT(r.final_eval.accuracy, 0.95) << "loss " << r.final_eval.loss;
+  // A model that copies depends on the source order: shuffling it changes most predictions, and the
+  // original targets are mostly missed (a random permutation of 8 of 8 symbols keeps ~1/8 + repeats).
+  const pm::OrderResult o = pm::order_sensitivity(m, *task, 8, 32, 128, 0);
+  EXPECT_EQ(o.tokens, 128 * 8);
+  EXPECT_GT(o.sensitivity, 0.5);
+  EXPECT_GT(o.accuracy, 0.95);
+  EXPECT_LT(o.shuffled_accuracy, 0.5);
+  EXPECT_GT(o.shuffled_loss, o.loss + 1.0);
+}
+
+// Order sensitivity (model/order.hpp) on untrained models, where the properties are exact.
+TEST(Model, OrderSensitivityIsZeroExactlyWhenTheModelCannotSeeOrder) {
+  auto task = pm::make_synthetic_task(pm::TaskKind::Copy, 9);
+  const auto measure = [&](pm::PeKind pe, bool causal, int64_t len) {
+    pm::Transformer m(tiny(pe, causal));
+    m->train();  // order_sensitivity switches dropout off and restores the mode
+    const pm::OrderResult o = pm::order_sensitivity(m, *task, len, 16, 40, 5);
+    EXPECT_TRUE(m->is_training());
+    return o;
+  };
+  // A bidirectional encoder without PE is permutation equivariant: the outputs after the shuffled
+  // source see the same multiset of tokens, so their distributions are the same up to rounding.
+  const pm::OrderResult none = measure(pm::PeKind::None, false, 6);
+  EXPECT_EQ(none.tokens, 40 * 6);  // the 6 output positions of each of the 40 sequences
+  EXPECT_LT(none.sensitivity, 1e-6);
+  EXPECT_NEAR(none.shuffled_loss, none.loss, 1e-5);
+  EXPECT_EQ(none.shuffled_accuracy, none.accuracy);
+  // With any encoding, or with a causal mask alone, the order shows.
+  for (pm::PeKind pe :
+       {pm::PeKind::Sinusoidal, pm::PeKind::Learned, pm::PeKind::Rope, pm::PeKind::Alibi, pm::PeKind::T5}) {
+    SCOPED_TRACE(pm::to_string(pe));
+    const pm::OrderResult o = measure(pe, false, 6);
+    EXPECT_GT(o.sensitivity, 100 * none.sensitivity + 1e-5);
+    EXPECT_LE(o.sensitivity, 1.0);
+  }
+  EXPECT_GT(measure(pm::PeKind::None, true, 6).sensitivity, 100 * none.sensitivity + 1e-5);
+  // The same inputs for every call (seeded): equal results.
+  const pm::OrderResult a = measure(pm::PeKind::Rope, true, 5), b = measure(pm::PeKind::Rope, true, 5);
+  EXPECT_EQ(a.sensitivity, b.sensitivity);
+  EXPECT_EQ(a.shuffled_loss, b.shuffled_loss);
+  // One source token has no other order: nothing is measured.
+  EXPECT_EQ(measure(pm::PeKind::Rope, true, 1).tokens, 0);
+  // lm: the first half of each window is shuffled, the second half compared.
+  std::vector<int64_t> text(400);
+  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<int64_t>(i * 7 % 12);
+  auto lm = pm::make_lm_task(text, 12);
+  pm::Transformer m(tiny(pm::PeKind::Rope, true));
+  const pm::OrderResult o = pm::order_sensitivity(m, *lm, 8, 4, 100, 0);
+  EXPECT_EQ(o.tokens, (40 - 1) / 8 * 4);  // windows of the 40-token validation split, 4 positions each
+  EXPECT_GT(o.sensitivity, 0.0);
+  EXPECT_EQ(pm::order_sensitivity(m, *lm, 3, 4, 100, 0).tokens, 0);  // a span of one token
 }
 
 namespace {
