@@ -1,5 +1,5 @@
 // cli/cmd_extrapolate.cpp — `posenc extrapolate`: one model per encoding, trained on lengths <= L and
-// evaluated at longer lengths; results.json, results.md and extrapolation.png in --out.
+// evaluated at longer lengths; results.json, results.md, extrapolation.png and order.png in --out.
 //
 // Every model has the same size, data, seed and schedule; only --pe differs. A learned table cannot
 // encode positions past its rows: those cells are "not_applicable", never clamped.
@@ -72,7 +72,7 @@ void run_extrapolate(const ExtrapolateArgs& a) {
 
   nlohmann::ordered_json results = nlohmann::ordered_json::array(),
                          training = nlohmann::ordered_json::array();
-  std::vector<LineSeries> series;
+  std::vector<LineSeries> series, order_series;
   std::vector<std::vector<LengthResult>> table;
   int threads = 0;
   for (size_t k = 0; k < pes.size(); ++k) {
@@ -85,8 +85,8 @@ void run_extrapolate(const ExtrapolateArgs& a) {
     model::TrainConfig t = tc;
     model::TrainResult r = model::train(m, *s.task, t, s.info, &std::cerr);
     const auto cells = evaluate_lengths(m, *s.task, lens, tc.batch, tc.eval_sequences, tc.seed);
-    LineSeries line;
-    line.name = pes[k];
+    LineSeries line, order_line;
+    line.name = order_line.name = pes[k];
     for (const auto& c : cells) {
       nlohmann::ordered_json j;
       j["pe"] = pes[k];
@@ -107,6 +107,8 @@ void run_extrapolate(const ExtrapolateArgs& a) {
       results.push_back(j);
       line.x.push_back(static_cast<double>(c.len));
       line.y.push_back(c.status != "ok" ? NAN : lm ? c.eval.loss : c.eval.accuracy);
+      order_line.x.push_back(static_cast<double>(c.len));
+      order_line.y.push_back(c.status != "ok" || c.order.tokens == 0 ? NAN : c.order.sensitivity);
     }
     nlohmann::ordered_json tr;
     tr["pe"] = pes[k];
@@ -115,6 +117,7 @@ void run_extrapolate(const ExtrapolateArgs& a) {
     tr["tokens_per_s"] = r.tokens_per_s;
     training.push_back(tr);
     series.push_back(line);
+    order_series.push_back(order_line);
     table.push_back(cells);
   }
   config["threads"] = threads;
@@ -195,9 +198,18 @@ void run_extrapolate(const ExtrapolateArgs& a) {
     render_lines(plot, f.temp_path());
     f.commit();
   }
+  plot.title = "Order sensitivity (" + a.task.task + ", trained on length <= " + std::to_string(L) + ")";
+  plot.y_label = "mean total variation, context shuffled";
+  plot.series = order_series;
+  {
+    io::AtomicFile f((dir / "order.png").string());
+    render_lines(plot, f.temp_path());
+    f.commit();
+  }
   std::printf("\n%s", md.c_str());
-  std::printf("\nwrote %s, %s, %s\n", (dir / "results.json").string().c_str(),
-              (dir / "results.md").string().c_str(), (dir / "extrapolation.png").string().c_str());
+  std::printf("\nwrote %s, %s, %s, %s\n", (dir / "results.json").string().c_str(),
+              (dir / "results.md").string().c_str(), (dir / "extrapolation.png").string().c_str(),
+              (dir / "order.png").string().c_str());
 }
 
 }  // namespace
@@ -218,7 +230,7 @@ void register_extrapolate(CLI::App& app) {
   sub->add_option("--pes", a.pes, "Encodings to compare")->capture_default_str();
   sub->add_option("--train-len", a.task.len, "Longest training length L")->capture_default_str();
   sub->add_option("--eval-lens", a.eval_lens, "Evaluation lengths (default: L,2L,4L,8L)");
-  sub->add_option("-o,--out", a.out, "Directory for results.json, results.md, extrapolation.png")
+  sub->add_option("-o,--out", a.out, "Directory for results.json, results.md, extrapolation.png, order.png")
       ->capture_default_str();
   add_model_options(sub, a.model);
   add_task_options(sub, a.task);

@@ -532,7 +532,7 @@ def case_extrapolate_small(cli):
     pes = ["none", "learned", "rope"]
     cli.run("extrapolate", "--pes", ",".join(pes), "--steps", 20, "--train-len", 4, "--eval-lens", "4,8",
             "--dim", 32, "--out", out_dir, "-q")
-    check(sorted(os.listdir(out_dir)) == ["extrapolation.png", "results.json", "results.md"],
+    check(sorted(os.listdir(out_dir)) == ["extrapolation.png", "order.png", "results.json", "results.md"],
           f"--out files {sorted(os.listdir(out_dir))}")
     doc = read_json(os.path.join(out_dir, "results.json"))
     cfg = doc["config"]
@@ -579,6 +579,7 @@ def case_extrapolate_small(cli):
         else:
             check(cell == "n/a" and ocell == "n/a", f"results.md learned at 8: {cell!r} {ocell!r}")
     check_png(os.path.join(out_dir, "extrapolation.png"))
+    check_png(os.path.join(out_dir, "order.png"))
 
 
 # ---- 8. errors --------------------------------------------------------------------------------------------
