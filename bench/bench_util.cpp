@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "posenc/threads.hpp"
+
 namespace posenc_bench {
 
 namespace {
@@ -25,8 +27,9 @@ uint64_t mix(uint64_t x) {  // splitmix64 finaliser
 int to_threads(const char* s, const char* what) {
   char* end = nullptr;
   const long n = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || n < 1 || n > 1024)
-    throw std::invalid_argument(std::string(what) + " must be an integer in [1, 1024], got '" + s + "'");
+  if (end == s || *end != '\0' || n < 1 || n > posenc::kMaxThreads)
+    throw std::invalid_argument(std::string(what) + " must be an integer in [1, " +
+                                std::to_string(posenc::kMaxThreads) + "], got '" + s + "'");
   return static_cast<int>(n);
 }
 }  // namespace

@@ -12,6 +12,7 @@
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "hf_options.hpp"
+#include "io/paths.hpp"
 #include "json_text.hpp"
 #include "posenc/alibi.hpp"
 #include "posenc/error.hpp"
@@ -49,6 +50,7 @@ void run_from_config(const AlibiArgs& a) {
 }
 
 void run_alibi(const AlibiArgs& a) {
+  io::check_distinct_paths({{"--config", a.config}, {"--out", a.out}});
   if (!a.config.empty()) return run_from_config(a);
   if (a.heads_option->count() == 0) throw CliError("one of --heads or --config is required");
   if (a.heads < 1) throw CliError("--heads: " + std::to_string(a.heads) + " is invalid (allowed: >= 1)");

@@ -52,7 +52,9 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "io/paths.hpp"
 #include "json_text.hpp"
+#include "posenc/threads.hpp"
 #include "posenc/version.hpp"
 #include "validators.hpp"
 
@@ -450,9 +452,12 @@ struct Row {
 
 void run_bench(const BenchArgs& a) {
   for (int t : a.threads)
-    if (t < 1 || t > 4096)
-      throw CliError("--threads: " + std::to_string(t) + " is invalid (allowed: 1 .. 4096)");
+    if (t < 1 || t > posenc::kMaxThreads)
+      throw CliError("--threads: " + std::to_string(t) + " is invalid (allowed: 1 .. " +
+                     std::to_string(posenc::kMaxThreads) + ")");
+  if (std::isnan(a.min_time)) throw CliError("--min-time: nan is invalid (allowed: 0.001 .. 60)");
   if (a.o_json->count() && a.json_path.empty()) throw CliError("--json: the path is empty");
+  if (!a.json_path.empty()) io::check_writable_path(a.json_path, "--json");  // before minutes of measuring
   const std::vector<Case> cases = plan(a);
   std::set<std::string> needed;
   for (const Case& c : cases) needed.insert(c.binary);

@@ -104,6 +104,12 @@ void run_demo(const DemoArgs& a) {
   if (a.plot_positions < 2 || a.plot_positions > 4096)
     throw CliError("--plot-positions: " + std::to_string(a.plot_positions) +
                    " is invalid (allowed: 2 .. 4096)");
+  // The pictures' directory first (CLI audit: an --out that is a file failed only after the demo).
+  if (!a.no_plots) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.out, ec);
+    if (ec) throw CliError("--out: cannot create '" + a.out + "': " + ec.message());
+  }
   // ---- tokenizer and model -------------------------------------------------------------------------
   std::unique_ptr<model::Tokenizer> tok;
   model::Transformer m{nullptr};
@@ -140,6 +146,7 @@ void run_demo(const DemoArgs& a) {
           "--dim/--heads/--layers: need positive sizes with --dim a multiple of --heads (got dim " +
           std::to_string(c.dim) + ", heads " + std::to_string(c.heads) + ", layers " +
           std::to_string(c.layers) + ")");
+    check_fits_memory(c, 1, n, "TEXT", /*training=*/false);
     m = model::Transformer(c);
     source = "random weights (seed " + std::to_string(c.seed) + ")";
   }
@@ -300,9 +307,6 @@ void run_demo(const DemoArgs& a) {
   // ---- 7. pictures --------------------------------------------------------------------------------------
   if (a.no_plots) return;
   const std::filesystem::path dir(a.out);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw CliError("--out: cannot create '" + a.out + "': " + ec.message());
   std::vector<std::string> written;
   const int64_t P = std::max(a.plot_positions, n);
   const std::string pe_name = model::to_string(cfg.pe);

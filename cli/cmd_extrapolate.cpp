@@ -3,6 +3,7 @@
 //
 // Every model has the same size, data, seed and schedule; only --pe differs. A learned table cannot
 // encode positions past its rows: those cells are "not_applicable", never clamped.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -28,15 +29,27 @@ struct ExtrapolateArgs {
   TaskArgs task;
   TrainArgs train;
   std::string pes = "none,sinusoidal,learned,rope,alibi,t5", eval_lens, out = "out/extrapolate";
+  // Options of train that extrapolate does not use: hidden from --help, refused when given.
+  struct Unused {
+    const char* name;
+    CLI::Option* option;
+    const char* why;
+  };
+  std::vector<Unused> unused;
 };
 
 void run_extrapolate(const ExtrapolateArgs& a) {
   const std::vector<std::string> pes = parse_name_list(a.pes);
   if (pes.empty()) throw CliError("--pes: empty list");
+  for (size_t i = 0; i < pes.size(); ++i)
+    if (std::find(pes.begin(), pes.begin() + static_cast<std::ptrdiff_t>(i), pes[i]) !=
+        pes.begin() + static_cast<std::ptrdiff_t>(i))
+      throw CliError("--pes: '" + a.pes + "' lists " + pes[i] + " twice (allowed: distinct encodings)");
   for (const auto& p : pes) model::parse_pe_kind(p);  // unknown names fail before any training
   // Before make_train_config, which would check these options' paths and pairing first.
-  if (!a.train.checkpoint.empty() || a.train.resume || a.train.stop_after != 0)
-    throw CliError("--checkpoint/--resume/--stop-after: not used by extrapolate");
+  for (const auto& u : a.unused)
+    if (u.option->count() > 0)
+      throw CliError(std::string(u.name) + ": not used by extrapolate (" + u.why + ")");
   const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);
   const int64_t L = a.task.len;
   const std::vector<int64_t> lens = a.eval_lens.empty() ? std::vector<int64_t>{L, 2 * L, 4 * L, 8 * L}
@@ -78,7 +91,9 @@ void run_extrapolate(const ExtrapolateArgs& a) {
   for (size_t k = 0; k < pes.size(); ++k) {
     ModelArgs ma = a.model;
     ma.pe = pes[k];
+    if (ma.pe != "rope") ma.rope_scaling = "default";  // --rope-scaling is for the rope model
     const model::ModelConfig cfg = make_model_config(ma, a.task, *s.task);
+    check_fits_memory(cfg, tc.batch, s.task->input_length(a.task.len), a.task.len_option);
     threads = apply_threads(a.train.threads, cfg.dim);
     model::Transformer m(cfg);
     std::fprintf(stderr, "[%zu/%zu] %s: %s\n", k + 1, pes.size(), pes[k].c_str(), describe_model(m).c_str());
@@ -235,6 +250,23 @@ void register_extrapolate(CLI::App& app) {
   add_model_options(sub, a.model);
   add_task_options(sub, a.task);
   add_train_options(sub, a.train);
+  a.task.len_option = "--train-len";
+  sub->get_option("--len")->group("");  // train's name of --train-len, still accepted
+  const char* one_run = "it trains one model per encoding and keeps none";
+  for (const auto& [name, why] : std::vector<std::pair<const char*, const char*>>{
+           {"--pe", "it trains each encoding of --pes"},
+           {"--checkpoint", one_run},
+           {"--checkpoint-every", one_run},
+           {"--resume", one_run},
+           {"--stop-after", one_run},
+           {"--metrics-csv",
+            "it trains one model per encoding; results.json has each one's training summary"},
+           {"--metrics-json",
+            "it trains one model per encoding; results.json has each one's training summary"}}) {
+    CLI::Option* o = sub->get_option(name);
+    o->group("");
+    a.unused.push_back({name, o, why});
+  }
   sub->callback([args] { run_extrapolate(*args); });
 }
 

@@ -18,6 +18,7 @@
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "hf_options.hpp"
+#include "io/paths.hpp"
 #include "json_text.hpp"
 #include "npy_io.hpp"
 #include "posenc/positions.hpp"
@@ -125,6 +126,9 @@ void run_rope(const RopeArgs& a) {
         "--format npy is for --apply IN.npy (the rotated array); the frequencies and "
         "cos/sin tables are written as json");
   if (applying && a.out.empty()) throw CliError("--apply needs --out FILE.npy for the result");
+  // CLI audit: --out over --config replaced the model's config (--apply's input is read first, so
+  // --out may rewrite it in place).
+  io::check_distinct_paths({{"--config", a.config.config}, {"--out", a.out}});
   const std::vector<int64_t> pos = parse_position_list(a.positions, "--positions");
   const int64_t seq_len = sequence_length(a, pos);
   const hf::RopeImport imp = load_config(a.config, parse_precision(a.precision));

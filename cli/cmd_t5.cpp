@@ -18,6 +18,7 @@
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "hf_options.hpp"
+#include "io/paths.hpp"
 #include "json_text.hpp"
 #include "posenc/error.hpp"
 #include "posenc/hf_config.hpp"
@@ -62,6 +63,7 @@ std::vector<int64_t> parse_relative(std::string_view text) {
 }
 
 void run_t5(const T5Args& a) {
+  io::check_distinct_paths({{"--config", a.config}, {"--out", a.out}});
   T5BiasConfig cfg;
   std::vector<std::pair<std::string, std::string>> head;  // fields only a config gives
   if (!a.config.empty()) {

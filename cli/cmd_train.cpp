@@ -14,9 +14,11 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "io/paths.hpp"
 #include "json_text.hpp"
 #include "pipeline_options.hpp"
 #include "posenc/error.hpp"
+#include "posenc/threads.hpp"
 #include "validators.hpp"
 
 namespace posenc::cli {
@@ -32,6 +34,7 @@ void run_train(const TrainCmd& a) {
   const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);  // before the text is read
   TaskSetup s = make_task(a.task);
   const model::ModelConfig cfg = make_model_config(a.model, a.task, *s.task);
+  check_fits_memory(cfg, tc.batch, s.task->input_length(a.task.len), a.task.len_option);
   const int threads = apply_threads(a.train.threads, cfg.dim);
   model::Transformer m(cfg);
   std::fprintf(stderr,
@@ -58,12 +61,23 @@ void run_train(const TrainCmd& a) {
 
 struct EvalCmd {
   std::string checkpoint, lens, data, json;
+  CLI::Option* lens_option = nullptr;
   int64_t sequences = 256, batch = 32;
   int threads = 0;
 };
 
 void run_eval(const EvalCmd& a) {
   if (a.checkpoint.empty()) throw CliError("--checkpoint: required");
+  // Before the checkpoint is loaded: the sizes (CLI audit: --batch 0 crashed, --eval-sequences 0
+  // reported a loss of 0), and no output over an input.
+  if (a.batch < 1) throw CliError("--batch: " + std::to_string(a.batch) + " is invalid (allowed: >= 1)");
+  if (a.sequences < 1)
+    throw CliError("--eval-sequences: " + std::to_string(a.sequences) + " is invalid (allowed: >= 1)");
+  if (a.threads < 0 || a.threads > posenc::kMaxThreads)
+    throw CliError("--threads: " + std::to_string(a.threads) + " is invalid (allowed: 0 .. " +
+                   std::to_string(posenc::kMaxThreads) + ", 0: automatic)");
+  if (!a.json.empty()) io::check_writable_path(a.json, "--json");
+  io::check_distinct_paths({{"--checkpoint", a.checkpoint}, {"--data", a.data}, {"--json", a.json}});
   model::Checkpoint meta;
   model::Transformer m = model::load_model(a.checkpoint, &meta);
   apply_threads(a.threads, meta.model.dim);
@@ -77,11 +91,13 @@ void run_eval(const EvalCmd& a) {
   if (!meta.info.tokenizer.empty()) tok = model::deserialize_tokenizer(meta.info.tokenizer);
   TaskSetup s = make_task(t, tok.get());
   const std::vector<int64_t> lens =
-      a.lens.empty() ? std::vector<int64_t>{t.len} : parse_int_list(a.lens, "--lens");
+      a.lens_option->count() == 0 ? std::vector<int64_t>{t.len} : parse_int_list(a.lens, "--lens");
   std::vector<LengthResult> results;
   try {
     results = evaluate_lengths(m, *s.task, lens, a.batch, a.sequences, train.at("seed").get<uint64_t>());
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    if (e.argument() == "eval length")  // the task's range of lengths, in the option's words
+      throw CliError("--lens: " + e.value() + " is invalid (allowed: " + e.allowed() + ")");
     throw;
   } catch (const CliError&) {
     throw;
@@ -139,7 +155,8 @@ void register_train(CLI::App& app) {
       "Examples:\n"
       "  posenc train --task copy --pe rope --steps 600 --checkpoint copy.pt\n"
       "  posenc train --task lm --data book.txt --tokenizer char --len 128 --pe alibi\n"
-      "  posenc train --checkpoint copy.pt --resume --steps 600     (continue a killed run)");
+      "  posenc train --task copy --pe rope --steps 600 --checkpoint copy.pt --resume\n"
+      "      (continue a killed run: the options of the run that wrote the checkpoint, plus --resume)");
   add_model_options(sub, args->model);
   add_task_options(sub, args->task);
   add_train_options(sub, args->train);
@@ -155,7 +172,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--checkpoint", a.checkpoint, "Checkpoint written by posenc train")
       ->required()
       ->type_name("FILE");
-  sub->add_option("--lens", a.lens, "Comma-separated lengths (default: the training length)");
+  a.lens_option = sub->add_option("--lens", a.lens, "Comma-separated lengths (default: the training length)");
   sub->add_option("--data", a.data, "Text file (lm checkpoints): validated on its last 10%")
       ->type_name("FILE");
   sub->add_option("--eval-sequences", a.sequences, "Held-out sequences per length")

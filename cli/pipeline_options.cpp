@@ -2,7 +2,9 @@
 #include "pipeline_options.hpp"
 
 #include <ATen/Parallel.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <thread>
@@ -118,7 +120,7 @@ TaskSetup make_task(const TaskArgs& t, const model::Tokenizer* given) {
   TaskSetup s;
   const model::TaskKind kind = model::parse_task_kind(t.task);
   s.info.task = t.task;
-  positive("--len", t.len);
+  positive(t.len_option, t.len);
   if (kind != model::TaskKind::Lm) {
     if (!t.data.empty()) throw CliError("--data: only used with --task lm (the task is " + t.task + ")");
     if (t.symbols < 2)
@@ -144,7 +146,9 @@ TaskSetup make_task(const TaskArgs& t, const model::Tokenizer* given) {
         if (!t.spm_model.empty()) {
           s.tokenizer = model::load_sentencepiece(t.spm_model);
         } else {
-          positive("--spm-vocab", t.spm_vocab);
+          if (t.spm_vocab < 4)  // model::train_sentencepiece's range, in the option's words
+            throw CliError("--spm-vocab: " + std::to_string(t.spm_vocab) +
+                           " is invalid (allowed: >= 4, more than the 3 meta pieces <unk>, <s>, </s>)");
           model::SentencePieceOptions o;
           o.vocab_size = t.spm_vocab;
           s.tokenizer = model::train_sentencepiece(t.data, o);
@@ -164,7 +168,7 @@ model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, cons
   positive("--heads", m.heads);
   positive("--dim", m.dim);
   positive("--ff-mult", m.ff_mult);
-  positive("--len", t.len);
+  positive(t.len_option, t.len);
   if (m.kv_heads < 0)
     throw CliError("--kv-heads: " + std::to_string(m.kv_heads) + " is invalid (allowed: >= 0)");
   if (m.ctx < 0) throw CliError("--ctx: " + std::to_string(m.ctx) + " is invalid (allowed: >= 1)");
@@ -207,12 +211,60 @@ model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, cons
     throw CliError("--rope-scaling: '" + m.rope_scaling +
                    "' is invalid (allowed: default, linear, ntk, dynamic, yarn, llama3)");
   c.rope_scaling = *type;
+  if (c.rope_scaling != RopeType::Default && c.pe != model::PeKind::Rope)
+    throw CliError("--rope-scaling: '" + m.rope_scaling + "' applies only to --pe rope (the encoding is " +
+                   m.pe + ")");
   if (c.pe == model::PeKind::Rope && c.rope_scaling != RopeType::Default) {
     // The scalings describe a model trained at some length and run at a longer one: train at ctx.
     c.max_positions = ctx;
   }
   model::validate(c);
   return c;
+}
+
+namespace {
+double machine_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+std::string sig3(double v) {  // 3 significant digits: "1.28e+10", "4.5"
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+std::string gib(double bytes) {
+  return sig3(bytes / 1073741824.0) + " GiB";
+}
+double parameter_count(const model::ModelConfig& c) {  // in double: sizes from flags may overflow int64
+  const double d = static_cast<double>(c.dim),
+               kv = static_cast<double>(c.kv()) / static_cast<double>(c.heads);
+  const double per_layer = d * d * (2.0 + 2.0 * kv) + 2.0 * static_cast<double>(c.ff_mult) * d * d;
+  return 2.0 * static_cast<double>(c.vocab_size) * d + static_cast<double>(c.layers) * per_layer +
+         (c.pe == model::PeKind::Learned ? static_cast<double>(c.max_positions) * d : 0.0);
+}
+}  // namespace
+
+void check_fits_memory(const model::ModelConfig& c, int64_t batch, int64_t tokens, const char* len_option,
+                       bool training) {
+  const double memory = machine_memory();
+  if (memory <= 0) return;
+  // Lower bounds, so that only what cannot run is refused: the weights in float32 (training: with their
+  // gradients and AdamW's two moments, 4 copies), and one layer's attention scores and probabilities.
+  const double weights = parameter_count(c) * 4.0 * (training ? 4.0 : 1.0);
+  if (weights > memory)
+    throw CliError("--dim " + std::to_string(c.dim) + ", --layers " + std::to_string(c.layers) + ": " +
+                   sig3(parameter_count(c)) + " parameters (vocabulary " + std::to_string(c.vocab_size) +
+                   ") need at least " + gib(weights) + (training ? " to train" : "") +
+                   ", more than this machine's memory (" + gib(memory) +
+                   "): reduce --dim, --layers, --ff-mult or the vocabulary");
+  const double t = static_cast<double>(tokens);
+  const double scores = 2.0 * static_cast<double>(batch) * static_cast<double>(c.heads) * t * t * 4.0;
+  if (weights + scores > memory)
+    throw CliError(std::string(len_option) + ", --batch " + std::to_string(batch) + ": inputs of " +
+                   std::to_string(tokens) + " tokens need at least " + gib(weights + scores) +
+                   (training ? " per training step" : "") +
+                   " (attention scores of one layer), more than this machine's memory (" + gib(memory) +
+                   "): reduce " + len_option + " or --batch");
 }
 
 model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed) {
@@ -249,10 +301,10 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
   c.threads = a.threads;
   // The trainer's checks, before the text is read and a tokenizer trained; its errors name the
   // TrainConfig field ("weight_decay"): say which option that is.
-  static const std::vector<std::pair<std::string, std::string>> kOptions = {
+  const std::vector<std::pair<std::string, std::string>> kOptions = {
       {"steps", "--steps"},
       {"batch", "--batch"},
-      {"train_len", "--len"},
+      {"train_len", t.len_option},
       {"lr", "--lr"},
       {"min_lr_ratio", "--min-lr-ratio"},
       {"warmup", "--warmup"},
@@ -301,6 +353,9 @@ std::vector<int64_t> parse_int_list(const std::string& text, const char* option)
     if (ec != std::errc() || p != item.data() + item.size() || v < 1)
       throw CliError(std::string(option) + ": '" + item +
                      "' is invalid (allowed: comma-separated integers >= 1)");
+    if (std::find(out.begin(), out.end(), v) != out.end())
+      throw CliError(std::string(option) + ": '" + text + "' lists " + item +
+                     " twice (allowed: distinct integers >= 1)");
     out.push_back(v);
   }
   if (out.empty()) throw CliError(std::string(option) + ": empty list");

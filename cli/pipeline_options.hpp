@@ -33,6 +33,7 @@ struct ModelArgs {
 struct TaskArgs {
   std::string task = "copy", data, tokenizer = "char", spm_model;
   int64_t spm_vocab = 256, symbols = 16, len = 16;
+  const char* len_option = "--len";  // the option of len in messages (extrapolate: --train-len)
 };
 
 struct TrainArgs {
@@ -62,6 +63,11 @@ TaskSetup make_task(const TaskArgs& t, const model::Tokenizer* given = nullptr);
 // --max-positions from --len when not given.
 model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, const model::Task& task,
                                      bool causal = true);
+// Refuses (CliError naming the options) a model, or a training step with `batch` inputs of `tokens`
+// tokens, that cannot fit this machine's memory by a lower bound: weights with gradients and AdamW's
+// moments, one layer's attention scores. Better than LibTorch's allocator error, or a run that swaps.
+void check_fits_memory(const model::ModelConfig& c, int64_t batch, int64_t tokens, const char* len_option,
+                       bool training = true);
 // seed: --seed, which fixes the data order, dropout and the held-out batches as well as the weights.
 model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed);
 

@@ -31,8 +31,11 @@ bool same_file(const std::string& a, const std::string& b) {
     const bool eq = fs::equivalent(a, b, ec);
     if (!ec) return eq;
   }
-  const fs::path ca = fs::weakly_canonical(a, ec1), cb = fs::weakly_canonical(b, ec2);
-  return !ec1 && !ec2 ? ca == cb : a == b;
+  // Absolute first: weakly_canonical keeps a relative path whose first component does not exist as it is
+  // ("y.json"), while "./y.json" comes out absolute.
+  const fs::path ca = fs::weakly_canonical(fs::absolute(a, ec1), ec1),
+                 cb = fs::weakly_canonical(fs::absolute(b, ec2), ec2);
+  return !ec1 && !ec2 ? ca.lexically_normal() == cb.lexically_normal() : a == b;
 }
 
 void check_distinct_paths(const std::vector<std::pair<std::string, std::string>>& named_paths) {
@@ -51,6 +54,10 @@ std::string read_file(const std::string& path, const char* what) {
   const std::string action = std::string("read ") + what;
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw IoError(action, path, "it is a directory");
+  // A device (/dev/zero, /dev/urandom) never ends: a FIFO does, when its writer closes it.
+  if (const fs::file_status st = fs::status(path, ec);
+      st.type() == fs::file_type::character || st.type() == fs::file_type::block)
+    throw IoError(action, path, "it is a device, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(action, path, std::strerror(errno));
   std::ostringstream ss;

@@ -9,6 +9,14 @@
 namespace posenc::model {
 
 namespace {
+
+// Evaluation batches need at least one sequence each (a batch of 0 looped for ever).
+void check_batches(int64_t batch, int64_t max_sequences) {
+  if (batch < 1) throw Error("posenc::model::Task::eval_batches", "batch", std::to_string(batch), ">= 1");
+  if (max_sequences < 1)
+    throw Error("posenc::model::Task::eval_batches", "max_sequences", std::to_string(max_sequences), ">= 1");
+}
+
 constexpr int64_t kPad = 0, kBos = 1, kSep = 2, kFirstSymbol = 3;
 constexpr int64_t kIgnore = -100;
 constexpr const char* kTaskNames[] = {"copy", "reverse", "sort", "lm"};
@@ -18,7 +26,9 @@ class SyntheticTask final : public Task {
   SyntheticTask(TaskKind k, int64_t symbols) : kind_(k), symbols_(symbols) {}
   TaskKind kind() const override { return kind_; }
   int64_t vocab_size() const override { return kFirstSymbol + symbols_; }
-  int64_t input_length(int64_t len) const override { return 2 * len + 1; }
+  int64_t input_length(int64_t len) const override {  // saturated: lengths past kMaxLen are refused later
+    return 2 * std::clamp<int64_t>(len, 0, kMaxLen + 1) + 1;
+  }
 
   Batch train_batch(int64_t batch, int64_t train_len, std::mt19937_64& rng) const override {
     check_len("train_len", train_len);
@@ -30,6 +40,7 @@ class SyntheticTask final : public Task {
   std::vector<Batch> eval_batches(int64_t len, int64_t batch, int64_t max_sequences,
                                   uint64_t seed) const override {
     check_len("eval length", len);
+    check_batches(batch, max_sequences);
     std::mt19937_64 rng(seed * 1000003ull + static_cast<uint64_t>(len));
     std::vector<Batch> out;
     for (int64_t done = 0; done < max_sequences; done += batch) {
@@ -54,8 +65,11 @@ class SyntheticTask final : public Task {
 
  private:
   void check_len(const char* what, int64_t n) const {
-    if (n < 1) throw Error("posenc::model::Task", what, std::to_string(n), "an integer >= 1");
+    // The input of 2n + 1 tokens must be countable (a length of 2^63 - 1 overflowed it).
+    if (n < 1 || n > kMaxLen)
+      throw Error("posenc::model::Task", what, std::to_string(n), "1 .. " + std::to_string(kMaxLen));
   }
+  static constexpr int64_t kMaxLen = int64_t{1} << 30;
   Batch make(const std::vector<int64_t>& lens, std::mt19937_64& rng) const {
     const int64_t B = static_cast<int64_t>(lens.size());
     const int64_t T = 2 * *std::max_element(lens.begin(), lens.end()) + 1;
@@ -122,6 +136,7 @@ class LmTask final : public Task {
 
   std::vector<Batch> eval_batches(int64_t len, int64_t batch, int64_t max_sequences,
                                   uint64_t) const override {
+    check_batches(batch, max_sequences);
     const int64_t n = static_cast<int64_t>(valid_.size());
     if (len < 1 || len + 1 > n)
       throw Error(

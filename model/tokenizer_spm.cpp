@@ -9,9 +9,11 @@
 // build-tree path.
 #include <dlfcn.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -286,12 +288,18 @@ class SentencePieceTokenizer final : public Tokenizer {
   posenc_spm_model* model_;
 };
 
-bool read_file(const std::string& path, std::string* out) {
+// The whole file, or false with the reason.
+bool read_file(const std::string& path, std::string* out, std::string* why) {
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (st.type() == std::filesystem::file_type::directory) return *why = "it is a directory", false;
+  if (st.type() == std::filesystem::file_type::character || st.type() == std::filesystem::file_type::block)
+    return *why = "it is a device, not a file", false;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
+  if (!in) return *why = std::strerror(errno), false;
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return false;
+  if (in.bad()) return *why = "read error", false;
   *out = std::move(ss).str();
   return true;
 }
@@ -322,9 +330,9 @@ std::unique_ptr<Tokenizer> load_sentencepiece_proto(std::string_view serialized_
 
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& model_path) {
   static constexpr const char* kWhere = "posenc::model::load_sentencepiece";
-  std::string bytes;
-  if (!read_file(model_path, &bytes)) {
-    throw Error(kWhere, "model_path", quote_path(model_path) + " (cannot be read)",
+  std::string bytes, why;
+  if (!read_file(model_path, &bytes, &why)) {
+    throw Error(kWhere, "model_path", quote_path(model_path) + " (cannot be read: " + why + ")",
                 "a readable SentencePiece .model file");
   }
   const SpmApi& api = spm_api(kWhere);
@@ -340,8 +348,11 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& model_path) {
 std::unique_ptr<Tokenizer> train_sentencepiece(const std::string& text_path,
                                                const SentencePieceOptions& options) {
   static constexpr const char* kWhere = "posenc::model::train_sentencepiece";
-  if (options.vocab_size < 1 || options.vocab_size > INT32_MAX) {
-    throw Error(kWhere, "options.vocab_size", std::to_string(options.vocab_size), "1 .. 2147483647");
+  // SentencePiece's trainer needs more pieces than its three meta pieces <unk>, <s>, </s> (it fails on
+  // fewer without a message).
+  if (options.vocab_size < 4 || options.vocab_size > INT32_MAX) {
+    throw Error(kWhere, "options.vocab_size", std::to_string(options.vocab_size),
+                "4 .. 2147483647 (more than the 3 meta pieces <unk>, <s>, </s>)");
   }
   if (options.model_type != "unigram" && options.model_type != "bpe") {
     throw Error(kWhere, "options.model_type", "'" + options.model_type + "'", "unigram or bpe");
@@ -354,9 +365,9 @@ std::unique_ptr<Tokenizer> train_sentencepiece(const std::string& text_path,
     throw Error(kWhere, "options.seed", std::to_string(options.seed), "0 .. 4294967294");
   }
 
-  std::string text;
-  if (!read_file(text_path, &text)) {
-    throw Error(kWhere, "text_path", quote_path(text_path) + " (cannot be read)",
+  std::string text, why;
+  if (!read_file(text_path, &text, &why)) {
+    throw Error(kWhere, "text_path", quote_path(text_path) + " (cannot be read: " + why + ")",
                 "a readable, non-empty text file");
   }
   std::vector<std::string> lines;

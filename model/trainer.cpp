@@ -256,13 +256,20 @@ void load_weights(Opened& o, Transformer& model, const std::string& path) {
 
 void check_same_config(const ModelConfig& have, const ModelConfig& want, const std::string& path) {
   const json a = json::parse(to_json(have)), b = json::parse(to_json(want));
+  std::string first, others;  // the first field that differs names the error; the others are listed
   for (auto it = b.begin(); it != b.end(); ++it) {
     if (it.key() == "dropout" || it.key() == "ops") continue;  // may change between runs
-    if (a.at(it.key()) != it.value())
-      throw Error(
-          "posenc::model::checkpoint", it.key(), it.value().dump(),
-          a.at(it.key()).dump() + " (the value in checkpoint '" + path + "', written with another config)");
+    if (a.at(it.key()) == it.value()) continue;
+    if (first.empty())
+      first = it.key();
+    else
+      others += (others.empty() ? "" : ", ") + it.key() + " = " + it.value().dump() +
+                " (checkpoint: " + a.at(it.key()).dump() + ")";
   }
+  if (!first.empty())
+    throw Error("posenc::model::checkpoint", first, b.at(first).dump(),
+                a.at(first).dump() + " (the value in checkpoint '" + path + "', written with another config" +
+                    (others.empty() ? std::string() : "; also differ: " + others) + ")");
 }
 
 // A resumed run continues the run in the checkpoint: the fields that decide its losses (the learning
@@ -345,9 +352,13 @@ void validate(const TrainConfig& t) {
   if (!(t.clip >= 0 && std::isfinite(t.clip))) fail("clip", num(t.clip), "a finite number >= 0 (0: off)");
   if (t.eval_every < 0) fail("eval_every", std::to_string(t.eval_every), ">= 0 (0: only at the end)");
   if (t.eval_sequences < 1) fail("eval_sequences", std::to_string(t.eval_sequences), "an integer >= 1");
-  if (t.threads < 0) fail("threads", std::to_string(t.threads), ">= 0");
+  if (t.threads < 0 || t.threads > kMaxThreads)
+    fail("threads", std::to_string(t.threads), "0 .. " + std::to_string(kMaxThreads) + "; 0: as they are");
   if (t.device != "cpu" && t.device != "cuda") fail("device", "'" + t.device + "'", "cpu, cuda");
   if (t.checkpoint_every < 0) fail("checkpoint_every", std::to_string(t.checkpoint_every), ">= 0");
+  if (t.checkpoint_every > 0 && t.checkpoint.empty())
+    fail("checkpoint_every", std::to_string(t.checkpoint_every),
+         "only with a checkpoint path (0 without one)");
   if (t.stop_after < 0) fail("stop_after", std::to_string(t.stop_after), ">= 0 (0: no stop)");
   if (t.resume && t.checkpoint.empty()) fail("resume", "true", "only with a checkpoint path");
   if (t.stop_after > 0 && t.checkpoint.empty())

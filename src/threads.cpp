@@ -11,7 +11,8 @@
 namespace posenc {
 
 void set_num_threads(int n) {
-  if (n < 1) detail::fail("posenc::set_num_threads", "n", std::to_string(n), ">= 1");
+  if (n < 1 || n > kMaxThreads)
+    detail::fail("posenc::set_num_threads", "n", std::to_string(n), "1 .. " + std::to_string(kMaxThreads));
   omp_set_num_threads(n);
 }
 

@@ -124,6 +124,7 @@ TEST(Errors, ShapesStridesDtypesDevices) {
       },
       "x.shape[2]", "16");
   expect_error([] { set_num_threads(0); }, "n", "0");
+  expect_error([] { set_num_threads(kMaxThreads + 1); }, "n", std::to_string(kMaxThreads + 1));
 }
 
 TEST(Errors, EscapeBytesKeepsPrintableAsciiOnly) {

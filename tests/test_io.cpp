@@ -197,6 +197,17 @@ TEST_F(IoTest, DistinctPathsByAnySpelling) {
   EXPECT_NO_THROW(pio::check_distinct_paths({{"--out", "/dev/null"}, {"--plot", "/dev/null"}}));
   EXPECT_TRUE(pio::same_file(a, path("alias.txt")));
   EXPECT_FALSE(pio::same_file(a, path("b.txt")));
+  // Relative spellings of a file not there yet (CLI audit: "y.json" and "./y.json" passed as two files,
+  // and the plot replaced the table).
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir_);
+  const bool relative = pio::same_file("y.json", "./y.json");
+  const bool relative_up = pio::same_file("y.json", "nosuch/../y.json");
+  const bool other = pio::same_file("y.json", "z.json");
+  fs::current_path(cwd);
+  EXPECT_TRUE(relative);
+  EXPECT_TRUE(relative_up);
+  EXPECT_FALSE(other);
 }
 
 TEST_F(IoTest, ReadFileNamesWhatItReads) {
@@ -207,6 +218,9 @@ TEST_F(IoTest, ReadFileNamesWhatItReads) {
             "cannot read --data '" + missing + "': No such file or directory");
   EXPECT_EQ(message_of<pio::IoError>([&] { pio::read_file(dir_.string(), "checkpoint"); }),
             "cannot read checkpoint '" + dir_.string() + "': it is a directory");
+  // A device never ends (CLI audit: --checkpoint /dev/zero read until memory ran out).
+  EXPECT_EQ(message_of<pio::IoError>([&] { pio::read_file("/dev/zero", "checkpoint"); }),
+            "cannot read checkpoint '/dev/zero': it is a device, not a file");
 }
 
 TEST_F(IoTest, WritablePathChecksComeBeforeTheRun) {

@@ -5,7 +5,10 @@
 
 namespace posenc {
 
-void set_num_threads(int n);  // n >= 1
+// The most threads any posenc entry point takes (set_num_threads, the commands' --threads).
+inline constexpr int kMaxThreads = 1024;
+
+void set_num_threads(int n);  // 1 <= n <= kMaxThreads
 int num_threads();
 
 // The Highway target the vectorised CPU kernels run on here: the best one compiled into posenc that this

@@ -167,9 +167,10 @@ AbsoluteImport parse(std::string_view text, Stack stack, std::string_view origin
     for (const Family& fam : kFamilies)
       if (fam.model_type != std::exchange(last, fam.model_type))
         names += (names.empty() ? "" : ", ") + std::string(fam.model_type);
-    throw Error(
-        where, "model_type", r.model_type.empty() ? "absent" : "\"" + r.model_type + "\"",
-        names + " (RoPE models: load_rope_config; ALiBi: load_alibi_config; T5: load_t5_bias_config)");
+    throw Error(where, "model_type", r.model_type.empty() ? "absent" : "\"" + r.model_type + "\"",
+                names +
+                    " (RoPE models: load_rope_config, posenc rope --config; ALiBi: load_alibi_config, posenc "
+                    "alibi --config; T5: load_t5_bias_config, posenc t5-bucket --config)");
   }
   r.kind = f->kind;
   r.audio_frames = f->role == Role::Encoder;  // the encoders of the speech models

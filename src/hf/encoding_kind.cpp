@@ -96,7 +96,7 @@ void detail::refuse_unless_rope(const Fields& c) {
     case EncodingKind::Absolute:
       uses =
           "absolute position embeddings (load them with posenc::hf::load_absolute_config; posenc table "
-          "--config)";
+          "--config for a sinusoidal table, posenc inspect --config for a learned one's rows)";
       break;
     case EncodingKind::Rope:
       break;

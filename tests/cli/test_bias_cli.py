@@ -146,8 +146,17 @@ def case_bad_input(cli):
         (("t5-bucket", "--config", t5, "--num-buckets", 8, "--relative", 1, *o), ["--num-buckets", "--config"]),
         (("t5-bucket", "--causal", "--relative", 1, *o), ["--num-buckets", "--config"]),
     ]
+    # CLI audit: --out over --config replaced the model's config.
+    bloom = write_config(cli, os.path.join("bad", "bloom.json"), {"model_type": "bloom", "n_head": 8})
+    t5ok = write_config(cli, os.path.join("bad", "t5.json"), {"model_type": "t5", "num_heads": 8})
+    cases += [
+        (("alibi", "--config", bloom, "--out", bloom), ["--out", "--config", "bloom.json"]),
+        (("t5-bucket", "--config", t5ok, "--relative", 1, "--out", t5ok), ["--out", "--config", "t5.json"]),
+    ]
     for args, names in cases:
         expect_error(cli, args, names, where=bad)
+    with open(bloom) as f:
+        check(json.load(f)["model_type"] == "bloom", "alibi --out over --config changed the config")
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}

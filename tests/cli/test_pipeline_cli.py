@@ -643,6 +643,33 @@ def case_errors(cli):
         ((*T, *SMALL, "--min-lr-ratio", 1.5), ["--min-lr-ratio", "1.5", "0 .. 1"]),
         ((*T, *SMALL, "--lr", 0), ["--lr", "0", "> 0"]),
         ((*T, *SMALL, "--batch", 0), ["--batch", "0", ">= 1"]),
+        # CLI audit: eval's sizes (--batch 0 crashed, --eval-sequences 0 reported a loss of 0), its
+        # outputs over its inputs, lengths that overflowed, devices that never end.
+        (("eval", "--checkpoint", copy_ck, "--batch", 0), ["--batch", "0", ">= 1"]),
+        (("eval", "--checkpoint", copy_ck, "--eval-sequences", 0), ["--eval-sequences", "0", ">= 1"]),
+        (("eval", "--checkpoint", copy_ck, "--threads", -1), ["--threads", "-1", "0 .. 1024"]),
+        (("eval", "--checkpoint", copy_ck, "--json", copy_ck), ["--json", "--checkpoint", copy_ck]),
+        (("eval", "--checkpoint", word_ck, "--data", data, "--json", data), ["--json", "--data", data]),
+        (("eval", "--checkpoint", copy_ck, "--lens", "8,8"), ["--lens", "8", "twice"]),
+        (("eval", "--checkpoint", copy_ck, "--lens", ""), ["--lens", "empty"]),
+        (("eval", "--checkpoint", copy_ck, "--lens", 2 ** 63 - 1), ["--lens", str(2 ** 63 - 1), "1 .. 1073741824"]),
+        (("eval", "--checkpoint", "/dev/zero"), ["/dev/zero", "device"]),
+        ((*T, *SMALL, "--threads", 100000), ["--threads", "100000", "0 .. 1024"]),
+        # Sizes that cannot fit the machine: said before LibTorch's allocator fails (or the run swaps).
+        (("train", "--task", "copy", "--steps", 1, "-q", "--dim", 32, "--len", 10 ** 8), ["--len", "--batch", "memory"]),
+        (("train", "--task", "copy", "--steps", 1, "-q", "--dim", 32, "--len", 4, "--symbols", 10 ** 9),
+         ["--dim", "parameters", "memory"]),
+        (("demo", "--layers", 2 ** 31 - 1, "--no-plots"), ["--layers", str(2 ** 31 - 1), "memory"]),
+        (("train", "--task", "lm", "--data", data, "--tokenizer", "sentencepiece", "--spm-vocab", 1, "--steps", 1,
+          "-q"), ["--spm-vocab", "1", ">= 4"]),
+        ((*T, *SMALL, "--pe", "sinusoidal", "--rope-scaling", "yarn"), ["--rope-scaling", "yarn", "--pe rope"]),
+        (("train", "--task", "copy", "--steps", 2, *SMALL, "--checkpoint-every", 1), ["--checkpoint-every", "1"]),
+        (("extrapolate", "--steps", 2, "--pe", "rope"), ["--pe", "not used by extrapolate", "--pes"]),
+        (("extrapolate", "--steps", 2, "--metrics-csv", os.path.join(bad, "m.csv")),
+         ["--metrics-csv", "not used by extrapolate"]),
+        (("extrapolate", "--steps", 2, "--pes", "none,rope,none"), ["--pes", "none", "twice"]),
+        (("extrapolate", "--steps", 2, "--train-len", 0), ["--train-len", "0"]),
+        (("demo", "--out", copy_ck), ["--out", copy_ck]),
         # The training options are checked before the text is read (a missing --data is not reported).
         (("train", "--task", "lm", "--data", missing, "--steps", 5, "-q", "--threads", -1), ["--threads", "-1"]),
         (("extrapolate", "--task", "lm", "--data", missing, "--steps", 5, "--eval-sequences", 0),
@@ -676,6 +703,12 @@ def case_errors(cli):
 
     with open(data) as f:
         check(f.read() == english_text(size=3000), "a refused run changed its --data file")
+    with open(copy_ck, "rb") as f:
+        check(f.read() == raw, "a refused run changed its --checkpoint file")
+    # --resume with other options names every field that differs, not only the first.
+    msg = expect_fail(cli, ("train", "--task", "copy", "--steps", 10, "--len", 4, "--dim", 48, "--layers", 3, "-q",
+                            "--checkpoint", copy_ck, "--resume"), ["also differ", "dim", "layers"],
+                      where=bad)
 
     # Outputs that cannot be renamed over (CLI audit: a checkpoint to /dev/full replaced the device
     # node with a file): a FIFO stays a FIFO and receives the bytes; a symlink stays a link and the file

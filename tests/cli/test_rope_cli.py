@@ -167,6 +167,9 @@ def case_bad_input(cli):
         (("rope", "--config", good, *P, "--format", "npy", *out), ["--apply"]),
         (("rope", *P, *out), ["--config"]),
         (("rope", "--config", good, *out), ["--positions"]),
+        # CLI audit: --out over --config replaced the model's config.
+        (("rope", "--config", B("odd.json"), *P, "--out", B("odd.json")), ["--out", "--config", "odd.json"]),
+        (("rope", "--config", B("odd.json"), *P, "--out", B("./odd.json")), ["--out", "--config"]),
     ]
     for args, names in cases:
         expect_error(cli, args, names, where=bad)

@@ -566,5 +566,14 @@ TEST(Tasks, SequencesAreWhatTheTaskSays) {
   EXPECT_EQ(ev[0].input[0][0].item<int64_t>(), 90 % 7);
   EXPECT_EQ(ev[0].target[2][2].item<int64_t>(), 99 % 7);
   EXPECT_THROW(lm->eval_batches(10, 8, 100, 0), posenc::Error);  // needs 11 tokens
+  // Batches of no sequence looped for ever (CLI audit: eval --batch 0); lengths past 2^30 overflowed
+  // the input length 2n + 1.
+  auto copy = pm::make_synthetic_task(pm::TaskKind::Copy, 4);
+  for (const pm::Task* t : {copy.get(), lm.get()}) {
+    EXPECT_THROW(t->eval_batches(3, 0, 8, 0), posenc::Error);
+    EXPECT_THROW(t->eval_batches(3, 4, 0, 0), posenc::Error);
+  }
+  EXPECT_THROW(copy->eval_batches(int64_t{1} << 31, 4, 8, 0), posenc::Error);
+  EXPECT_GT(copy->input_length(std::numeric_limits<int64_t>::max()), 0);
   EXPECT_THROW(pm::make_lm_task(std::vector<int64_t>(5, 1), 2), posenc::Error);
 }

@@ -409,6 +409,11 @@ TEST_F(SentencePieceTest, OptionErrors) {
   EXPECT_CONTAINS(msg, "Vocabulary size too high (5000). Please set it to a value <= ");
   EXPECT_CONTAINS(error_of([] { posenc::model::train_sentencepiece(text_path_, {.vocab_size = 0}); }),
                   "options.vocab_size = 0");
+  // SentencePiece fails on 1 .. 3 pieces without a message (CLI audit): the range says why.
+  EXPECT_CONTAINS(error_of([] { posenc::model::train_sentencepiece(text_path_, {.vocab_size = 3}); }),
+                  "options.vocab_size = 3 is invalid (allowed: 4 .. 2147483647 (more than the 3 meta pieces");
+  // A device never ends.
+  EXPECT_CONTAINS(error_of([] { posenc::model::load_sentencepiece("/dev/zero"); }), "it is a device");
   EXPECT_CONTAINS(error_of([] { posenc::model::train_sentencepiece(text_path_, {.model_type = "char"}); }),
                   "options.model_type = 'char'");
   EXPECT_CONTAINS(
