@@ -136,6 +136,10 @@ void run_eval(const EvalCmd& a) {
     j["order"] = order_json(r);
     rows.push_back(j);
   }
+  std::printf(
+      "order: the mean total variation between the next-token distributions with the %s in order "
+      "and shuffled (0: order ignored, 1: predictions changed completely); %s: with it shuffled\n",
+      lm ? "first half of each window" : "source x1..xn", lm ? "shuffled ppl" : "shuffled acc");
   if (!a.json.empty()) {
     nlohmann::ordered_json out;
     out["checkpoint"] = a.checkpoint;
