@@ -74,8 +74,19 @@ void learned_init(TensorView table, const LearnedInitOptions& options) {
   switch (options.kind) {
     case LearnedInit::Sinusoidal: {
       SinusoidalConfig cfg = options.sinusoidal;
+      if (cfg.dim != 0 && cfg.dim != C)
+        fail(where, "options.sinusoidal.dim", std::to_string(cfg.dim),
+             "0 or table.shape[1] = " + std::to_string(C));
       if (cfg.dim == 0) cfg.dim = C;
-      sinusoidal_table(table, cfg, 0);
+      try {
+        sinusoidal_table(table, cfg, 0);
+      } catch (const Error& e) {  // in this call's names: options.sinusoidal.base, table.dtype, ...
+        const std::string& arg = e.argument();
+        const bool view = arg.rfind("out", 0) == 0;
+        fail(where, view ? "table" + arg.substr(3) : "options.sinusoidal." + arg,
+             e.value() + (arg == "dim" && options.sinusoidal.dim == 0 ? " (0: the table's columns)" : ""),
+             e.allowed());
+      }
       return;
     }
     case LearnedInit::Normal:

@@ -96,13 +96,19 @@ void Positions::run(int64_t B, int64_t T, int64_t max_position, const char* wher
     }
     case Kind::Ids: {
       detail::check_int_view(where, "position ids", ids_, 2);
-      detail::check_size(where, "position ids", ids_, 0, B, "the batch size B");
-      detail::check_size(where, "position ids", ids_, 1, T, "the sequence length T");
+      // [1, T]: the same ids for every sequence, as HF passes position_ids (a batch dim of stride 0).
+      TensorView v = ids_;
+      if (v.size(0) == 1) {
+        v.shape[0] = B;
+        v.strides[0] = 0;
+      }
+      detail::check_size(where, "position ids", v, 0, B, "the batch size B, or 1 for every sequence");
+      detail::check_size(where, "position ids", v, 1, T, "the sequence length T");
       int64_t* const dst = out != nullptr ? out->data() : nullptr;
-      if (ids_.dtype == DType::I32)
-        read_ids<int32_t>(ids_, B, T, where, max_position, dst);
+      if (v.dtype == DType::I32)
+        read_ids<int32_t>(v, B, T, where, max_position, dst);
       else
-        read_ids<int64_t>(ids_, B, T, where, max_position, dst);
+        read_ids<int64_t>(v, B, T, where, max_position, dst);
       return;
     }
     case Kind::Packed: {

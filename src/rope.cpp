@@ -27,10 +27,18 @@ TensorView bhtd(const TensorView& v) {
 }
 
 namespace {
-int64_t seq_len_for(int64_t seq_len, const std::vector<int64_t>& pos, const char* where) {
+int64_t seq_len_for(const RopeConfig& cfg, int64_t seq_len, const std::vector<int64_t>& pos,
+                    const char* where) {
   if (seq_len < 0) fail(where, "seq_len", std::to_string(seq_len), ">= 0 (0: max position + 1)");
-  if (seq_len > 0) return seq_len;
-  return pos.empty() ? 0 : *std::max_element(pos.begin(), pos.end()) + 1;
+  // Dynamic and LongRoPE frequencies depend on seq_len: one shorter than the positions would scale them
+  // for a shorter sequence than the one rotated (HF's seq_len is never below max(position_ids) + 1).
+  const bool by_len = cfg.scaling.type == RopeType::Dynamic || cfg.scaling.type == RopeType::LongRope;
+  if (seq_len > 0 && !by_len) return seq_len;
+  const int64_t need = pos.empty() ? 0 : *std::max_element(pos.begin(), pos.end()) + 1;
+  if (seq_len > 0 && seq_len < need)
+    fail(where, "seq_len", std::to_string(seq_len),
+         ">= max position + 1 = " + std::to_string(need) + " (or 0 for that)");
+  return seq_len > 0 ? seq_len : need;
 }
 
 // detail::rope_freqs, remembered for the last few configs of this thread (plan_cache.hpp): a decode step
@@ -81,7 +89,7 @@ void rope_cos_sin(TensorView cos, TensorView sin, const RopeConfig& cfg, std::sp
       fail(where, "positions[" + std::to_string(n) + "]", std::to_string(pos[n]),
            "0 .. " + std::to_string(kMaxPosition));
   // (not cached_freqs: this is the reference that tests hold the cache to)
-  const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(seq_len, pos, where), where);
+  const detail::RopeFreqs f = detail::rope_freqs(cfg, seq_len_for(cfg, seq_len, pos, where), where);
   const int64_t half = r / 2;
   const detail::cpu::RopeTable tab = detail::cpu::make_rope_table(f, cfg.precision, half, pos);
   // Column of the two copies of frequency i in HF's layout.
@@ -189,7 +197,7 @@ void rope_run(const char* where, const RopeTensors& t, const RopeConfig& cfg, co
   validate(cfg, where);
   const CheckedQk c = check_tensors(where, t, cfg);
   const std::vector<int64_t> pos = positions.resolve(t.q.size(0), t.q.size(1), kMaxPosition, where);
-  const auto freqs = cached_freqs(cfg, seq_len_for(seq_len, pos, where), where);
+  const auto freqs = cached_freqs(cfg, seq_len_for(cfg, seq_len, pos, where), where);
   const detail::RopeFreqs& f = *freqs;
   if (t.q.device == Device::CUDA) return apply_cuda(where, t, c, f, pos, cfg, sign);
   // Increasing positions (one sequence, or the same in every batch row): cos / sin computed per block
@@ -257,7 +265,7 @@ RopeCache make_rope_cache(const RopeConfig& cfg, const Positions& positions, int
   d->batch = batch;
   d->seq = seq;
   const std::vector<int64_t> pos = positions.resolve(batch, seq, kMaxPosition, where);
-  d->seq_len = seq_len_for(seq_len, pos, where);
+  d->seq_len = seq_len_for(cfg, seq_len, pos, where);
   const detail::RopeFreqs f = detail::rope_freqs(cfg, d->seq_len, where);
   d->table = detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
   d->freqs = f;

@@ -58,6 +58,27 @@ TEST(Learned, ZerosAndSinusoidalInit) {
   SinusoidalConfig cfg;
   cfg.dim = C;
   EXPECT_TRUE(test::bits_equal(t, sinusoidal_table(cfg, P)));
+  // Errors in learned_init's names (they named posenc::sinusoidal_table and its out view).
+  const auto error = [&](LearnedInitOptions opt, int64_t cols) {
+    std::vector<float> u(static_cast<size_t>(P * cols));
+    try {
+      learned_init(view2(u, P, cols), opt);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  o.sinusoidal.dim = 6;
+  EXPECT_EQ(
+      error(o, C),
+      "posenc::learned_init: options.sinusoidal.dim = 6 is invalid (allowed: 0 or table.shape[1] = 16)");
+  o.sinusoidal.dim = 0;
+  EXPECT_NE(error(o, 7).find("posenc::learned_init: options.sinusoidal.dim = 7 (0: the table's columns)"),
+            std::string::npos)
+      << error(o, 7);
+  o.sinusoidal.base = 0.5;
+  EXPECT_NE(error(o, C).find("posenc::learned_init: options.sinusoidal.base = 0.5"), std::string::npos)
+      << error(o, C);
 }
 
 TEST(Learned, ForwardGathersAndAddAdds) {

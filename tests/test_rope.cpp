@@ -132,6 +132,40 @@ TEST(Rope, RememberedFrequenciesFollowEveryConfigChange) {
       }
 }
 
+// seq_len below max position + 1 would scale Dynamic/LongRoPE frequencies for a shorter sequence than
+// the one rotated: an error for those two; the other scalings do not read it.
+TEST(Rope, SeqLenBelowThePositionsIsAnErrorWhereItMatters) {
+  RopeConfig cfg;
+  cfg.head_dim = 8;
+  cfg.max_position_embeddings = 16;
+  const int64_t B = 1, T = 32, H = 1, D = 8;
+  std::vector<float> q(static_cast<size_t>(B * T * H * D), 1.0f);
+  for (RopeType type : {RopeType::Default, RopeType::Linear, RopeType::Dynamic}) {
+    cfg.scaling.type = type;
+    cfg.scaling.factor = type == RopeType::Default ? 1.0 : 2.0;
+    const bool by_len = type == RopeType::Dynamic;
+    const auto run = [&](int64_t seq_len) {
+      rope_forward(RopeTensors{v4(q, B, T, H, D)}, cfg, Positions::offset(0), seq_len);
+    };
+    if (by_len) {
+      try {
+        run(8);
+        ADD_FAILURE() << "seq_len 8 for positions 0 .. 31 accepted";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.argument(), "seq_len");
+        EXPECT_EQ(e.value(), "8");
+        EXPECT_EQ(e.allowed(), ">= max position + 1 = 32 (or 0 for that)");
+      }
+      EXPECT_THROW(make_rope_cache(cfg, Positions::offset(0), B, T, 31), Error);
+    } else {
+      EXPECT_NO_THROW(run(8));
+    }
+    EXPECT_NO_THROW(run(32));
+    EXPECT_NO_THROW(run(0));
+    EXPECT_NO_THROW(run(100));
+  }
+}
+
 TEST(Rope, QueriesAndKeysWithGqaAndBhtdLayout) {
   const int64_t B = 2, T = 5, Hq = 8, Hk = 2, D = 16;
   const RopeConfig cfg = config(D, D, PairLayout::HalfSplit);

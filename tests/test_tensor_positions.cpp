@@ -38,6 +38,19 @@ TEST(Positions, OffsetSingleAndPerSequence) {
   EXPECT_THROW(Positions::offset(-1).resolve(1, 1, 100, "t"), Error);
 }
 
+// A temporary vector is refused at compile time (it would be freed before a call reads it); a named one
+// is taken by reference.
+template <class V>
+concept OffsetsAccept = requires(V&& v) {
+  Positions::offsets(std::forward<V>(v));
+};
+template <class V>
+concept PackedAccept = requires(V&& v) {
+  Positions::packed(std::forward<V>(v));
+};
+static_assert(!OffsetsAccept<std::vector<int64_t>> && !PackedAccept<std::vector<int64_t>>);
+static_assert(OffsetsAccept<std::vector<int64_t>&> && PackedAccept<const std::vector<int64_t>&>);
+
 TEST(Positions, ExplicitIdsAnyStridesAndTypes) {
   // ids stored transposed: logical [B=2, T=3] with strides {1, 2}.
   const std::vector<int32_t> raw{7, 3, 8, 4, 9, 5};  // ids[b][t] = raw[b + 2t]
@@ -46,8 +59,15 @@ TEST(Positions, ExplicitIdsAnyStridesAndTypes) {
   const std::vector<int64_t> raw64{1, 2};
   EXPECT_EQ(Positions::ids(TensorView::contiguous(raw64.data(), DType::I64, {1, 2})).resolve(1, 2, 2, "t"),
             (std::vector<int64_t>{1, 2}));
+  // HF's position_ids [1, T]: the same ids for every sequence of the batch.
+  const std::vector<int64_t> shared{4, 5, 9};
+  const TensorView one = TensorView::contiguous(shared.data(), DType::I64, {1, 3});
+  EXPECT_EQ(Positions::ids(one).resolve(2, 3, 100, "t"), (std::vector<int64_t>{4, 5, 9, 4, 5, 9}));
+  EXPECT_NO_THROW(Positions::ids(one).check(4, 3, 9, "t"));
+  EXPECT_THROW(Positions::ids(one).check(4, 3, 8, "t"), Error);  // 9 > 8, in any sequence
   // Shape and dtype mismatches.
   EXPECT_THROW(Positions::ids(ids).resolve(3, 2, 100, "t"), Error);
+  EXPECT_THROW(Positions::ids(ids).resolve(3, 3, 100, "t"), Error);  // 2 sequences of ids for 3
   const std::vector<float> fl{0, 1};
   EXPECT_THROW(Positions::ids(TensorView::contiguous(fl.data(), DType::F32, {1, 2})).resolve(1, 2, 9, "t"),
                Error);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "posenc/alibi.hpp"
+#include "posenc/cuda.hpp"
 #include "posenc/dtype.hpp"
 #include "posenc/embed.hpp"
 #include "posenc/error.hpp"

@@ -3,7 +3,9 @@
 // Three ways to say it, for activations laid out [B, T, ...]:
 //   offsets:  pos[b, t] = offset[b] + t           (one offset for all sequences, or one per sequence, e.g.
 //                                                 the KV-cache length during decoding)
-//   ids:      pos[b, t] = ids[b, t]               (explicit position ids, i32 or i64, [B, T] any strides)
+//   ids:      pos[b, t] = ids[b, t]               (explicit position ids, i32 or i64, [B, T] any strides;
+//                                                 [1, T] gives every sequence the same ids, as HF's
+//                                                 position_ids)
 //   packed:   B = 1 and T = total tokens of N sequences laid end to end; cu_seqlens = [0, L0, L0+L1, ...,
 //             total] (N + 1 entries, non-decreasing); pos = t - cu_seqlens[s] for t in sequence s, so
 //             positions restart at 0 for each sequence.
@@ -31,10 +33,14 @@ class Positions {
   static Positions offset(int64_t start = 0);
   // pos[b, t] = offsets[b] + t; offsets has B entries (an empty span too: an error unless B = 0).
   static Positions offsets(std::span<const int64_t> per_sequence);
+  // A temporary vector would be gone before a call reads it (auto p = offsets(std::vector{...}) read
+  // freed memory): name the vector.
+  static Positions offsets(std::vector<int64_t>&&) = delete;
   // pos[b, t] = ids[b, t]; ids is i32 or i64 [B, T].
   static Positions ids(const TensorView& ids);
   // Packed variable-length sequences; cu_seqlens has N + 1 entries from 0 to the total token count.
   static Positions packed(std::span<const int64_t> cu_seqlens);
+  static Positions packed(std::vector<int64_t>&&) = delete;  // as offsets: name the vector
 
   Kind kind() const { return kind_; }
 
