@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -260,16 +261,26 @@ RopeCache make_rope_cache(const RopeConfig& cfg, const Positions& positions, int
   validate(cfg, where);
   if (batch < 1) fail(where, "batch", std::to_string(batch), ">= 1");
   if (seq < 1) fail(where, "seq", std::to_string(seq), ">= 1");
+  int64_t tokens = 0;
+  const std::string grid = std::to_string(batch) + " x " + std::to_string(seq);
+  if (__builtin_mul_overflow(batch, seq, &tokens))
+    fail(where, "batch x seq", grid, "a token count that fits in int64");
   auto d = std::make_shared<detail::RopeCacheData>();
   d->cfg = cfg;
   d->batch = batch;
   d->seq = seq;
-  const std::vector<int64_t> pos = positions.resolve(batch, seq, kMaxPosition, where);
-  d->seq_len = seq_len_for(cfg, seq_len, pos, where);
-  const detail::RopeFreqs f = detail::rope_freqs(cfg, d->seq_len, where);
-  d->table = detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
-  d->freqs = f;
-  d->pos = pos;
+  try {
+    const std::vector<int64_t> pos = positions.resolve(batch, seq, kMaxPosition, where);
+    d->seq_len = seq_len_for(cfg, seq_len, pos, where);
+    const detail::RopeFreqs f = detail::rope_freqs(cfg, d->seq_len, where);
+    d->table = detail::cpu::make_rope_table(f, cfg.precision, cfg.rot() / 2, pos);
+    d->freqs = f;
+    d->pos = pos;
+  } catch (const std::bad_alloc&) {  // named, like every other error of the call
+    fail(where, "batch x seq", grid,
+         "a cache that fits in memory (" + std::to_string(tokens) + " tokens x " +
+             std::to_string(cfg.rot() / 2) + " frequencies of cos/sin)");
+  }
   RopeCache c;
   c.data_ = std::move(d);
   return c;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -213,7 +214,14 @@ std::vector<float> sinusoidal_table(const SinusoidalConfig& cfg, int64_t num_pos
          "0 .. " + std::to_string(kMaxPosition + 1));
   validate(cfg, "posenc::sinusoidal_table");
   // num_positions <= 2^31 and dim <= kMaxSinusoidalDim = 2^20: the product fits in int64.
-  std::vector<float> table(static_cast<size_t>(num_positions * cfg.dim));
+  std::vector<float> table;
+  try {
+    table.resize(static_cast<size_t>(num_positions * cfg.dim));
+  } catch (const std::bad_alloc&) {  // named, like every other error of the call
+    fail("posenc::sinusoidal_table", "num_positions", std::to_string(num_positions),
+         "a table of num_positions x dim = " + std::to_string(num_positions) + " x " +
+             std::to_string(cfg.dim) + " floats that fits in memory");
+  }
   sinusoidal_table(TensorView::contiguous(table.data(), DType::F32, {num_positions, cfg.dim}), cfg, 0);
   return table;
 }

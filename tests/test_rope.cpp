@@ -157,6 +157,14 @@ TEST(Rope, SeqLenBelowThePositionsIsAnErrorWhereItMatters) {
         EXPECT_EQ(e.allowed(), ">= max position + 1 = 32 (or 0 for that)");
       }
       EXPECT_THROW(make_rope_cache(cfg, Positions::offset(0), B, T, 31), Error);
+      // A grid whose token count overflows is named too (a huge one that does not: std::bad_alloc
+      // becomes the same error, not tested here: ASan aborts on such allocations).
+      try {
+        make_rope_cache(cfg, Positions::offset(0), int64_t{1} << 40, int64_t{1} << 30);
+        ADD_FAILURE() << "a 2^70-token cache accepted";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.argument(), "batch x seq");
+      }
     } else {
       EXPECT_NO_THROW(run(8));
     }
