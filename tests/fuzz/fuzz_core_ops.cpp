@@ -810,6 +810,9 @@ void make_positions(Bytes& in, Arena& A, int kind, int64_t B, int64_t T, int64_t
       if (defect == 0) dt = in.pick({DType::F32, DType::BF16});
       int64_t b_ids = B, t_ids = T;
       if (defect == 1) (in.flag() ? b_ids : t_ids) += 1;
+      if (defect == 5) b_ids = 1;  // HF's position_ids [1, T]: the same ids for every sequence
+      // One row of ids serves any batch (B = 0 included): not a defect then.
+      const bool broadcast = b_ids == 1 && t_ids == T;
       Tensor ids = A.make(in, dt, {b_ids, t_ids});
       const bool bad_ok = in.range(0, 3) == 0;
       for_each_index(2, ids.v.shape.data(), [&](const auto& idx) {
@@ -819,7 +822,7 @@ void make_positions(Bytes& in, Arena& A, int kind, int64_t B, int64_t T, int64_t
       if (defect == 3 && null_ok(ids.numel())) ids.v.data = nullptr;
       if (defect == 4) ids.v.device = posenc::Device::CUDA;
       pc.pos = posenc::Positions::ids(ids.v);
-      if (defect >= 1 && defect <= 4) {
+      if (defect >= 1 && defect <= 4 && !(defect == 1 && broadcast)) {
         pc.structural = defect != 3 || ids.numel() > 0;
         if (pc.structural) return;
       }
@@ -828,7 +831,8 @@ void make_positions(Bytes& in, Arena& A, int kind, int64_t B, int64_t T, int64_t
         return;
       }
       for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < T; ++t) pc.want.push_back(load_int(dt, ids.buf->ptr(ids.off({b, t}))));
+        for (int64_t t = 0; t < T; ++t)
+          pc.want.push_back(load_int(dt, ids.buf->ptr(ids.off({broadcast ? 0 : b, t}))));
       return;
     }
     default: {  // packed
