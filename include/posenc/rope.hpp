@@ -115,8 +115,9 @@ struct RopeTensors {
 
 // Rotates q and k by their positions. seq_len: 0 = max position in `positions` + 1 (as HF's dynamic
 // update does); pass the full sequence length to keep Dynamic/LongRoPE frequencies fixed across
-// calls (for those two a seq_len below max position + 1 is an error: HF's never is). The frequencies of the last 4 configs are remembered per thread (except Dynamic and LongRoPE,
-// which depend on seq_len), so that one-token decode calls do not recompute them.
+// calls (for those two a seq_len below max position + 1 is an error: HF's never is). The frequencies
+// of the last 4 configs are remembered per thread (except Dynamic and LongRoPE, which depend on
+// seq_len), so that one-token decode calls do not recompute them.
 void rope_forward(const RopeTensors& t, const RopeConfig& cfg, const Positions& positions,
                   int64_t seq_len = 0);
 // Gradients: given dq', dk' (in t.q / t.k), writes dq, dk (the inverse rotation, times
