@@ -152,27 +152,31 @@ void run_extrapolate(const ExtrapolateArgs& a) {
   md += "Each cell: " + std::string(metric) + ". n/a: a learned table has no rows for those positions.\n";
   md += "Model: " + std::to_string(a.model.layers) + " layers, dim " + std::to_string(a.model.dim) + ", " +
         std::to_string(a.model.heads) + " heads; " + std::to_string(tc.steps) + " steps, batch " +
-        std::to_string(tc.batch) + ", seed " + std::to_string(a.model.seed) + ".\n\n| pe |";
-  for (int64_t len : lens) md += " " + std::to_string(len) + (len == L ? " (train)" : "") + " |";
-  md += "\n|---|";
-  for (size_t i = 0; i < lens.size(); ++i) md += "---:|";
-  md += "\n";
-  char buf[64];
-  for (size_t k = 0; k < pes.size(); ++k) {
-    md += "| " + pes[k] + " |";
-    for (const auto& c : table[k]) {
-      if (c.status != "ok") {
-        md += " n/a |";
-      } else if (lm) {
-        std::snprintf(buf, sizeof buf, " %.3f (%.1f) |", c.eval.loss, std::exp(c.eval.loss));
-        md += buf;
-      } else {
-        std::snprintf(buf, sizeof buf, " %.3f |", c.eval.accuracy);
-        md += buf;
-      }
-    }
+        std::to_string(tc.batch) + ", seed " + std::to_string(a.model.seed) + ".\n\n";
+  // One table: a row per encoding, a column per length; cell(c) formats an "ok" cell ("" for n/a).
+  const auto add_table = [&](const auto& cell) {
+    md += "| pe |";
+    for (int64_t len : lens) md += " " + std::to_string(len) + (len == L ? " (train)" : "") + " |";
+    md += "\n|---|";
+    for (size_t i = 0; i < lens.size(); ++i) md += "---:|";
     md += "\n";
-  }
+    for (size_t k = 0; k < pes.size(); ++k) {
+      md += "| " + pes[k] + " |";
+      for (const auto& c : table[k]) {
+        const std::string text = c.status == "ok" ? cell(c) : "";
+        md += " " + (text.empty() ? std::string("n/a") : text) + " |";
+      }
+      md += "\n";
+    }
+  };
+  const auto fmt = [](const char* format, double x, double y) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, x, y);
+    return std::string(buf);
+  };
+  add_table([&](const LengthResult& c) {
+    return lm ? fmt("%.3f (%.1f)", c.eval.loss, std::exp(c.eval.loss)) : fmt("%.3f", c.eval.accuracy, 0.0);
+  });
   // The same cells' order sensitivity (model/order.hpp).
   md +=
       "\nOrder sensitivity: the mean total variation distance between the model's next-token "
@@ -180,24 +184,12 @@ void run_extrapolate(const ExtrapolateArgs& a) {
       std::string(lm ? "first half of each window" : "source tokens x1 .. xn") +
       " in order and randomly shuffled, at the " + std::string(lm ? "second half's" : "output") +
       " positions (0: the order is ignored; 1: the predictions change completely). In parentheses: the " +
-      std::string(lm ? "perplexity" : "accuracy") + " with the shuffled input (same targets).\n\n| pe |";
-  for (int64_t len : lens) md += " " + std::to_string(len) + (len == L ? " (train)" : "") + " |";
-  md += "\n|---|";
-  for (size_t i = 0; i < lens.size(); ++i) md += "---:|";
-  md += "\n";
-  for (size_t k = 0; k < pes.size(); ++k) {
-    md += "| " + pes[k] + " |";
-    for (const auto& c : table[k]) {
-      if (c.status != "ok" || c.order.tokens == 0) {
-        md += " n/a |";
-      } else {
-        std::snprintf(buf, sizeof buf, lm ? " %.3f (%.1f) |" : " %.3f (%.3f) |", c.order.sensitivity,
-                      lm ? std::exp(c.order.shuffled_loss) : c.order.shuffled_accuracy);
-        md += buf;
-      }
-    }
-    md += "\n";
-  }
+      std::string(lm ? "perplexity" : "accuracy") + " with the shuffled input (same targets).\n\n";
+  add_table([&](const LengthResult& c) {
+    if (c.order.tokens == 0) return std::string();
+    return fmt(lm ? "%.3f (%.1f)" : "%.3f (%.3f)", c.order.sensitivity,
+               lm ? std::exp(c.order.shuffled_loss) : c.order.shuffled_accuracy);
+  });
   write_text((dir / "results.md").string(), md);
 
   LinePlot plot;

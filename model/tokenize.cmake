@@ -41,7 +41,7 @@ target_compile_options(posenc_tokenize PRIVATE -Wall -Wextra -Wpedantic)
 target_compile_definitions(posenc_tokenize PRIVATE
   POSENC_SPM_MODULE_NAME="$<TARGET_FILE_NAME:posenc_spm>"
   POSENC_SPM_MODULE_BUILD_PATH="$<TARGET_FILE:posenc_spm>")
-target_link_libraries(posenc_tokenize PUBLIC posenc::posenc PRIVATE ${CMAKE_DL_LIBS})
+target_link_libraries(posenc_tokenize PUBLIC posenc::posenc PRIVATE posenc::io ${CMAKE_DL_LIBS})
 # Anything using the tokenizers gets the module built too.
 add_dependencies(posenc_tokenize posenc_spm)
 

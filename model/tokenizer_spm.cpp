@@ -9,13 +9,10 @@
 // build-tree path.
 #include <dlfcn.h>
 
-#include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -25,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/atomic_file.hpp"
+#include "io/paths.hpp"
 #include "model/spm_shim.h"
 #include "model/tokenizer.hpp"
 #include "posenc/error.hpp"
@@ -288,20 +287,15 @@ class SentencePieceTokenizer final : public Tokenizer {
   posenc_spm_model* model_;
 };
 
-// The whole file, or false with the reason.
+// The whole file (io::read_file: directories and devices refused), or false with the reason.
 bool read_file(const std::string& path, std::string* out, std::string* why) {
-  std::error_code ec;
-  const std::filesystem::file_status st = std::filesystem::status(path, ec);
-  if (st.type() == std::filesystem::file_type::directory) return *why = "it is a directory", false;
-  if (st.type() == std::filesystem::file_type::character || st.type() == std::filesystem::file_type::block)
-    return *why = "it is a device, not a file", false;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return *why = std::strerror(errno), false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return *why = "read error", false;
-  *out = std::move(ss).str();
-  return true;
+  try {
+    *out = io::read_file(path);
+    return true;
+  } catch (const io::IoError& e) {
+    *why = e.allowed();  // the OS's or io's reason
+    return false;
+  }
 }
 
 std::string format_double(double v) {

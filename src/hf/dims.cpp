@@ -285,10 +285,10 @@ void read_model_dims(const Fields& c, const RopeFields& rp, Ctx& ctx) {
   read_rotary_dim(c, rp, ctx);
 
   const std::string& mt = ctx.out.model_type;
-  // rope_interleave's default: true for these MLA models (LongCat-Flash's code always interleaves;
+  // rope_interleave's default: true for these MLA models (LongCat-Flash, below, always interleaves;
   // Glm4MoeLiteConfig's rope_interleave defaults to True and its attention is DeepseekV3Attention).
-  const bool mla_default = mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2" ||
-                           mt == "longcat_flash" || mt == "glm4_moe_lite";
+  const bool mla_default =
+      mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "kimi_k2" || mt == "glm4_moe_lite";
   const std::optional<bool> interleave = c.boolean("rope_interleave");
   // LongcatFlashMLA calls apply_rotary_pos_emb_interleave whatever rope_interleave says.
   if (mt == "longcat_flash" && interleave == false)
