@@ -39,12 +39,7 @@ struct ExtrapolateArgs {
 };
 
 void run_extrapolate(const ExtrapolateArgs& a) {
-  const std::vector<std::string> pes = parse_name_list(a.pes);
-  if (pes.empty()) throw CliError("--pes: empty list");
-  for (size_t i = 0; i < pes.size(); ++i)
-    if (std::find(pes.begin(), pes.begin() + static_cast<std::ptrdiff_t>(i), pes[i]) !=
-        pes.begin() + static_cast<std::ptrdiff_t>(i))
-      throw CliError("--pes: '" + a.pes + "' lists " + pes[i] + " twice (allowed: distinct encodings)");
+  const std::vector<std::string> pes = parse_name_list(a.pes, "--pes", "distinct encodings, comma-separated");
   for (const auto& p : pes) model::parse_pe_kind(p);  // unknown names fail before any training
   // Before make_train_config, which would check these options' paths and pairing first.
   for (const auto& u : a.unused)

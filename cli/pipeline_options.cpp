@@ -340,35 +340,47 @@ int apply_threads(int requested, int64_t dim) {
   return n;
 }
 
+namespace {
+// Splits "a,b,c" into items, each checked by `parse` (which throws for an invalid one), refusing an
+// empty list, empty items ("a,,b", "a,") and repeats. `allowed` describes a valid list in the errors.
+template <class T, class Parse>
+std::vector<T> parse_list(const std::string& text, const std::string& option, const std::string& allowed,
+                          Parse parse) {
+  if (text.empty()) throw CliError(option + ": empty list");
+  std::vector<T> out;
+  std::vector<std::string> items;
+  size_t begin = 0;
+  while (true) {
+    const size_t comma = text.find(',', begin);
+    const std::string item =
+        text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (item.empty())
+      throw CliError(option + ": '" + text + "' has an empty item (allowed: " + allowed + ")");
+    T v = parse(item);
+    if (std::find(out.begin(), out.end(), v) != out.end())
+      throw CliError(option + ": '" + text + "' lists " + item + " twice (allowed: " + allowed + ")");
+    out.push_back(std::move(v));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<int64_t> parse_int_list(const std::string& text, const char* option) {
-  std::vector<int64_t> out;
-  if (!text.empty() && text.back() == ',')
-    throw CliError(std::string(option) + ": '" + text +
-                   "' ends with a comma (allowed: comma-separated integers >= 1)");
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
+  const std::string allowed = "distinct comma-separated integers >= 1";
+  return parse_list<int64_t>(text, option, allowed, [&](const std::string& item) {
     int64_t v = 0;
     const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (ec != std::errc() || p != item.data() + item.size() || v < 1)
-      throw CliError(std::string(option) + ": '" + item +
-                     "' is invalid (allowed: comma-separated integers >= 1)");
-    if (std::find(out.begin(), out.end(), v) != out.end())
-      throw CliError(std::string(option) + ": '" + text + "' lists " + item +
-                     " twice (allowed: distinct integers >= 1)");
-    out.push_back(v);
-  }
-  if (out.empty()) throw CliError(std::string(option) + ": empty list");
-  return out;
+      throw CliError(std::string(option) + ": '" + item + "' is invalid (allowed: " + allowed + ")");
+    return v;
+  });
 }
 
-std::vector<std::string> parse_name_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
+std::vector<std::string> parse_name_list(const std::string& text, const char* option,
+                                         const std::string& allowed) {
+  return parse_list<std::string>(text, option, allowed, [](const std::string& item) { return item; });
 }
 
 }  // namespace posenc::cli
@@ -388,8 +400,9 @@ std::vector<LengthResult> evaluate_lengths(model::Transformer& m, const model::T
       r.reason = "length " + std::to_string(len) + " needs " + std::to_string(r.input_tokens) +
                  " positions; the learned table has " + std::to_string(m->max_length()) + " rows";
     } else {
-      r.eval = model::evaluate(m, task, len, batch, sequences, seed);
-      r.order = model::order_sensitivity(m, task, len, batch, sequences, seed);
+      const model::EvalWithOrder e = model::evaluate_with_order(m, task, len, batch, sequences, seed);
+      r.eval = e.eval;
+      r.order = e.order;
     }
     out.push_back(r);
   }

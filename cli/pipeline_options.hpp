@@ -75,9 +75,11 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
 // thread here), else the number of cores. Sets LibTorch's and posenc's.
 int apply_threads(int requested, int64_t dim);
 
-// "[1, 2, 4]" parsing for --eval-lens and --pes.
+// Comma-separated lists ("8,16,32" for --lens and --eval-lens, "rope,alibi" for --pes): an empty list,
+// an empty item ("8,,16", "8,") or a repeated one is an error naming the option.
 std::vector<int64_t> parse_int_list(const std::string& text, const char* option);
-std::vector<std::string> parse_name_list(const std::string& text);
+std::vector<std::string> parse_name_list(const std::string& text, const char* option,
+                                         const std::string& allowed);
 
 }  // namespace posenc::cli
 

@@ -36,4 +36,14 @@ struct OrderResult {
 OrderResult order_sensitivity(Transformer& model, const Task& task, int64_t len, int64_t batch,
                               int64_t max_sequences, uint64_t seed);
 
+// evaluate() (trainer.hpp) and order_sensitivity() in one pass: each batch is run once in order (for
+// both results) and once shuffled, instead of twice in order and once shuffled. Both results equal
+// those of the two separate calls.
+struct EvalWithOrder {
+  EvalResult eval;
+  OrderResult order;
+};
+EvalWithOrder evaluate_with_order(Transformer& model, const Task& task, int64_t len, int64_t batch,
+                                  int64_t max_sequences, uint64_t seed);
+
 }  // namespace posenc::model

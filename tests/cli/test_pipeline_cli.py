@@ -668,6 +668,10 @@ def case_errors(cli):
         (("extrapolate", "--steps", 2, "--metrics-csv", os.path.join(bad, "m.csv")),
          ["--metrics-csv", "not used by extrapolate"]),
         (("extrapolate", "--steps", 2, "--pes", "none,rope,none"), ["--pes", "none", "twice"]),
+        # Both lists follow one rule: no empty items (--pes skipped them, --lens refused only a last one).
+        (("extrapolate", "--steps", 2, "--pes", "rope,,alibi"), ["--pes", "rope,,alibi", "empty item"]),
+        (("extrapolate", "--steps", 2, "--pes", "rope,"), ["--pes", "empty item"]),
+        (("eval", "--checkpoint", copy_ck, "--lens", "8,,16"), ["--lens", "8,,16", "empty item"]),
         (("extrapolate", "--steps", 2, "--train-len", 0), ["--train-len", "0"]),
         (("demo", "--out", copy_ck), ["--out", copy_ck]),
         # The training options are checked before the text is read (a missing --data is not reported).

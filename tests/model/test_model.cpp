@@ -237,6 +237,30 @@ TEST(Model, OrderSensitivityIsZeroExactlyWhenTheModelCannotSeeOrder) {
   EXPECT_EQ(pm::order_sensitivity(m, *lm, 3, 4, 100, 0).tokens, 0);  // a span of one token
 }
 
+// eval and extrapolate measure both in one pass (evaluate_with_order): its loss and accuracy are
+// evaluate()'s, bit for bit, also at lengths with nothing to shuffle.
+TEST(Model, EvaluateWithOrderGivesEvaluatesNumbers) {
+  auto copy = pm::make_synthetic_task(pm::TaskKind::Copy, 9);
+  std::vector<int64_t> text(400);
+  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<int64_t>(i * 5 % 12);
+  auto lm = pm::make_lm_task(text, 12);
+  for (const pm::Task* task : {copy.get(), lm.get()}) {
+    pm::Transformer m(tiny(pm::PeKind::Rope, true));
+    for (int64_t len : {1, 3, 8}) {
+      SCOPED_TRACE("len " + std::to_string(len));
+      const pm::EvalResult e = pm::evaluate(m, *task, len, 4, 30, 2);
+      const pm::EvalWithOrder both = pm::evaluate_with_order(m, *task, len, 4, 30, 2);
+      EXPECT_GT(e.tokens, 0);
+      EXPECT_EQ(both.eval.tokens, e.tokens);
+      EXPECT_EQ(both.eval.loss, e.loss);
+      EXPECT_EQ(both.eval.accuracy, e.accuracy);
+      const pm::OrderResult o = pm::order_sensitivity(m, *task, len, 4, 30, 2);
+      EXPECT_EQ(both.order.tokens, o.tokens);
+      EXPECT_EQ(both.order.sensitivity, o.sensitivity);
+    }
+  }
+}
+
 namespace {
 std::vector<double> losses(const pm::TrainResult& r) {
   std::vector<double> v;
