@@ -51,6 +51,17 @@ void run_extrapolate(const ExtrapolateArgs& a) {
                                                         : parse_int_list(a.eval_lens, "--eval-lens");
   TaskSetup s = make_task(a.task);
   const bool lm = s.task->kind() == model::TaskKind::Lm;
+  // Every model's training and evaluation sizes are checked before the first one trains (and
+  // before --out is created).
+  std::vector<model::ModelConfig> cfgs;
+  for (const std::string& pe : pes) {
+    ModelArgs ma = a.model;
+    ma.pe = pe;
+    if (ma.pe != "rope") ma.rope_scaling = "default";  // --rope-scaling is for the rope model
+    cfgs.push_back(make_model_config(ma, a.task, *s.task));
+    check_fits_memory(cfgs.back(), tc.batch, s.task->input_length(a.task.len), a.task.len_option);
+    check_eval_fits_memory(cfgs.back(), *s.task, lens, tc.batch, tc.eval_sequences, "--eval-lens");
+  }
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
   if (ec) throw CliError("--out: cannot create '" + a.out + "': " + ec.message());
@@ -84,11 +95,7 @@ void run_extrapolate(const ExtrapolateArgs& a) {
   std::vector<std::vector<LengthResult>> table;
   int threads = 0;
   for (size_t k = 0; k < pes.size(); ++k) {
-    ModelArgs ma = a.model;
-    ma.pe = pes[k];
-    if (ma.pe != "rope") ma.rope_scaling = "default";  // --rope-scaling is for the rope model
-    const model::ModelConfig cfg = make_model_config(ma, a.task, *s.task);
-    check_fits_memory(cfg, tc.batch, s.task->input_length(a.task.len), a.task.len_option);
+    const model::ModelConfig& cfg = cfgs[k];
     threads = apply_threads(a.train.threads, cfg.dim);
     model::Transformer m(cfg);
     std::fprintf(stderr, "[%zu/%zu] %s: %s\n", k + 1, pes.size(), pes[k].c_str(), describe_model(m).c_str());

@@ -92,6 +92,7 @@ void run_eval(const EvalCmd& a) {
   TaskSetup s = make_task(t, tok.get());
   const std::vector<int64_t> lens =
       a.lens_option->count() == 0 ? std::vector<int64_t>{t.len} : parse_int_list(a.lens, "--lens");
+  check_eval_fits_memory(meta.model, *s.task, lens, a.batch, a.sequences, "--lens");
   std::vector<LengthResult> results;
   try {
     results = evaluate_lengths(m, *s.task, lens, a.batch, a.sequences, train.at("seed").get<uint64_t>());

@@ -257,14 +257,34 @@ void check_fits_memory(const model::ModelConfig& c, int64_t batch, int64_t token
                    ") need at least " + gib(weights) + (training ? " to train" : "") +
                    ", more than this machine's memory (" + gib(memory) +
                    "): reduce --dim, --layers, --ff-mult or the vocabulary");
-  const double t = static_cast<double>(tokens);
-  const double scores = 2.0 * static_cast<double>(batch) * static_cast<double>(c.heads) * t * t * 4.0;
-  if (weights + scores > memory)
+  // One layer's attention scores and probabilities, and the hidden state and the logits of the batch.
+  const double t = static_cast<double>(tokens), b = static_cast<double>(batch);
+  const double scores = 2.0 * b * static_cast<double>(c.heads) * t * t * 4.0;
+  const double activations = b * t * static_cast<double>(c.dim + c.vocab_size) * 4.0;
+  if (weights + scores + activations > memory)
     throw CliError(std::string(len_option) + ", --batch " + std::to_string(batch) + ": inputs of " +
-                   std::to_string(tokens) + " tokens need at least " + gib(weights + scores) +
+                   std::to_string(tokens) + " tokens need at least " + gib(weights + scores + activations) +
                    (training ? " per training step" : "") +
-                   " (attention scores of one layer), more than this machine's memory (" + gib(memory) +
-                   "): reduce " + len_option + " or --batch");
+                   " (one layer's attention scores, the hidden state and the logits), more than this "
+                   "machine's memory (" +
+                   gib(memory) + "): reduce " + len_option + " or --batch");
+}
+
+void check_eval_fits_memory(const model::ModelConfig& c, const model::Task& task,
+                            const std::vector<int64_t>& lens, int64_t batch, int64_t sequences,
+                            const char* lens_option) {
+  for (int64_t len : lens) {
+    int64_t count = 0;
+    try {
+      count = task.eval_sequences(len, sequences);
+    } catch (const Error& e) {  // the task's range of lengths, in the option's words
+      throw CliError(std::string(lens_option) + ": " + e.value() + " is invalid (allowed: " + e.allowed() +
+                     ")");
+    }
+    const int64_t tokens = task.input_length(len);
+    if (c.pe == model::PeKind::Learned && tokens > c.max_positions) continue;  // not evaluated
+    check_fits_memory(c, std::min(batch, count), tokens, lens_option, /*training=*/false);
+  }
 }
 
 model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed) {

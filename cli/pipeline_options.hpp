@@ -68,6 +68,12 @@ model::ModelConfig make_model_config(const ModelArgs& m, const TaskArgs& t, cons
 // moments, one layer's attention scores. Better than LibTorch's allocator error, or a run that swaps.
 void check_fits_memory(const model::ModelConfig& c, int64_t batch, int64_t tokens, const char* len_option,
                        bool training = true);
+// The same for the evaluation at each of `lens` (batches of `batch` of the task's sequences, at most
+// `sequences`; lengths a learned table cannot hold are skipped, as evaluate_lengths does), and each length
+// in the task's range: a CliError naming lens_option ("--lens") before anything is evaluated.
+void check_eval_fits_memory(const model::ModelConfig& c, const model::Task& task,
+                            const std::vector<int64_t>& lens, int64_t batch, int64_t sequences,
+                            const char* lens_option);
 // seed: --seed, which fixes the data order, dropout and the held-out batches as well as the weights.
 model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed);
 

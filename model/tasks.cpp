@@ -50,6 +50,11 @@ class SyntheticTask final : public Task {
     return out;
   }
 
+  int64_t eval_sequences(int64_t len, int64_t max_sequences) const override {
+    check_len("eval length", len);
+    return max_sequences;
+  }
+
   std::pair<int64_t, int64_t> order_span(int64_t len) const override { return {1, 1 + len}; }
 
   std::string describe(const at::Tensor& ids) const override {
@@ -132,17 +137,21 @@ class LmTask final : public Task {
     return {input, target};
   }
 
-  std::pair<int64_t, int64_t> order_span(int64_t len) const override { return {0, len / 2}; }
-
-  std::vector<Batch> eval_batches(int64_t len, int64_t batch, int64_t max_sequences,
-                                  uint64_t) const override {
-    check_batches(batch, max_sequences);
+  int64_t eval_sequences(int64_t len, int64_t max_sequences) const override {
     const int64_t n = static_cast<int64_t>(valid_.size());
     if (len < 1 || len + 1 > n)
       throw Error(
           "posenc::model::LmTask", "eval length", std::to_string(len),
           "1 .. " + std::to_string(n - 1) + " (the validation split has " + std::to_string(n) + " tokens)");
-    const int64_t windows = std::min((n - 1) / len, max_sequences);
+    return std::min((n - 1) / len, max_sequences);
+  }
+
+  std::pair<int64_t, int64_t> order_span(int64_t len) const override { return {0, len / 2}; }
+
+  std::vector<Batch> eval_batches(int64_t len, int64_t batch, int64_t max_sequences,
+                                  uint64_t) const override {
+    check_batches(batch, max_sequences);
+    const int64_t windows = eval_sequences(len, max_sequences);
     std::vector<Batch> out;
     for (int64_t w0 = 0; w0 < windows; w0 += batch) {
       const int64_t b = std::min(batch, windows - w0);

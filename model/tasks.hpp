@@ -46,6 +46,9 @@ class Task {
   // for one window is a posenc::Error.
   virtual std::vector<Batch> eval_batches(int64_t len, int64_t batch, int64_t max_sequences,
                                           uint64_t seed) const = 0;
+  // How many sequences eval_batches(len, ., max_sequences, .) holds, without making them; a length
+  // eval_batches refuses is the same posenc::Error ("eval length") here.
+  virtual int64_t eval_sequences(int64_t len, int64_t max_sequences) const = 0;
   // The input positions [first, last) whose order an order-sensitivity measurement shuffles in the
   // evaluation batches at length len (model/order.hpp): the source x1 .. xn of a synthetic task
   // (positions 1 .. n), the first half of an lm window. The predictions after it are compared.

@@ -660,6 +660,11 @@ def case_errors(cli):
         (("train", "--task", "copy", "--steps", 1, "-q", "--dim", 32, "--len", 4, "--symbols", 10 ** 9),
          ["--dim", "parameters", "memory"]),
         (("demo", "--layers", 2 ** 31 - 1, "--no-plots"), ["--layers", str(2 ** 31 - 1), "memory"]),
+        # Evaluation lengths too, before anything runs (eval --lens 1000000 allocated for minutes; extrapolate
+        # trained every model first).
+        (("eval", "--checkpoint", copy_ck, "--lens", "8,1000000"), ["--lens", "2000001 tokens", "memory"]),
+        (("extrapolate", "--steps", 2, "--eval-lens", "8,100000", "--out", os.path.join(bad, "never")),
+         ["--eval-lens", "200001 tokens", "memory"]),
         (("train", "--task", "lm", "--data", data, "--tokenizer", "sentencepiece", "--spm-vocab", 1, "--steps", 1,
           "-q"), ["--spm-vocab", "1", ">= 4"]),
         ((*T, *SMALL, "--pe", "sinusoidal", "--rope-scaling", "yarn"), ["--rope-scaling", "yarn", "--pe rope"]),
