@@ -41,6 +41,7 @@ class CallScope {
   CallScope& operator=(const CallScope&) = delete;
   cudaStream_t stream() const { return stream_; }
   const char* where() const { return where_; }
+  int device() const { return device_; }  // the device the call runs on (current during the call)
 
  private:
   const char* where_;

@@ -234,6 +234,20 @@ void launch(const CallScope& s, RopeParams p, const RopeCall& c) {
   const int threads = static_cast<int>(std::min<int64_t>(256, (work + 31) / 32 * 32));
   const size_t smem =
       static_cast<size_t>(p.tpb) * static_cast<size_t>(std::max(p.half, 1)) * 2 * sizeof(float);
+  // cos/sin of one token above the default 48 KiB (rotary_dim > 12288, where tpb is 1): the kernel opts
+  // in up to the device's limit (227 KiB on the H100/H200: rotary_dim <= 58112); beyond it, an error.
+  if (smem > 48 * 1024) {
+    int optin = 0;
+    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, s.device()), s.where(),
+          "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
+    if (smem > static_cast<size_t>(optin))
+      throw Error(s.where(), "rotary_dim", std::to_string(p.rot),
+                  "<= " + std::to_string(optin / 8 * 2) + " on this GPU (cos and sin of one token in " +
+                      std::to_string(optin) + " bytes of shared memory); larger ones run on the CPU");
+    check(cudaFuncSetAttribute(rope_kernel<X, O, L, V>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(smem)),
+          s.where(), "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+  }
   rope_kernel<X, O, L, V><<<blocks_for(p.N, p.tpb), threads, smem, s.stream()>>>(p);
   check_launch(s.where(), "rope_kernel");
 }

@@ -259,6 +259,35 @@ TEST(CudaRope, LongSequencesInEveryBlockOrder) {
   }
 }
 
+// Heads wider than 12288 rotated dims need more than the default 48 KiB of shared memory for one token's
+// cos/sin (src/cuda/rope.cu opts in; the launch failed with cudaErrorInvalidValue); wider than the
+// device's opt-in limit (rotary_dim 58112 on the H100/H200) they are an error naming rotary_dim.
+TEST(CudaRope, VeryWideHeads) {
+  POSENC_SKIP_WITHOUT_GPU();
+  uint32_t seed = 1300;
+  for (int64_t D : {int64_t{16384}, int64_t{20000}}) {
+    RopeCase c;
+    c.B = 1;
+    c.T = 3;
+    c.Hq = 2;
+    c.Hk = 1;
+    c.D = c.rot = D;
+    c.in_place = D == 16384;
+    c.pos = PosKind::Offset;
+    run_rope_case(c, seed += 7);
+  }
+  RopeConfig cfg;
+  cfg.head_dim = 1 << 17;
+  Mirror q(DType::F32, {1, 1, 1, cfg.head_dim});
+  try {
+    rope_forward(only(q.dv()), cfg, Positions::offset());
+    ADD_FAILURE() << "rotary_dim 2^17 launched";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.argument(), "rotary_dim") << e.what();
+    EXPECT_NE(e.allowed().find("on this GPU"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CudaRope, EveryScalingBothPrecisions) {
   POSENC_SKIP_WITHOUT_GPU();
   uint32_t seed = 900;
