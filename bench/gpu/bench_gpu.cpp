@@ -5,7 +5,8 @@
 // Each measurement: warm-up, then `groups` groups of `per_group` back-to-back calls between two events;
 // the median group time / per_group is the time per call (host work of a call overlaps the previous
 // call's kernels, as in a real step; a call that waits for the GPU shows it). Inputs are far larger than
-// L2 (50-60 MB). Bytes: what the op must read and write once (RoPE: q and k read and written; embed: the
+// L2 (50-60 MB), except the embed PE table of the shape ([4096, 4096] bf16, 32 MiB), which the
+// `pe_beyond_l2` row replaces by one four times the L2. Bytes: what the op must read and write once (RoPE: q and k read and written; embed: the
 // E rows, the PE rows and out); the copy moves the same number of bytes (half read, half written), so
 // copy_ms / time_ms is the fraction of copy bandwidth reached.
 // Usage: posenc_bench_gpu [--quick] [--json FILE]
@@ -195,6 +196,21 @@ void bench_embed(const Opts& o) {
         {"embed_fwd", shape, "bf16", check ? "table,ids_checked" : "table,ids_unchecked", ms, bytes, copy});
   }
   detail::cuda::set_check_ids(true);
+  {
+    // The same op with its PE rows out of L2. Above, P (32 MiB) stays in the 50-60 MB L2 after the first
+    // sequence, so its 'x copy' counts bytes that do not all come from DRAM. Here one PE table of B * T
+    // rows (256 MiB) and sequence b at positions b * T .. b * T + T - 1: every PE row is read once, from
+    // DRAM. Another workload than torch's (bench_torch.py compares no other impl with it); the issue's
+    // 'x copy' target is read from this row.
+    Dev P2(static_cast<size_t>(B * T) * row);
+    fill_random(P2, t, 6);
+    const TensorView P2v = TensorView::contiguous(P2.p, t, {B * T, C}, Device::CUDA);
+    std::vector<int64_t> offsets(static_cast<size_t>(B));
+    for (int64_t b = 0; b < B; ++b) offsets[static_cast<size_t>(b)] = b * T;
+    const Positions spread = Positions::offsets(offsets);
+    const double ms = time_ms([&] { embed_forward(ov, iv, Ev, PeSource::table(P2v), spread, 1.0f); }, o);
+    report({"embed_fwd", shape, "bf16", "table,ids_checked,pe_beyond_l2", ms, bytes, copy});
+  }
   SinusoidalConfig sc;
   sc.dim = C;
   const double ms_sin = time_ms([&] { embed_forward(ov, iv, Ev, PeSource::sinusoidal(sc), pos, 1.0f); }, o);

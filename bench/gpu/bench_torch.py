@@ -161,6 +161,8 @@ def main():
         }
         comp = tm.get(("torch_compile", r["op"], r["dtype"]))
         eag = tm.get(("hf_eager", r["op"], r["dtype"])) or tm.get(("eager", r["op"], r["dtype"]))
+        if "pe_beyond_l2" in r.get("variant", ""):  # another workload than torch's rows (bench_gpu.cpp)
+            comp = eag = None
         row["vs_compile"] = comp / ms if comp else None
         row["vs_eager"] = eag / ms if eag else None
         table.append(row)
@@ -195,9 +197,13 @@ def main():
             checks.append((f"{op} {dt} >= 10x HF eager", (r["vs_eager"] or 0) >= 10, r["vs_eager"]))
             need = 1.2 if dt == "bf16" else 1.0
             checks.append((f"{op} {dt} >= {need}x torch.compile", (r["vs_compile"] or 0) >= need, r["vs_compile"]))
+    # x copy from the row whose PE rows come from DRAM (in the shape the 32 MiB PE table stays in L2,
+    # which flatters the ratio); vs torch.compile from the shape, which torch ran.
+    r = posenc_row("embed_fwd", "bf16", "table,ids_checked,pe_beyond_l2")
+    if r is not None:
+        checks.append(("embed_fwd bf16 >= 0.85x copy (PE beyond L2)", r["x_copy"] >= 0.85, r["x_copy"]))
     r = posenc_row("embed_fwd", "bf16", "table,ids_checked")
     if r is not None:
-        checks.append(("embed_fwd bf16 >= 0.85x copy", r["x_copy"] >= 0.85, r["x_copy"]))
         checks.append(("embed_fwd bf16 >= 1.5x torch.compile", (r["vs_compile"] or 0) >= 1.5, r["vs_compile"]))
     for name, ok, v in checks:
         print(f"  {'MET ' if ok else 'MISS'} {name}: {f(v, '.2f')}")

@@ -4,13 +4,14 @@
 # which unpacks them into a private prefix (.gpu-deps/prefix, never /) on the GPU machine, where the
 # -dev packages are most likely missing and there is no network. Carry .gpu-deps to the GPU machine.
 #   Highway (the core's SIMD), GoogleTest, MPFR/GMP (the test suite's CMake needs them), nlohmann-json
-#   (posenc::hf), SentencePiece and pkgconf (the model's tokenizers, for the optional LibTorch step).
+#   (posenc::hf), SentencePiece and pkgconf (the model's tokenizers, for the optional LibTorch step), zlib
+#   (the model's checkpoint CRC, same step).
 # Usage: bash bench/gpu/prepare.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dest="$root/.gpu-deps"
 pkgs=(libhwy-dev libhwy1 libgtest-dev nlohmann-json3-dev libmpfr-dev libmpfr6 libgmp-dev libgmp10 libgmpxx4ldbl
-      libsentencepiece-dev libsentencepiece0 pkgconf pkgconf-bin libpkgconf3)
+      libsentencepiece-dev libsentencepiece0 pkgconf pkgconf-bin libpkgconf3 zlib1g-dev zlib1g)
 mkdir -p "$dest"
 rm -f "$dest"/*.deb
 cd "$dest"

@@ -12,12 +12,20 @@
 # The -dev packages the build needs (Highway, GoogleTest, MPFR/GMP, nlohmann-json, SentencePiece, pkgconf)
 # come from .gpu-deps/*.deb, unpacked into .gpu-deps/prefix (never into /) with dpkg -x, or with python3
 # when dpkg is missing; packages the system already has are used from there instead only if .gpu-deps is
-# absent. Results go to $OUT (or out/gpu): logs of every step, posenc_bench.json, bench_gpu.json (the
-# merged table), sincos_cost.json (bench_sincos.cu), test XML. The last lines printed say which steps passed.
+# absent. Logs of every step, posenc_bench.json, bench_gpu.json (the merged table), sincos_cost.json
+# (bench_sincos.cu), test XML and summary.txt go to out/gpu (emptied first). With $OUT set (the device tool
+# returns at most 8 files), $OUT gets five: summary.txt, bench_gpu.json, posenc_bench.json,
+# sincos_cost.json and gpu_logs.tgz (all of out/gpu). The last lines printed say which steps passed.
+# Exit status: 0 every step passed, 1 a step failed or timed out, 2 none failed but some were skipped for
+# lack of time or of a CUDA LibTorch (their results are missing).
+# Every step's time limit is clamped to what is left of the budget; a step that would not get its minimum
+# is skipped (the summary says so).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-out=${OUT:-$root/out/gpu}
+ret=${OUT:-}
+out=$root/out/gpu
+rm -rf "$out"
 mkdir -p "$out"
 budget=${POSENC_GPU_BUDGET_S:-450}
 start=$(date +%s)
@@ -27,6 +35,9 @@ build_torch=$root/build-gpu-torch
 deps=$root/.gpu-deps
 prefix=$deps/prefix
 summary=()
+failed=0      # a step failed or timed out
+incomplete=0  # a step was skipped for time (or LibTorch is missing)
+reserve=15    # seconds kept for the summary and the packing of the outputs
 
 elapsed() { echo $(($(date +%s) - start)); }
 left() { echo $((budget - $(elapsed))); }
@@ -49,20 +60,54 @@ step() {
   if [ $rc -eq 0 ]; then
     summary+=("PASS    $name (${dt}s)")
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-    summary+=("TIMEOUT $name after ${dt}s (log: $out/$name.log)")
+    summary+=("TIMEOUT $name after ${dt}s (log: $name.log)")
+    failed=1
   else
-    summary+=("FAIL    $name (rc $rc, ${dt}s; log: $out/$name.log)")
+    summary+=("FAIL    $name (rc $rc, ${dt}s; log: $name.log)")
+    failed=1
   fi
   return $rc
 }
 skip() { summary+=("SKIP    $1: $2"); note "skip $1: $2"; }
-finish() {
-  echo
-  echo "================ bench/gpu/run.sh: $(elapsed)s ================"
-  for s in "${summary[@]}"; do echo "  $s"; done
-  echo "  outputs: $out"
-  exit "${1:-0}"
+# timed NAME MAX MIN CMD...: step with a limit of MAX seconds, or what is left of the budget (less the
+# reserve) when that is less; skipped (and the run incomplete) when that would be under MIN seconds.
+timed() {
+  local name=$1 max=$2 min=$3
+  shift 3
+  local lim=$(($(left) - reserve))
+  [ "$lim" -gt "$max" ] && lim=$max
+  if [ "$lim" -lt "$min" ]; then
+    skip "$name" "$(left)s of the budget left, it needs at least ${min}s"
+    incomplete=1
+    return 1
+  fi
+  step "$name" "$lim" "$@"
 }
+finish() {
+  local rc=${1:-0}
+  if [ -n "${torch_pid:-}" ] && kill -0 "$torch_pid" 2> /dev/null; then  # the background build
+    kill -TERM -- "-$torch_pid" 2> /dev/null
+  fi
+  [ "$rc" = 0 ] && [ "$failed" = 1 ] && rc=1
+  [ "$rc" = 0 ] && [ "$incomplete" = 1 ] && rc=2
+  {
+    echo
+    echo "================ bench/gpu/run.sh: $(elapsed)s, exit status $rc ================"
+    for s in "${summary[@]}"; do echo "  $s"; done
+    echo "  (0: every step passed; 1: a step failed or timed out; 2: none failed, some skipped)"
+    echo "  outputs: $out${ret:+, and in $ret: summary.txt, the JSON files, gpu_logs.tgz}"
+  } | tee "$out/summary.txt"
+  if [ -n "$ret" ]; then
+    mkdir -p "$ret"
+    for f in summary.txt bench_gpu.json posenc_bench.json sincos_cost.json; do
+      [ -f "$out/$f" ] && cp "$out/$f" "$ret/"
+    done
+    tar -czf "$ret/gpu_logs.tgz" -C "$out" . 2> /dev/null || echo "run.sh: packing the logs failed"
+  fi
+  exit "$rc"
+}
+# Stopped from outside (the device tool's limit): the summary and the outputs still come back.
+trap 'summary+=("KILLED  by a signal at $(elapsed)s"); failed=1; finish 1' TERM INT
 
 # ---- 0. the machine -------------------------------------------------------------------------------------------
 if ! command -v nvcc > /dev/null 2>&1; then
@@ -153,7 +198,7 @@ configure_core() {
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOSENC_CORE_ONLY=ON -DPOSENC_CUDA=ON \
     -DPOSENC_BENCH=ON -DPOSENC_INSTALL=OFF "-DCMAKE_CUDA_ARCHITECTURES=$archs" "${cmake_deps[@]}"
 }
-step configure 90 configure_core || finish 1
+timed configure 90 20 configure_core || finish 1
 
 # ---- 2b. the LibTorch adapter + model, built in the background (it overlaps the core build and the tests;
 # torch.h makes it the longest build); waited for (or stopped) before the benchmarks, which get a quiet machine.
@@ -163,6 +208,7 @@ if [ "${POSENC_SKIP_TORCH:-0}" = 1 ]; then
   skip libtorch "POSENC_SKIP_TORCH=1"
 elif [ -z "$torch_dir" ] || [ ! -d "$torch_dir" ]; then
   skip libtorch "no LibTorch CMake package from python3 torch"
+  incomplete=1
 else
   note "building the LibTorch adapter and model in the background (log: $out/build_torch.log)"
   torch_cmd="cmake -S $(printf %q "$root") -B $(printf %q "$build_torch") -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -174,13 +220,17 @@ else
   torch_t0=$(date +%s)
 fi
 
-step build 300 cmake --build "$build" -j "$jobs" --target test_cuda_checks test_cuda_kernels test_errors \
+timed build 300 60 cmake --build "$build" -j "$jobs" --target test_cuda_checks test_cuda_kernels test_errors \
   posenc_bench_gpu posenc_bench_sincos || finish 1
 
+# Fresh random inputs for the GPU tests at every run (tests/cuda/gpu_test_util.hpp); the seed is printed
+# in their logs and here, so a failure can be rerun with POSENC_GPU_SEED=<seed>.
+export POSENC_GPU_SEED=${POSENC_GPU_SEED:-$(( $(date +%s) % 1000000007 ))}
+note "POSENC_GPU_SEED=$POSENC_GPU_SEED"
 # ---- 3. tests ------------------------------------------------------------------------------------------------------------
-step test_cuda_checks 60 "$build/tests/cuda/test_cuda_checks" "--gtest_output=xml:$out/test_cuda_checks.xml"
-step test_errors 60 "$build/tests/test_errors" "--gtest_output=xml:$out/test_errors.xml"
-step test_cuda_kernels 180 "$build/tests/cuda/test_cuda_kernels" "--gtest_output=xml:$out/test_cuda_kernels.xml"
+timed test_cuda_checks 60 10 "$build/tests/cuda/test_cuda_checks" "--gtest_output=xml:$out/test_cuda_checks.xml"
+timed test_errors 60 10 "$build/tests/test_errors" "--gtest_output=xml:$out/test_errors.xml"
+timed test_cuda_kernels 180 30 "$build/tests/cuda/test_cuda_kernels" "--gtest_output=xml:$out/test_cuda_kernels.xml"
 grep -h "^\[ hf_compat \]\|^\[ exact \]" "$out/test_cuda_kernels.log" > "$out/exactness.txt" 2> /dev/null || true
 
 # The background LibTorch build: wait while the benchmarks still fit (they need ~150 s), else stop it.
@@ -192,33 +242,30 @@ if [ -n "$torch_pid" ]; then
     kill -TERM -- "-$torch_pid" 2> /dev/null
     sleep 1
     kill -KILL -- "-$torch_pid" 2> /dev/null
-    summary+=("TIMEOUT build_torch: stopped after $(($(date +%s) - torch_t0))s to leave the benchmarks time (log: $out/build_torch.log)")
+    summary+=("SKIP    build_torch: stopped after $(($(date +%s) - torch_t0))s to leave the benchmarks time (log: build_torch.log)")
+    incomplete=1
   elif wait "$torch_pid"; then
     summary+=("PASS    build_torch (background, $(($(date +%s) - torch_t0))s)")
     torch_built=1
   else
-    summary+=("FAIL    build_torch (log: $out/build_torch.log)")
+    summary+=("FAIL    build_torch (log: build_torch.log)")
+    failed=1
   fi
 fi
 
 # ---- 4. benchmarks -------------------------------------------------------------------------------------------------------
 quick=()
 [ "$(left)" -lt 150 ] && quick=(--quick) && note "little time left: quick benchmarks"
-step bench_posenc 120 "$build/posenc_bench_gpu" "${quick[@]}" --json "$out/posenc_bench.json"
+timed bench_posenc 120 20 "$build/posenc_bench_gpu" "${quick[@]}" --json "$out/posenc_bench.json"
 if [ -s "$out/posenc_bench.json" ]; then
   # From $out: the repository's torch/ directory must not shadow the torch package.
-  step bench_torch $(($(left) > 240 ? 240 : ($(left) > 60 ? $(left) : 60))) \
-    bash -c "cd '$out' && python3 '$root/bench/gpu/bench_torch.py' ${quick[*]} --posenc '$out/posenc_bench.json' --out '$out/bench_gpu.json'"
+  timed bench_torch 240 40 bash -c "cd '$out' && python3 '$root/bench/gpu/bench_torch.py' ${quick[*]} --posenc '$out/posenc_bench.json' --out '$out/bench_gpu.json'"
 else
   skip bench_torch "no posenc_bench.json"
 fi
 
 # What exact angles cost against sincosf / __sincosf / a double angle, and how many values differ (~10 s).
-if [ "$(left)" -gt 40 ]; then
-  step bench_sincos 30 "$build/posenc_bench_sincos" --json "$out/sincos_cost.json"
-else
-  skip bench_sincos "$(left)s left"
-fi
+timed bench_sincos 30 15 "$build/posenc_bench_sincos" --json "$out/sincos_cost.json"
 
 # ---- 4b. a profile (optional: POSENC_GPU_NCU=1 and Nsight Compute's ncu on the PATH or in the CUDA
 # toolkit): the RoPE and embed kernels of a quick benchmark run, their first launches only (ncu replays each
@@ -229,9 +276,9 @@ if [ "${POSENC_GPU_NCU:-0}" = 1 ]; then
   if [ -z "$ncu_bin" ]; then
     skip ncu "ncu not found"
   elif [ "$(left)" -lt 100 ]; then
-    skip ncu "$(left)s left"
+    skip ncu "$(left)s left"  # optional: not counted as incomplete
   else
-    step ncu $(($(left) > 150 ? 150 : $(left) - 10)) "$ncu_bin" --csv --log-file "$out/ncu.csv" \
+    timed ncu 150 60 "$ncu_bin" --csv --log-file "$out/ncu.csv" \
       --kernel-name regex:'rope_kernel|combine_kernel' --launch-skip 4 --launch-count 6 \
       --section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
       "$build/posenc_bench_gpu" --quick
@@ -240,7 +287,7 @@ fi
 
 # ---- 5. a training step of the model on the GPU against the CPU (LibTorch) --------------------------------------------------
 if [ "$torch_built" = 1 ]; then
-  step test_cuda_model 60 "$build_torch/tests/cuda/test_cuda_model" "--gtest_output=xml:$out/test_cuda_model.xml"
+  timed test_cuda_model 60 15 "$build_torch/tests/cuda/test_cuda_model" "--gtest_output=xml:$out/test_cuda_model.xml"
 fi
 
 finish 0

@@ -214,9 +214,13 @@ __device__ __forceinline__ bool some_id_bad(const unsigned long long* bad) {
   return bad != nullptr && __ldg(bad) != ~0ull;
 }
 
-// Grid size for n work items of `block` threads (at least 1 block).
+// Grid size for n work items of `block` threads (at least 1 block, at most gridDim.x's 2^31 - 1: a
+// larger count would wrap and leave outputs unwritten).
 inline unsigned blocks_for(int64_t n, int64_t per_block) {
   const int64_t b = (n + per_block - 1) / per_block;
+  if (b > INT32_MAX)
+    throw Error("posenc (CUDA launch)", "work items", std::to_string(n),
+                "<= " + std::to_string(int64_t{INT32_MAX} * per_block) + " for one launch");
   return static_cast<unsigned>(b < 1 ? 1 : b);
 }
 

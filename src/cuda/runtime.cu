@@ -118,9 +118,18 @@ CallScope::CallScope(const char* where, const void* ptr) : where_(where) {
     check(cudaPointerGetAttributes(&a, ptr), where, "cudaPointerGetAttributes");
     if (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) device_ = a.device;
   }
+  stream_ = static_cast<cudaStream_t>(cuda_stream());
+  // A call copies positions, frequencies and buckets from host memory that it frees on return, and the
+  // embedding's id check waits for the GPU: a CUDA graph captured around it would replay freed memory
+  // (or the capture fails at the wait). Refused before anything is queued.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream_, &capture), where, "cudaStreamIsCapturing");
+  if (capture != cudaStreamCaptureStatusNone)
+    throw Error(where, "stream", "being captured into a CUDA graph",
+                "a stream outside graph capture (posenc calls copy host data and may wait; they cannot be "
+                "replayed from a graph)");
   if (device_ != old_device_) check(cudaSetDevice(device_), where, "cudaSetDevice");
   keep_pool_memory(device_);
-  stream_ = static_cast<cudaStream_t>(cuda_stream());
 }
 
 CallScope::~CallScope() {

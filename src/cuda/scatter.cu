@@ -145,6 +145,10 @@ void scatter_add_rows(const char* where, const ScatterCall& c) {
   const TensorView& src = c.src;
   const int64_t B = src.size(0), T = src.size(1), N = B * T, C = src.size(2), K = c.dst.size(0);
   if (N == 0 || C == 0) return;
+  // Token numbers are sorted as int32 (CUB's pairs): more tokens would wrap and scatter to wrong rows.
+  if (N > INT32_MAX)
+    throw Error(where, "tokens (B * T)", std::to_string(N),
+                "<= 2147483647 on the GPU (the backward sorts int32 token numbers); split the batch");
   CallScope s(where, c.dst.data);
   // Device ids: checked by keys_from_ids itself, the result waited for after the scatter is queued.
   std::optional<IdCheck> id_check;

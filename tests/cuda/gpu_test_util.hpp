@@ -9,6 +9,8 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -31,6 +33,22 @@ inline void cuda_ok(cudaError_t e, const char* what) {
     if (!::posenc::cuda_available())                                                                     \
       GTEST_SKIP() << "no CUDA device (cudaGetDeviceCount reports none or no driver): GPU test skipped"; \
   } while (0)
+
+// Every random input of the GPU tests mixes in POSENC_GPU_SEED (default 0): bench/gpu/run.sh sets it
+// from the clock, so each run draws fresh inputs; the value is printed once, so a failure can be
+// reproduced with the same seed.
+inline uint32_t seed_base() {
+  static const uint32_t base = [] {
+    const char* e = std::getenv("POSENC_GPU_SEED");
+    const auto v = e != nullptr ? static_cast<uint32_t>(std::strtoul(e, nullptr, 10)) : 0u;
+    std::printf("[ seed ] POSENC_GPU_SEED=%u\n", v);
+    return v;
+  }();
+  return base;
+}
+inline uint32_t mix_seed(uint32_t seed) {
+  return seed + seed_base() * 0x9E3779B9u;
+}
 
 // Device memory, freed on destruction.
 struct DevMem {
@@ -103,7 +121,7 @@ struct Mirror {
 
   // Every storage element random in [lo, hi) (float dtypes) or [0, hi) (int dtypes).
   void fill(uint32_t seed, double lo = -1.0, double hi = 1.0) {
-    std::mt19937 rng(seed);
+    std::mt19937 rng(mix_seed(seed));
     const int64_t es = dtype_size(dtype);
     for (int64_t i = 0; i < extent; ++i) {
       unsigned char* p = host.data() + i * es;
