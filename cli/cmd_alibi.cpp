@@ -91,9 +91,13 @@ void register_alibi(CLI::App& app) {
   sub->add_option("--format", a.format, "Output format: json")
       ->check(CLI::IsMember({"json"}))
       ->default_str("json");
-  sub->add_option("-o,--out", a.out, "Output file, written atomically; default: stdout")->type_name("FILE");
+  sub->add_option("-o,--out", a.out, "Output file, written atomically; default (or -): stdout")
+      ->type_name("FILE");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
-  sub->callback([args] { run_alibi(*args); });
+  sub->callback([args] {
+    dash_is_stdout(args->out);
+    run_alibi(*args);
+  });
 }
 
 }  // namespace posenc::cli

@@ -177,10 +177,13 @@ void register_rope(CLI::App& app) {
                   "Rotate this float32 .npy array [T, H, D] (T = number of positions, D = "
                   "head_dim) and write it to --out")
       ->type_name("IN.npy");
-  sub->add_option("-o,--out", a.out, "Output file, written atomically; default: stdout (json)")
+  sub->add_option("-o,--out", a.out, "Output file, written atomically; default (or -): stdout (json)")
       ->type_name("FILE");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
-  sub->callback([args] { run_rope(*args); });
+  sub->callback([args] {
+    dash_is_stdout(args->out);
+    run_rope(*args);
+  });
 }
 
 }  // namespace posenc::cli

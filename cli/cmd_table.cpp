@@ -377,14 +377,17 @@ void register_table(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"json", "csv", "npy", "safetensors"}));
   sub->add_option("-o,--out", a.out,
-                  "Output file, written atomically (temporary file + rename); default: stdout "
+                  "Output file, written atomically (temporary file + rename); default (or -): stdout "
                   "for json and csv")
       ->type_name("FILE");
   sub->add_option("--plot", a.plot, "Also draw a heatmap of the table (PNG, 1000x700, colours for [-1, 1])")
       ->type_name("FILE.png");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
 
-  sub->callback([args] { run_table(*args); });
+  sub->callback([args] {
+    dash_is_stdout(args->out);
+    run_table(*args);
+  });
 }
 
 }  // namespace posenc::cli

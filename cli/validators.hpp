@@ -35,4 +35,10 @@ CLI::Validator decimal_integer() {
       "", "DECIMAL");
 }
 
+// "-" for an output file means standard output, as for most tools (it wrote a file named "-"): called
+// on the parsed value (after the check that refuses an empty path), it becomes "", the commands' "no --out".
+inline void dash_is_stdout(std::string& path) {
+  if (path == "-") path.clear();
+}
+
 }  // namespace posenc::cli

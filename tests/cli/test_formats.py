@@ -7,7 +7,9 @@ import csv
 import json
 import os
 import struct
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 
@@ -37,6 +39,24 @@ def case_stdout_json(cli):
     check(out.decode().startswith("position,c0,"), f"stdout csv: {out[:40]!r}")
     check(err == "", f"--quiet still printed {err!r}")
     check(os.listdir(cli.scratch) == [], f"stdout output created files: {os.listdir(cli.scratch)}")
+    # "-" is standard output too (it wrote a file named "-"), for every command that writes one file.
+    rc, out2, err = cli.run(*SIN, "--dim", 8, "--max-positions", 4, "--format", "csv", "--quiet", "--out", "-")
+    check(out2 == out, f"--out - did not write the csv to stdout: {out2[:40]!r}")
+    cfg_dir = tempfile.mkdtemp()
+    cfg = os.path.join(cfg_dir, "config.json")
+    with open(cfg, "w") as f:
+        json.dump({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "rope_theta": 10000.0}, f)
+    for args in (("rope", "--config", cfg, "--positions", "0,3", "--out", "-", "-q"),
+                 ("alibi", "--heads", 2, "--out", "-", "-q"),
+                 ("t5-bucket", "--num-buckets", 8, "--max-distance", 16, "--causal", "--relative", "-3,0,3", "--out", "-",
+                  "-q")):
+        rc, o, err = cli.run(*args)
+        check(o.lstrip().startswith(b"{"), f"posenc {' '.join(map(str, args))}: stdout {o[:40]!r}")
+    check(os.listdir(cli.scratch) == [], f"--out - created files: {os.listdir(cli.scratch)}")
+    check(os.listdir(cfg_dir) == ["config.json"], f"--out - created files: {os.listdir(cfg_dir)}")
+    shutil.rmtree(cfg_dir)
+    rc, o, err = cli.run(*SIN, "--dim", 8, "--max-positions", 4, "--format", "npy", "--out", "-", expect_ok=False)
+    check(rc != 0 and "needs --out FILE" in err, f"npy to --out -: rc {rc}, {err!r}")
 
 
 def case_json_fields(cli):
