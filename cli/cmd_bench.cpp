@@ -679,11 +679,13 @@ void register_bench(CLI::App& app) {
       "table: posenc's GB/s "
       "next to a memcpy of the same bytes and LibTorch eager, with the two ratios.");
   sub->footer(
-      "The full suite takes a few minutes (9 interleaved repetitions of >= 0.1 s per row); --quick takes "
-      "under a minute. Benchmarks are noisy on a loaded machine: check the load average on the machine "
-      "line.\n\nExamples:\n  posenc bench --quick\n  posenc bench --threads 1,2 --json bench.json\n"
+      "The full suite takes minutes per thread count (9 interleaved repetitions of >= 0.1 s per row; "
+      "LibTorch's eager rows, the bias group's above all, take most of it: 5.5 min for --threads 1,2 on an "
+      "idle 2-core machine here); --quick about a minute. Benchmarks are noisy on a loaded machine: check "
+      "the load average on the machine line.\n\nExamples:\n  posenc bench --quick\n  posenc bench --threads "
+      "1,2 --json bench.json\n"
       "  posenc bench --ops rope --precision hf_compat");
-  sub->add_flag("--quick", a.quick, "Main shapes only, 2 repetitions of >= 0.02 s each: under a minute");
+  sub->add_flag("--quick", a.quick, "Main shapes only, 2 repetitions of >= 0.02 s each: about a minute");
   a.o_json = sub->add_option("--json", a.json_path, "Also write the rows as JSON to PATH (atomically)")
                  ->type_name("PATH");
   sub->add_option("--threads", a.threads,
@@ -707,8 +709,8 @@ void register_bench(CLI::App& app) {
   sub->add_option("--dtype", a.dtype, "Only this dtype (default: all)")
       ->check(CLI::IsMember({"f32", "bf16"}));
   sub->add_option("--bench-dir", a.bench_dir,
-                  "Where posenc_bench_rope and posenc_bench_embed are (default: the directory of this "
-                  "posenc executable)")
+                  "Where posenc_bench_rope, posenc_bench_embed and posenc_bench_bias are (default: the "
+                  "directory of this posenc executable)")
       ->type_name("DIR");
   sub->add_option(
          "--repetitions", a.repetitions,

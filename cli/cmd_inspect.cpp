@@ -131,7 +131,7 @@ void register_inspect(CLI::App& app) {
       ->transform(decimal_integer<int64_t>());
   sub->add_option("--plot", a.plot, "Also draw the wavelengths before and after scaling (PNG, log scale)")
       ->type_name("FILE.png");
-  add_stack_option(sub, a.stack);
+  add_stack_option(sub, a.stack, "T5 bias buckets, Whisper and Speech2Text position tables");
   sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
   sub->callback([args] { run_inspect(*args); });
 }

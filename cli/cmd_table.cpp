@@ -329,7 +329,8 @@ void register_table(CLI::App& app) {
          "pegasus, ctrl, xlm, distilbert, speech_to_text, whisper's encoder): kind, preset, dim and padding "
          "from it; default rows: HF's whole buffer")
       ->type_name("FILE");
-  a.o_stack = add_stack_option(sub, a.stack);
+  a.o_stack = add_stack_option(
+      sub, a.stack, "Whisper and Speech2Text position tables; table writes the sinusoidal ones only");
   a.o_preset =
       sub->add_option("--preset", a.preset,
                       "Sinusoidal column layout and frequencies: vaswani [s0 c0 s1 c1 ...] (even dim), "

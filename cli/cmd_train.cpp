@@ -42,7 +42,15 @@ void run_train(const TrainCmd& a) {
                describe_model(m).c_str(), a.task.task.c_str(), static_cast<long long>(a.task.len),
                static_cast<long long>(tc.batch), static_cast<long long>(tc.steps), tc.lr, threads,
                threads == 1 ? "" : "s");
-  const model::TrainResult r = model::train(m, *s.task, tc, s.info, &std::cerr);
+  const model::TrainResult r = [&] {
+    try {
+      return model::train(m, *s.task, tc, s.info, &std::cerr);
+    } catch (const posenc::Error& e) {
+      // --resume with other options: the field that differs from the checkpoint, as an option.
+      if (e.where() == "posenc::model::checkpoint") rethrow_in_option_words(e, a.task);
+      throw;
+    }
+  }();
   const bool lm = s.task->kind() == model::TaskKind::Lm;
   if (r.stopped) {
     std::printf("stopped at step %lld of %lld (--stop-after); continue with --resume\n",
@@ -158,10 +166,12 @@ void register_train(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("train", "Train a small Transformer with a chosen positional encoding.");
   sub->footer(
       "Examples:\n"
-      "  posenc train --task copy --pe rope --steps 600 --checkpoint copy.pt\n"
+      "  posenc train --task copy --pe rope --steps 600 --checkpoint copy.pt --checkpoint-every 100\n"
       "  posenc train --task lm --data book.txt --tokenizer char --len 128 --pe alibi\n"
-      "  posenc train --task copy --pe rope --steps 600 --checkpoint copy.pt --resume\n"
-      "      (continue a killed run: the options of the run that wrote the checkpoint, plus --resume)");
+      "  posenc train --task copy --pe rope --steps 600 --checkpoint copy.pt --checkpoint-every 100 "
+      "--resume\n"
+      "      (continue a killed run from its last checkpoint: the options of the run that wrote it, plus\n"
+      "      --resume; without --checkpoint-every a killed run leaves no checkpoint)");
   add_model_options(sub, args->model);
   add_task_options(sub, args->task);
   add_train_options(sub, args->train);
@@ -178,7 +188,7 @@ void register_eval(CLI::App& app) {
       ->required()
       ->type_name("FILE");
   a.lens_option = sub->add_option("--lens", a.lens, "Comma-separated lengths (default: the training length)");
-  sub->add_option("--data", a.data, "Text file (lm checkpoints): validated on its last 10%")
+  sub->add_option("--data", a.data, "Text file, required for lm checkpoints: validated on its last 10%")
       ->type_name("FILE");
   sub->add_option("--eval-sequences", a.sequences, "Held-out sequences per length")
       ->capture_default_str()

@@ -17,12 +17,11 @@ void add_config_options(CLI::App* sub, ConfigArgs& a) {
       ->type_name("NAME");
 }
 
-CLI::Option* add_stack_option(CLI::App* sub, std::string& stack) {
+CLI::Option* add_stack_option(CLI::App* sub, std::string& stack, const char* which) {
   return sub
       ->add_option("--stack", stack,
-                   "For encoder-decoder models whose stacks differ (T5 bias buckets, Whisper and "
-                   "Speech2Text position tables): which stack; default: the config's is_decoder, else "
-                   "the encoder (with a warning)")
+                   std::string("For encoder-decoder models whose stacks differ (") + which +
+                       "): which stack; default: the config's is_decoder, else the encoder (with a warning)")
       ->check(CLI::IsMember({"encoder", "decoder"}))
       ->type_name("encoder|decoder");
 }

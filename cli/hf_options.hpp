@@ -20,7 +20,8 @@ struct ConfigArgs {
 
 void add_config_options(CLI::App* sub, ConfigArgs& a);
 // --stack encoder|decoder into `stack` ("" when not given).
-CLI::Option* add_stack_option(CLI::App* sub, std::string& stack);
+// which: the models whose stacks differ for this command, in the help text.
+CLI::Option* add_stack_option(CLI::App* sub, std::string& stack, const char* which);
 // "" -> FromConfig, "encoder", "decoder".
 hf::Stack stack_of(const std::string& stack);
 

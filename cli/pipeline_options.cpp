@@ -42,8 +42,9 @@ void add_model_options(CLI::App* sub, ModelArgs& m) {
   sub->add_option("--ff-mult", m.ff_mult, "MLP width as a multiple of --dim")
       ->capture_default_str()
       ->transform(decimal_integer<int64_t>());
-  sub->add_option("--ctx", m.ctx,
-                  "Context the model is built for, in tokens (default: the input length of --len)")
+  sub->add_option(
+         "--ctx", m.ctx,
+         "Context the model is built for, in tokens (default: the input length of the training length)")
       ->transform(decimal_integer<int64_t>());
   sub->add_option("--max-positions", m.max_positions, "Rows of a learned position table (default: --ctx)")
       ->transform(decimal_integer<int64_t>());
@@ -104,15 +105,20 @@ void add_train_options(CLI::App* sub, TrainArgs& t) {
       ->capture_default_str();
   sub->add_option("--device", t.device, "cpu or cuda (when LibTorch has CUDA)")->capture_default_str();
   sub->add_option("--checkpoint", t.checkpoint, "Checkpoint file, written atomically")->type_name("FILE");
-  sub->add_option("--checkpoint-every", t.checkpoint_every, "Also checkpoint every N steps (0: at the end)")
+  sub->add_option(
+         "--checkpoint-every", t.checkpoint_every,
+         "Also checkpoint every N steps (0: only at the end; a killed run resumes from the last one)")
       ->transform(decimal_integer<int64_t>());
   sub->add_flag("--resume", t.resume,
                 "Continue from --checkpoint (same config; same losses as an uninterrupted run)");
   sub->add_option("--stop-after", t.stop_after,
                   "Stop after N steps of this run (checkpointed; --resume later)")
       ->transform(decimal_integer<int64_t>());
-  sub->add_option("--metrics-csv", t.metrics_csv, "Per-step metrics as CSV")->type_name("FILE");
-  sub->add_option("--metrics-json", t.metrics_json, "Per-step metrics as JSON")->type_name("FILE");
+  sub->add_option("--metrics-csv", t.metrics_csv,
+                  "Per-step metrics as CSV (written at the end; after --resume, the whole run's)")
+      ->type_name("FILE");
+  sub->add_option("--metrics-json", t.metrics_json, "Per-step metrics as JSON (as --metrics-csv)")
+      ->type_name("FILE");
   sub->add_flag("-q,--quiet", t.quiet, "No progress bar");
 }
 
@@ -320,11 +326,20 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
   c.seed = seed;
   c.threads = a.threads;
   // The trainer's checks, before the text is read and a tokenizer trained; its errors name the
-  // TrainConfig field ("weight_decay"): say which option that is.
-  const std::vector<std::pair<std::string, std::string>> kOptions = {
+  // TrainConfig field ("weight_decay"): said in the option's words.
+  try {
+    model::validate(c);
+  } catch (const posenc::Error& e) {
+    rethrow_in_option_words(e, t);
+  }
+  return c;
+}
+
+std::string option_of_field(const std::string& field, const TaskArgs& t) {
+  static const std::pair<const char*, const char*> kOptions[] = {
+      // TrainConfig
       {"steps", "--steps"},
       {"batch", "--batch"},
-      {"train_len", t.len_option},
       {"lr", "--lr"},
       {"min_lr_ratio", "--min-lr-ratio"},
       {"warmup", "--warmup"},
@@ -339,17 +354,32 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
       {"resume", "--resume"},
       {"checkpoint", "--checkpoint"},
       {"metrics_csv", "--metrics-csv"},
-      {"metrics_json", "--metrics-json"}};
-  try {
-    model::validate(c);
-  } catch (const posenc::Error& e) {
-    for (const auto& [field, option] : kOptions)
-      if (e.argument() == field)
-        // "--lr: nan is invalid (allowed: ...)": the library's message in the option's words.
-        throw CliError(option + ": " + e.value() + " is invalid (allowed: " + e.allowed() + ")");
-    throw;
-  }
-  return c;
+      {"metrics_json", "--metrics-json"},
+      // ModelConfig (a resumed run's config against its checkpoint's)
+      {"vocab_size", "--symbols (or the tokenizer's vocabulary)"},
+      {"dim", "--dim"},
+      {"layers", "--layers"},
+      {"heads", "--heads"},
+      {"kv_heads", "--kv-heads"},
+      {"ff_mult", "--ff-mult"},
+      {"pe", "--pe"},
+      {"rope_base", "--rope-base"},
+      {"rope_scaling", "--rope-scaling"},
+      {"rope_factor", "--rope-factor"}};
+  if (field == "train_len") return t.len_option;
+  if (field == "max_positions")  // set by --ctx, or by the training length, when not given
+    return std::string("--max-positions (or --ctx, or ") + t.len_option + ", which set it when not given)";
+  if (field == "seed") return "--seed";  // the model's and the training's
+  for (const auto& [f, option] : kOptions)
+    if (field == f) return option;
+  return {};
+}
+
+void rethrow_in_option_words(const posenc::Error& e, const TaskArgs& t) {
+  const std::string option = option_of_field(e.argument(), t);
+  if (option.empty()) throw e;
+  // "--lr: nan is invalid (allowed: ...)": the library's message in the option's words.
+  throw CliError(option + ": " + e.value() + " is invalid (allowed: " + e.allowed() + ")");
 }
 
 int apply_threads(int requested, int64_t dim) {

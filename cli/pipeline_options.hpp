@@ -17,6 +17,7 @@
 #include "model/tasks.hpp"
 #include "model/tokenizer.hpp"
 #include "model/trainer.hpp"
+#include "posenc/error.hpp"
 
 namespace posenc::cli {
 
@@ -76,6 +77,11 @@ void check_eval_fits_memory(const model::ModelConfig& c, const model::Task& task
                             const char* lens_option);
 // seed: --seed, which fixes the data order, dropout and the held-out batches as well as the weights.
 model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed);
+// The option that sets a TrainConfig or ModelConfig field ("weight_decay" -> "--weight-decay"; "" for none),
+// and a posenc::Error naming such a field (the trainer's checks, a resumed run against its checkpoint)
+// thrown again as a CliError in the option's words; other errors unchanged.
+std::string option_of_field(const std::string& field, const TaskArgs& t);
+[[noreturn]] void rethrow_in_option_words(const posenc::Error& e, const TaskArgs& t);
 
 // Thread count: --threads, or 1 for models with dim <= 128 (small matrix products run fastest on one
 // thread here), else the number of cores. Sets LibTorch's and posenc's.

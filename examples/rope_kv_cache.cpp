@@ -41,7 +41,7 @@ std::vector<uint16_t> random_bf16(size_t n, std::mt19937& rng) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   const posenc::hf::RopeImport imp = argc > 1 ? posenc::hf::load_rope_config(argv[1])
                                               : posenc::hf::parse_rope_config(kLlama31, {}, "Llama 3.1 8B");
   const posenc::RopeConfig& cfg = imp.config;
@@ -178,4 +178,13 @@ int main(int argc, char** argv) {
   const bool ok = wrong == 0 && relative_ok;
   std::printf("%s\n", ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const posenc::Error& e) {  // a config without one RoPE (GPT-2, Gemma 3's two), a bad file
+    std::fprintf(stderr, "posenc_example_rope_kv_cache: %s\n", e.what());
+    return 1;
+  }
 }

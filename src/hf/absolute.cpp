@@ -150,7 +150,8 @@ const Family* find_family(const std::string& model_type, Stack stack, const Fiel
     r.warnings.push_back("an encoder-decoder config with a table per stack: this is the encoder's (" +
                          std::string(kind_word(enc->kind)) + ", " + enc->rows_key + "); the decoder's is " +
                          kind_word(dec->kind) + ", " + dec->rows_key +
-                         " (Stack::Decoder; posenc inspect / table --stack decoder)");
+                         (dec->kind == kSin ? " (Stack::Decoder; posenc inspect / table --stack decoder)"
+                                            : " (Stack::Decoder; posenc inspect --stack decoder)"));
   return f;
 }
 

@@ -695,6 +695,11 @@ def case_errors(cli):
          ["lr", "0.1", copy_ck]),
         (("train", "--task", "copy", "--steps", 3, *SMALL, "--checkpoint", copy_ck, "--resume"),
          ["steps", "3", ">= 5"]),
+        # In the options' words (it named max_positions, a field the user never set).
+        (("train", "--task", "copy", "--steps", 5, "--len", 8, "--dim", 32, "-q", "--checkpoint", copy_ck,
+          "--resume"), ["--max-positions (or --ctx, or --len", "17", "9", copy_ck]),
+        (("train", "--task", "copy", "--steps", 5, *SMALL, "--batch", 7, "--checkpoint", copy_ck, "--resume"),
+         ["--batch: 7 is invalid", copy_ck]),
     ]
     # The trainer's message in the option's words, without the library's "posenc::model::train: lr =".
     msg = expect_fail(cli, (*T, *SMALL, "--lr", "nan"), [], where=bad)
@@ -744,7 +749,7 @@ def case_errors(cli):
     with open(resumed, "wb") as f:
         f.write(raw)
     expect_fail(cli, ("train", "--task", "copy", "--steps", 10, "--len", 4, "--dim", 64, "-q",
-                      "--checkpoint", resumed, "--resume"), ["dim", "64", "32", resumed], where=bad)
+                      "--checkpoint", resumed, "--resume"), ["--dim: 64 is invalid", "32", resumed], where=bad)
     with open(resumed, "rb") as f:
         check(f.read() == raw, "a refused --resume changed the checkpoint")
 
