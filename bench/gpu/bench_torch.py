@@ -18,8 +18,8 @@ import statistics
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+torch = None  # imported by main(): merge_table() and check_targets() run without torch (tests/cli)
+F = None
 
 
 def time_ms(fn, groups=15, per_group=10, warmup=3):
@@ -125,23 +125,10 @@ def bench_embed(rows, opts):
         print(f"  {impl} embed bf16: fwd {ms:.4f} ms ({time.time() - t0:.0f} s)", flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--posenc", required=True, help="posenc_bench_gpu --json output")
-    ap.add_argument("--out", help="merged JSON")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    opts = {"groups": 5, "per_group": 3} if args.quick else {"groups": 15, "per_group": 10}
-    with open(args.posenc) as f:
-        pz = json.load(f)
-    apply_rotary, hf_src = hf_apply_rotary()
-    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, HF apply_rotary_pos_emb from {hf_src}", flush=True)
-    torch.manual_seed(0)
-    trows = []
-    bench_rope(trows, opts, apply_rotary)
-    bench_embed(trows, opts)
-
-    # Reference bytes / copy time / shape per (op, dtype) from posenc's rows.
+def merge_table(pz, trows):
+    """posenc's rows (posenc_bench_gpu --json) and torch's into one table: GB/s and x copy from the bytes and
+    copy time of posenc's first row of the same (op, dtype); vs compile / vs eager from torch's rows of the
+    same (op, dtype), except for rows of another workload (variant pe_beyond_l2), which get None."""
     ref = {}
     for r in pz["rows"]:
         ref.setdefault((r["op"], r["dtype"]), r)
@@ -166,27 +153,35 @@ def main():
         row["vs_compile"] = comp / ms if comp else None
         row["vs_eager"] = eag / ms if eag else None
         table.append(row)
+    return table
 
-    def f(v, fmt):
-        return "-" if v is None else format(v, fmt)
 
-    hdr = f"{'op':<10} {'shape':<24} {'dtype':<5} {'impl / variant':<40} {'ms':>9} {'GB/s':>8} {'x copy':>7} {'vs compile':>10} {'vs eager':>9}"
-    print("\n" + f"device: {pz.get('device', '?')}   (x copy = copy time of the same bytes / time; vs = their time / this time)")
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def print_table(pz, table):
+    hdr = (f"{'op':<10} {'shape':<24} {'dtype':<5} {'impl / variant':<40} {'ms':>9} {'GB/s':>8} {'x copy':>7} "
+           f"{'vs compile':>10} {'vs eager':>9}")
+    print("\n" + f"device: {pz.get('device', '?')}   (x copy = copy time of the same bytes / time; vs = their "
+          "time / this time)")
     print(hdr)
     print("-" * len(hdr))
     for r in table:
         name = r["impl"] + (f" ({r['variant']})" if r["variant"] else "")
         print(f"{r['op']:<10} {r['shape']:<24} {r['dtype']:<5} {name:<40} {r['ms']:>9.4f} {r['gbps']:>8.1f} "
-              f"{r['x_copy']:>7.2f} {f(r['vs_compile'], '>10.2f'):>10} {f(r['vs_eager'], '>9.2f'):>9}")
+              f"{r['x_copy']:>7.2f} {fmt(r['vs_compile'], '>10.2f'):>10} {fmt(r['vs_eager'], '>9.2f'):>9}")
 
-    # The issue's targets, for the main posenc variants (exact angles, out of place, ids checked).
+
+def check_targets(table):
+    """The issue's targets, for the main posenc variants (exact angles, out of place, ids checked): a list of
+    (name, met, value)."""
     def posenc_row(op, dtype, variant):
         for r in table:
             if r["impl"] == "posenc" and r["op"] == op and r["dtype"] == dtype and r["variant"] == variant:
                 return r
         return None
 
-    print("\ntargets (issue 6):")
     checks = []
     for op in ("rope_fwd", "rope_bwd"):
         for dt in ("bf16", "f32"):
@@ -205,8 +200,35 @@ def main():
     r = posenc_row("embed_fwd", "bf16", "table,ids_checked")
     if r is not None:
         checks.append(("embed_fwd bf16 >= 1.5x torch.compile", (r["vs_compile"] or 0) >= 1.5, r["vs_compile"]))
+    return checks
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--posenc", required=True, help="posenc_bench_gpu --json output")
+    ap.add_argument("--out", help="merged JSON")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    opts = {"groups": 5, "per_group": 3} if args.quick else {"groups": 15, "per_group": 10}
+    with open(args.posenc) as f:
+        pz = json.load(f)
+    global torch, F
+    import torch as _torch
+    import torch.nn.functional as _F
+    torch, F = _torch, _F
+    apply_rotary, hf_src = hf_apply_rotary()
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, HF apply_rotary_pos_emb from {hf_src}", flush=True)
+    torch.manual_seed(0)
+    trows = []
+    bench_rope(trows, opts, apply_rotary)
+    bench_embed(trows, opts)
+
+    table = merge_table(pz, trows)
+    print_table(pz, table)
+    checks = check_targets(table)
+    print("\ntargets (issue 6):")
     for name, ok, v in checks:
-        print(f"  {'MET ' if ok else 'MISS'} {name}: {f(v, '.2f')}")
+        print(f"  {'MET ' if ok else 'MISS'} {name}: {fmt(v, '.2f')}")
 
     if args.out:
         with open(args.out, "w") as fo:
