@@ -17,6 +17,11 @@ namespace {
 // CLI11's messages, prefixed; a mistyped command gets named instead of "A subcommand is required".
 std::string usage_failure(const CLI::App* app, const CLI::Error& e, const std::string& first_arg) {
   std::string message = e.what(), hint = "posenc --help";
+  // CLI11's "--steps: At Most 1 required but received 2" for an option given twice, in posenc's words.
+  const std::string at_most = ": At Most 1 required but received ";
+  if (const size_t at = message.find(at_most); at != std::string::npos)
+    message =
+        message.substr(0, at) + ": given " + message.substr(at + at_most.size()) + " times (allowed: once)";
   const auto chosen = app->get_subcommands();
   if (!chosen.empty()) {
     hint = "posenc " + chosen.front()->get_name() + " --help";

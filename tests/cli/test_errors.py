@@ -69,6 +69,8 @@ def case_bad_input(cli):
         ((*SIN, "--dim", "0x10", "--max-positions", 4, "--format", "json"), ["--dim"]),
         ((*SIN, "--dim", 7, "--max-positions", 4, "--format", "json"), ["--dim"]),
         ((*SIN, "--dim", "abc", "--max-positions", 4, "--format", "json"), ["--dim"]),
+        # an option given twice (CLI11 said "At Most 1 required but received 2")
+        ((*SIN, "--dim", 8, "--dim", 4, "--max-positions", 4, "--format", "json"), ["--dim", "given 2 times", "once"]),
         ((*SIN, "--dim", "99999999999999999999", "--max-positions", 4, "--format", "json"),
          ["--dim"]),
         ((*SIN, "--max-positions", 4, "--format", "json"), ["--dim"]),
