@@ -88,12 +88,7 @@ void register_alibi(CLI::App& app) {
       ->type_name("FILE")
       ->excludes(heads)
       ->excludes(bias);
-  sub->add_option("--format", a.format, "Output format: json")
-      ->check(CLI::IsMember({"json"}))
-      ->default_str("json");
-  sub->add_option("-o,--out", a.out, "Output file, written atomically; default (or -): stdout")
-      ->type_name("FILE");
-  sub->add_flag("-q,--quiet", a.quiet, "Do not print the summary line on stderr");
+  add_json_output_options(sub, a.format, a.out, a.quiet);
   sub->callback([args] {
     dash_is_stdout(args->out);
     run_alibi(*args);

@@ -26,6 +26,15 @@ CLI::Option* add_stack_option(CLI::App* sub, std::string& stack, const char* whi
       ->type_name("encoder|decoder");
 }
 
+void add_json_output_options(CLI::App* sub, std::string& format, std::string& out, bool& quiet) {
+  sub->add_option("--format", format, "Output format: json")
+      ->check(CLI::IsMember({"json"}))
+      ->default_str("json");
+  sub->add_option("-o,--out", out, "Output file, written atomically; default (or -): stdout")
+      ->type_name("FILE");
+  sub->add_flag("-q,--quiet", quiet, "Do not print the summary line on stderr");
+}
+
 hf::Stack stack_of(const std::string& stack) {
   return stack == "encoder"   ? hf::Stack::Encoder
          : stack == "decoder" ? hf::Stack::Decoder

@@ -22,6 +22,9 @@ void add_config_options(CLI::App* sub, ConfigArgs& a);
 // --stack encoder|decoder into `stack` ("" when not given).
 // which: the models whose stacks differ for this command, in the help text.
 CLI::Option* add_stack_option(CLI::App* sub, std::string& stack, const char* which);
+// --format json (the only one), -o/--out FILE (default or "-": stdout), -q/--quiet: the outputs of alibi
+// and t5-bucket.
+void add_json_output_options(CLI::App* sub, std::string& format, std::string& out, bool& quiet);
 // "" -> FromConfig, "encoder", "decoder".
 hf::Stack stack_of(const std::string& stack);
 
