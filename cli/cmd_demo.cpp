@@ -397,7 +397,9 @@ void register_demo(CLI::App& app) {
   sub->add_option("--heads", a.model.heads, "Heads")
       ->capture_default_str()
       ->transform(decimal_integer<int64_t>());
-  sub->add_option("--seed", a.model.seed, "Seed of the random weights")->capture_default_str();
+  sub->add_option("--seed", a.model.seed, "Seed of the random weights")
+      ->capture_default_str()
+      ->transform(decimal_integer<uint64_t>());
   sub->add_option("--checkpoint", a.checkpoint,
                   "Use a trained model (posenc train --task lm) and its tokenizer")
       ->type_name("FILE");

@@ -196,7 +196,9 @@ void register_eval(CLI::App& app) {
   sub->add_option("--batch", a.batch, "Sequences per batch")
       ->capture_default_str()
       ->transform(decimal_integer<int64_t>());
-  sub->add_option("--threads", a.threads, "Threads (0: automatic)");
+  sub->add_option("--threads", a.threads, "Threads (0: 1 for --dim <= 128, else all cores)")
+      ->capture_default_str()
+      ->transform(decimal_integer<int>());
   sub->add_option("--json", a.json, "Write the results as JSON")->type_name("FILE");
   sub->callback([args] { run_eval(*args); });
 }

@@ -56,7 +56,9 @@ void add_model_options(CLI::App* sub, ModelArgs& m) {
       ->capture_default_str();
   sub->add_option("--rope-factor", m.rope_factor, "RoPE scaling factor")->capture_default_str();
   sub->add_option("--rope-base", m.rope_base, "RoPE base (theta)")->capture_default_str();
-  sub->add_option("--seed", m.seed, "Seed for weights, data order and dropout")->capture_default_str();
+  sub->add_option("--seed", m.seed, "Seed for weights, data order and dropout")
+      ->capture_default_str()
+      ->transform(decimal_integer<uint64_t>());
 }
 
 void add_task_options(CLI::App* sub, TaskArgs& t, bool with_symbols) {
@@ -92,7 +94,9 @@ void add_train_options(CLI::App* sub, TrainArgs& t) {
   sub->add_option("--min-lr-ratio", t.min_lr_ratio,
                   "Learning rate at the end of the cosine decay, as a fraction of --lr")
       ->capture_default_str();
-  sub->add_option("--warmup", t.warmup, "Warm-up steps (-1: 5% of --steps)")->capture_default_str();
+  sub->add_option("--warmup", t.warmup, "Warm-up steps (-1: 5% of --steps)")
+      ->capture_default_str()
+      ->transform(decimal_integer<int64_t>());
   sub->add_option("--weight-decay", t.weight_decay, "AdamW weight decay on matrices")->capture_default_str();
   sub->add_option("--clip", t.clip, "Gradient clipping by global norm (0: off)")->capture_default_str();
   sub->add_option("--eval-every", t.eval_every, "Evaluate on held-out data every N steps (0: at the end)")
@@ -102,7 +106,8 @@ void add_train_options(CLI::App* sub, TrainArgs& t) {
       ->capture_default_str()
       ->transform(decimal_integer<int64_t>());
   sub->add_option("--threads", t.threads, "Threads (0: 1 for --dim <= 128, else all cores)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(decimal_integer<int>());
   sub->add_option("--device", t.device, "cpu or cuda (when LibTorch has CUDA)")->capture_default_str();
   sub->add_option("--checkpoint", t.checkpoint, "Checkpoint file, written atomically")->type_name("FILE");
   sub->add_option(

@@ -23,7 +23,11 @@ CLI::Validator decimal_integer() {
         T value{};
         const char* end = text.data() + text.size();
         const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-        if (ec == std::errc::result_out_of_range) {
+        // An unsigned option given a negative number ("--seed -1") is out of range, not "not a number".
+        const bool negative_unsigned = std::is_unsigned_v<T> && !text.empty() && text[0] == '-' &&
+                                       text.size() > 1 &&
+                                       text.find_first_not_of("0123456789", 1) == std::string::npos;
+        if (ec == std::errc::result_out_of_range || negative_unsigned) {
           return "value " + text +
                  " is out of range (allowed: " + std::to_string(std::numeric_limits<T>::min()) + " .. " +
                  std::to_string(std::numeric_limits<T>::max()) + ")";

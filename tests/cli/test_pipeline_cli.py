@@ -678,6 +678,12 @@ def case_errors(cli):
         (("extrapolate", "--steps", 2, "--pes", "rope,"), ["--pes", "empty item"]),
         (("eval", "--checkpoint", copy_ck, "--lens", "8,,16"), ["--lens", "8,,16", "empty item"]),
         (("extrapolate", "--steps", 2, "--train-len", 0), ["--train-len", "0"]),
+        # Integers are decimal and in range (CLI11 read "0x10" as 16 and wrapped -1 to 2^64 - 1).
+        ((*T, *SMALL, "--seed", -1), ["--seed", "-1", "out of range", "18446744073709551615"]),
+        ((*T, *SMALL, "--seed", "0x10"), ["--seed", "0x10", "decimal"]),
+        ((*T, *SMALL, "--threads", "0x2"), ["--threads", "0x2", "decimal"]),
+        ((*T, *SMALL, "--warmup", "1e3"), ["--warmup", "1e3", "decimal"]),
+        (("demo", "--seed", -3, "--no-plots"), ["--seed", "-3", "out of range"]),
         (("demo", "--out", copy_ck), ["--out", copy_ck]),
         # The training options are checked before the text is read (a missing --data is not reported).
         (("train", "--task", "lm", "--data", missing, "--steps", 5, "-q", "--threads", -1), ["--threads", "-1"]),
