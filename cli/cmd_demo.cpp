@@ -250,8 +250,13 @@ void run_demo(const DemoArgs& a) {
   for (int64_t i = 0; i < n; ++i)
     std::printf("   %s %s\n", pad(pieces[static_cast<size_t>(i)], 10).c_str(), fmt_vec(x[i], a.show).c_str());
   const at::Tensor unfused = pe.defined() ? E + pe : E;
-  std::printf("   max |fused - (E + PE) computed separately| = %.3g\n",
-              (x - unfused).abs().max().item<double>());
+  if (pe.defined())
+    std::printf("   max |fused - (E + PE) computed separately| = %.3g\n",
+                (x - unfused).abs().max().item<double>());
+  else  // nothing added here: the encoding (if any) acts inside attention
+    std::printf("   max |fused - E computed separately| = %.3g (no PE is added to the input%s)\n",
+                (x - unfused).abs().max().item<double>(),
+                cfg.pe == model::PeKind::None ? "" : ": this encoding acts inside attention");
 
   // ---- 5. output ----------------------------------------------------------------------------------------
   const at::Tensor h = m->hidden(ids, /*keep_weights=*/true)[0];
