@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <thread>
 
 #include "cli_error.hpp"
@@ -382,7 +381,7 @@ std::string option_of_field(const std::string& field, const TaskArgs& t) {
 
 void rethrow_in_option_words(const posenc::Error& e, const TaskArgs& t) {
   const std::string option = option_of_field(e.argument(), t);
-  if (option.empty()) throw e;
+  if (option.empty()) throw;  // called in a handler: rethrows e as it was (no slicing)
   // "--lr: nan is invalid (allowed: ...)": the library's message in the option's words.
   throw CliError(option + ": " + e.value() + " is invalid (allowed: " + e.allowed() + ")");
 }
@@ -403,7 +402,6 @@ std::vector<T> parse_list(const std::string& text, const std::string& option, co
                           Parse parse) {
   if (text.empty()) throw CliError(option + ": empty list");
   std::vector<T> out;
-  std::vector<std::string> items;
   size_t begin = 0;
   while (true) {
     const size_t comma = text.find(',', begin);

@@ -79,7 +79,8 @@ void check_eval_fits_memory(const model::ModelConfig& c, const model::Task& task
 model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint64_t seed);
 // The option that sets a TrainConfig or ModelConfig field ("weight_decay" -> "--weight-decay"; "" for none),
 // and a posenc::Error naming such a field (the trainer's checks, a resumed run against its checkpoint)
-// thrown again as a CliError in the option's words; other errors unchanged.
+// thrown again as a CliError in the option's words; other errors rethrown unchanged (call it in a catch
+// handler of e).
 std::string option_of_field(const std::string& field, const TaskArgs& t);
 [[noreturn]] void rethrow_in_option_words(const posenc::Error& e, const TaskArgs& t);
 
