@@ -128,6 +128,18 @@ CallScope::CallScope(const char* where, const void* ptr) : where_(where) {
     throw Error(where, "stream", "being captured into a CUDA graph",
                 "a stream outside graph capture (posenc calls copy host data and may wait; they cannot be "
                 "replayed from a graph)");
+#if CUDART_VERSION >= 12080
+  // A stream belongs to one device: a created stream of another GPU than the tensors' failed with
+  // cudaErrorInvalidResourceHandle (the LibTorch adapter takes the tensors' device's stream; this is for
+  // C++ callers of set_cuda_stream). The legacy and per-thread default streams serve every device.
+  if (stream_ != nullptr && stream_ != cudaStreamLegacy && stream_ != cudaStreamPerThread) {
+    int stream_device = -1;
+    check(cudaStreamGetDevice(stream_, &stream_device), where, "cudaStreamGetDevice");
+    if (stream_device != device_)
+      throw Error(where, "stream", "a stream of cuda:" + std::to_string(stream_device),
+                  "a stream of cuda:" + std::to_string(device_) + ", the device of the call's tensors");
+  }
+#endif
   if (device_ != old_device_) check(cudaSetDevice(device_), where, "cudaSetDevice");
   keep_pool_memory(device_);
 }
