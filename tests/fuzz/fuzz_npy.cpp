@@ -26,10 +26,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   uint64_t count = 1;
+  bool wraps = false, empty = false;
   for (const int64_t d : a.shape) {
     FUZZ_CHECK(d >= 0, "shape entry %lld", static_cast<long long>(d));
-    count *= static_cast<uint64_t>(d);
+    empty = empty || d == 0;
+    wraps = __builtin_mul_overflow(count, static_cast<uint64_t>(d), &count) || wraps;
   }
+  // A product that wraps could equal the element count by accident: an accepted shape must not wrap
+  // (unless an entry is 0: then the array is empty, whatever the other entries).
+  if (empty) count = 0;
+  FUZZ_CHECK(empty || !wraps, "the shape's product overflows 64 bits");
   FUZZ_CHECK(count == a.data.size(), "shape product %llu, %zu elements",
              static_cast<unsigned long long>(count), a.data.size());
   return 0;
