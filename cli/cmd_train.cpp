@@ -34,6 +34,7 @@ void run_train(const TrainCmd& a) {
   const model::TrainConfig tc = make_train_config(a.train, a.task, a.model.seed);  // before the text is read
   TaskSetup s = make_task(a.task);
   const model::ModelConfig cfg = make_model_config(a.model, a.task, *s.task);
+  if (tc.resume) check_resume_config(cfg, tc.checkpoint, a.task);
   check_fits_memory(cfg, tc.batch, s.task->input_length(a.task.len), a.task.len_option);
   const int threads = apply_threads(a.train.threads, cfg.dim);
   model::Transformer m(cfg);

@@ -379,6 +379,19 @@ std::string option_of_field(const std::string& field, const TaskArgs& t) {
   return {};
 }
 
+void check_resume_config(const model::ModelConfig& requested, const std::string& checkpoint,
+                         const TaskArgs& t) {
+  const model::Checkpoint meta = model::read_checkpoint_meta(checkpoint);
+  try {
+    model::check_same_config(meta.model, requested, checkpoint, [&](const std::string& field) {
+      const std::string option = option_of_field(field, t);
+      return option.empty() ? field : option;
+    });
+  } catch (const posenc::Error& e) {
+    throw CliError(e.argument() + ": " + e.value() + " is invalid (allowed: " + e.allowed() + ")");
+  }
+}
+
 void rethrow_in_option_words(const posenc::Error& e, const TaskArgs& t) {
   const std::string option = option_of_field(e.argument(), t);
   if (option.empty()) throw;  // called in a handler: rethrows e as it was (no slicing)

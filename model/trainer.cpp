@@ -254,8 +254,10 @@ void load_weights(Opened& o, Transformer& model, const std::string& path) {
 
 }  // namespace
 
-void check_same_config(const ModelConfig& have, const ModelConfig& want, const std::string& path) {
+void check_same_config(const ModelConfig& have, const ModelConfig& want, const std::string& path,
+                       const std::function<std::string(const std::string&)>& name) {
   const json a = json::parse(to_json(have)), b = json::parse(to_json(want));
+  const auto called = [&](const std::string& field) { return name ? name(field) : field; };
   std::string first, others;  // the first field that differs names the error; the others are listed
   for (auto it = b.begin(); it != b.end(); ++it) {
     if (it.key() == "dropout" || it.key() == "ops") continue;  // may change between runs
@@ -263,11 +265,11 @@ void check_same_config(const ModelConfig& have, const ModelConfig& want, const s
     if (first.empty())
       first = it.key();
     else
-      others += (others.empty() ? "" : ", ") + it.key() + " = " + it.value().dump() +
+      others += (others.empty() ? "" : ", ") + called(it.key()) + " = " + it.value().dump() +
                 " (checkpoint: " + a.at(it.key()).dump() + ")";
   }
   if (!first.empty())
-    throw Error("posenc::model::checkpoint", first, b.at(first).dump(),
+    throw Error("posenc::model::checkpoint", called(first), b.at(first).dump(),
                 a.at(first).dump() + " (the value in checkpoint '" + path + "', written with another config" +
                     (others.empty() ? std::string() : "; also differ: " + others) + ")");
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -93,8 +94,10 @@ Checkpoint read_checkpoint_meta(const std::string& path);
 Transformer load_model(const std::string& path, Checkpoint* meta = nullptr);
 
 // The same check resume does: throws posenc::Error naming the first field of `requested` that differs
-// from the checkpoint's model config.
+// from the checkpoint's model config, and listing the others. `name` says how a field is called in the
+// message (the posenc command passes its options' names); default: the field's own name.
 void check_same_config(const ModelConfig& in_checkpoint, const ModelConfig& requested,
-                       const std::string& path);
+                       const std::string& path,
+                       const std::function<std::string(const std::string&)>& name = {});
 
 }  // namespace posenc::model

@@ -731,7 +731,7 @@ def case_errors(cli):
         check(f.read() == raw, "a refused run changed its --checkpoint file")
     # --resume with other options names every field that differs, not only the first.
     msg = expect_fail(cli, ("train", "--task", "copy", "--steps", 10, "--len", 4, "--dim", 48, "--layers", 3, "-q",
-                            "--checkpoint", copy_ck, "--resume"), ["also differ", "dim", "layers"],
+                            "--checkpoint", copy_ck, "--resume"), ["--dim: 48 is invalid", "also differ", "--layers = 3"],
                       where=bad)
 
     # Outputs that cannot be renamed over (CLI audit: a checkpoint to /dev/full replaced the device
