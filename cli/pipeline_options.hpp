@@ -82,12 +82,12 @@ model::TrainConfig make_train_config(const TrainArgs& a, const TaskArgs& t, uint
 // thrown again as a CliError in the option's words; other errors rethrown unchanged (call it in a catch
 // handler of e).
 std::string option_of_field(const std::string& field, const TaskArgs& t);
+[[noreturn]] void rethrow_in_option_words(const posenc::Error& e, const TaskArgs& t);
 // --resume: the requested model config against the checkpoint's, every differing field named by its
 // option ("--dim: 64 is invalid (allowed: 32 (the value in checkpoint ...; also differ: --layers = 3 ...))"),
 // before anything is built (the trainer checks the same, in its fields' names).
 void check_resume_config(const model::ModelConfig& requested, const std::string& checkpoint,
                          const TaskArgs& t);
-[[noreturn]] void rethrow_in_option_words(const posenc::Error& e, const TaskArgs& t);
 
 // Thread count: --threads, or 1 for models with dim <= 128 (small matrix products run fastest on one
 // thread here), else the number of cores. Sets LibTorch's and posenc's.
